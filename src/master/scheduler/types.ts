@@ -1,0 +1,133 @@
+/**
+ * Contracts of the master's two pure state machines (no I/O, no clocks, no randomness except
+ * through their inputs): the cluster-wide task scheduler and the per-job coordinator.
+ * Shape: `step(state, event) → { state, effects }`; a thin shell (master/jobs/runner.ts)
+ * performs the effects and feeds results back as events.
+ *
+ * Concurrency invariant: each job's coordinator state is owned by exactly one shell object;
+ * the scheduler state is owned by the master's single scheduler shell. Events are applied
+ * one at a time (Node's event loop), so no locks are needed.
+ */
+export type Mode = 'map' | 'reduce';
+
+// ---------------------------------------------------------------- scheduler
+
+export interface SchedNode {
+  name: string;
+  /** Slots (the config table's cores column). */
+  maxWorkers: number;
+  connected: boolean;
+  /** Manually blacklisted: no new tasks. */
+  blacklisted: boolean;
+}
+
+/** A task waiting for a slot. `attempt` increases on every retry of the same taskid. */
+export interface SchedTask {
+  job: string;
+  mode: Mode;
+  taskid: number;
+  attempt: number;
+  /** Replica sets, one per input (map: one input; reduce: all phase results). */
+  inputs: string[][];
+  /** Hosts where the task would be data-local, best first (map: hosts of replicas; reduce: assigned host). */
+  preferredHosts: string[];
+  /** Nodes this task failed on (a retry avoids them; ignored when it would exclude every node). */
+  avoid: string[];
+  forceLocal: boolean;
+  forceRemote: boolean;
+}
+
+export type SchedulerPolicy = 'fair' | 'fifo';
+
+export type SchedulerEvent =
+  /** The node list changed (config saved, node connected/disconnected, blacklist): full replacement. */
+  | { type: 'nodes'; nodes: SchedNode[] }
+  | { type: 'job_add'; job: string; maxCores: number; submittedAt: number }
+  /** Forget the job: its queued tasks are dropped (running ones are the shell's business). */
+  | { type: 'job_remove'; job: string }
+  | { type: 'task_add'; task: SchedTask }
+  /** A running task ended (any outcome): frees its slot. */
+  | { type: 'task_end'; job: string; mode: Mode; taskid: number; attempt: number; node: string }
+  /** Periodic (1 s): fair-share priorities are recomputed from `now` (ms). */
+  | { type: 'tick'; now: number };
+
+export type SchedulerEffect =
+  /** Run `task` on `node`; `inputs` are the task's replica sets re-ordered best-first for that node. */
+  | { type: 'assign'; task: SchedTask; node: string; inputs: string[][] }
+  /** The task can never run (e.g. force_local but no node hosts its input): the job must fail. */
+  | { type: 'unschedulable'; task: SchedTask; reason: string };
+
+// ---------------------------------------------------------------- coordinator
+
+export interface CoordinatorConfig {
+  job: string;
+  inputs: (string | string[])[];
+  mapPhase: boolean;
+  reducePhase: boolean;
+  nrReduces: number;
+  forceLocal: boolean;
+  forceRemote: boolean;
+  /** A task failing this many times fails the job (`max_failure_rate`). */
+  maxFailureRate: number;
+}
+
+export type CoordinatorEvent =
+  | { type: 'start'; now: number }
+  /** The scheduler assigned an attempt of a task to a node. */
+  | { type: 'task_assigned'; mode: Mode; taskid: number; attempt: number; node: string; now: number }
+  | {
+      type: 'task_done';
+      mode: Mode;
+      taskid: number;
+      attempt: number;
+      node: string;
+      results: string[];
+      now: number;
+    }
+  | {
+      type: 'task_failed';
+      mode: Mode;
+      taskid: number;
+      attempt: number;
+      node: string;
+      kind: 'error' | 'fatal';
+      message: string;
+      now: number;
+      /** Uniform random in [0,1) supplied by the shell (for the back-off jitter). */
+      random: number;
+    }
+  /** A back-off timer requested by a `retry_after` effect fired. */
+  | { type: 'retry_due'; mode: Mode; taskid: number; now: number }
+  | { type: 'unschedulable'; mode: Mode; taskid: number; reason: string; now: number }
+  /** A node disconnected: its running tasks failed; done tasks of the current phase whose data was there re-run. */
+  | { type: 'node_lost'; node: string; now: number }
+  | { type: 'shuffle_done'; mode: Mode; node: string; requestId: number; index: string | null; now: number }
+  | {
+      type: 'shuffle_failed';
+      mode: Mode;
+      node: string;
+      requestId: number;
+      message: string;
+      now: number;
+      random: number;
+    }
+  | { type: 'kill'; now: number };
+
+export type CoordinatorEffect =
+  /** Append an event to the job's log (`host` = node name or 'master'). */
+  | { type: 'event'; host: string; message: string }
+  | { type: 'queue_task'; task: SchedTask }
+  /** Stop a running attempt (kill/job failure/superseded). */
+  | { type: 'kill_task'; mode: Mode; taskid: number; attempt: number; node: string }
+  | { type: 'retry_after'; mode: Mode; taskid: number; delayMs: number }
+  /** Ask `node` to shuffle the `.results` files (relative to the job home) of a phase. */
+  | { type: 'shuffle'; node: string; mode: Mode; requestId: number; resultFiles: string[] }
+  /** The map phase finished with these results (kept for `get_mapresults`). */
+  | { type: 'map_results'; results: string[] }
+  | { type: 'job_ready'; results: string[]; durationMs: number }
+  | { type: 'job_failed'; reason: string }
+  /** Nothing of this job may run any more (ready, failed or killed): drop queued tasks. */
+  | { type: 'job_ended' };
+
+/** Task counters as in jobinfo `mapi`/`redi`: [waiting, running, done, failed]. */
+export type PhaseCounters = [waiting: number, running: number, done: number, failed: number];

@@ -1,0 +1,52 @@
+/** Names on the wire: job names (§2.3), hash directories (§3.7, §5.2), DDFS names. */
+import { createHash } from 'node:crypto';
+import { type ErlangNow, erlangNow } from '../common/time.js';
+
+/** First byte of md5(name) as two lowercase hex digits (`disco:hexhash/1`). */
+export function hexHash(name: string): string {
+  return createHash('md5').update(name).digest('hex').slice(0, 2);
+}
+
+/** `prefix@<hex mega>:<hex secs>:<hex micro>` (lowercase hex, no padding). */
+export function makeJobName(prefix: string, t: ErlangNow = erlangNow()): string {
+  return `${prefix}@${t.mega.toString(16)}:${t.secs.toString(16)}:${t.micro.toString(16)}`;
+}
+
+/**
+ * A job name prefix is refused when it contains `/` or `.` (the original's rule), and we also
+ * refuse empty prefixes, whitespace and control characters, which would break paths and events.
+ */
+export function prefixError(prefix: unknown): string | null {
+  if (typeof prefix !== 'string') return 'invalid prefix: must be a string';
+  if (prefix.length === 0) return 'invalid prefix: must not be empty';
+  if (prefix.length > 200) return 'invalid prefix: longer than 200 characters';
+  if (/[/.]/.test(prefix)) return `invalid prefix ${JSON.stringify(prefix)}: must not contain '/' or '.'`;
+  if (/[\s\x00-\x1f\x7f]/.test(prefix))
+    return `invalid prefix ${JSON.stringify(prefix)}: no whitespace or control characters`;
+  return null;
+}
+
+/** A name the master could have produced: safe to use as a path component. */
+export function isValidJobName(name: unknown): name is string {
+  return (
+    typeof name === 'string' && /^[^/.\s\x00-\x1f\x7f@]{1,200}@[0-9a-f]+:[0-9a-f]+:[0-9a-f]+$/.test(name)
+  );
+}
+
+/** DDFS names: `[A-Za-z0-9:@_-]{1,511}` (`ddfs_util:is_valid_name/1`). */
+export function isValidDdfsName(name: string): boolean {
+  return /^[A-Za-z0-9:@_\-]{1,511}$/.test(name);
+}
+
+/** Characters allowed in OOB keys and blob prefixes (`DDFS.safe_name`). */
+export function safeDdfsName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_\-@:]/g, '_');
+}
+
+/**
+ * Node (host) names: DNS names, IPv4 addresses, optionally with `:port`. They appear in URLs
+ * and paths, so anything else is refused.
+ */
+export function isValidHostName(host: string): boolean {
+  return /^[A-Za-z0-9]([A-Za-z0-9\-_.]{0,252})(:\d{1,5})?$/.test(host) && !host.includes('..');
+}

@@ -1,0 +1,166 @@
+/**
+ * Disco worker protocol 1.0 (wire spec §3): `<TYPE> SP <LEN> SP <JSON BODY> \n` both ways.
+ * The node (master side of the protocol) decodes worker messages with {@link FrameDecoder}
+ * and validates payloads with {@link parseWorkerMessage}; workers encode with {@link encodeFrame}.
+ *
+ * Extension (negotiated, invisible to plain 1.0 workers): a worker that sends
+ * `WORKER {"version":"1.0","pid":N,"reuse":true}` may, after `DONE`, send `TASK ""` again
+ * instead of exiting; the node answers it with the next task of the same job (or closes
+ * stdin to make it exit). Workers that don't say `reuse` are killed after DONE as in 0.4.5.
+ *
+ * @example
+ * const dec = new FrameDecoder();
+ * for (const f of dec.push(chunk)) console.log(f.type, f.body);
+ */
+import { z } from 'zod';
+import { ProtocolError } from '../common/errors.js';
+
+/** Largest body accepted (100 MiB, `worker_protocol.erl`). */
+export const MAX_BODY = 100 * 1024 * 1024;
+/** Longest message type (bytes before the first space). */
+export const MAX_TYPE = 10;
+
+export interface Frame {
+  type: string;
+  body: unknown;
+  /** Raw body bytes length (for accounting). */
+  size: number;
+}
+
+/** Encode one message. */
+export function encodeFrame(type: string, body: unknown): Buffer {
+  const json = Buffer.from(JSON.stringify(body));
+  return Buffer.concat([Buffer.from(`${type} ${json.length} `), json, Buffer.from('\n')]);
+}
+
+/**
+ * Incremental decoder. Throws {@link ProtocolError} on malformed framing; the caller then
+ * collects "last words" and fails the task (§3.2).
+ */
+export class FrameDecoder {
+  private buf: Buffer = Buffer.alloc(0);
+  /** True while a message has started but not fully arrived (for the 30 s "stuck" timeout). */
+  get midMessage(): boolean {
+    return this.buf.length > 0;
+  }
+  /** Bytes received but not yet decoded (the start of the "last words" on a parse error). */
+  get pending(): Buffer {
+    return this.buf;
+  }
+
+  constructor(private readonly maxBody = MAX_BODY) {}
+
+  push(chunk: Buffer): Frame[] {
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    const out: Frame[] = [];
+    for (;;) {
+      const sp1 = this.buf.indexOf(0x20);
+      if (sp1 < 0) {
+        if (this.buf.length > MAX_TYPE) throw new ProtocolError(`invalid message type: ${preview(this.buf)}`);
+        break;
+      }
+      if (sp1 === 0 || sp1 > MAX_TYPE) throw new ProtocolError(`invalid message type: ${preview(this.buf)}`);
+      const type = this.buf.subarray(0, sp1).toString('latin1');
+      if (!/^[A-Z_]+$/.test(type)) throw new ProtocolError(`invalid message type: ${preview(this.buf)}`);
+      const sp2 = this.buf.indexOf(0x20, sp1 + 1);
+      if (sp2 < 0) {
+        if (this.buf.length - sp1 > 12)
+          throw new ProtocolError(`invalid message length: ${preview(this.buf)}`);
+        break;
+      }
+      const lenText = this.buf.subarray(sp1 + 1, sp2).toString('latin1');
+      if (!/^\d{1,10}$/.test(lenText))
+        throw new ProtocolError(`invalid message length ${JSON.stringify(lenText)}`);
+      const len = Number(lenText);
+      if (len > this.maxBody)
+        throw new ProtocolError(`message of ${len} bytes exceeds the ${this.maxBody}-byte limit`);
+      const end = sp2 + 1 + len;
+      if (this.buf.length < end + 1) break;
+      if (this.buf[end] !== 0x0a)
+        throw new ProtocolError(
+          `message body of ${type} is not followed by a newline (length ${len} wrong?)`,
+        );
+      const raw = this.buf.subarray(sp2 + 1, end).toString('utf8');
+      let body: unknown;
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        throw new ProtocolError(`invalid JSON in ${type} message: ${raw.slice(0, 200)}`);
+      }
+      out.push({ type, body, size: len });
+      this.buf = this.buf.subarray(end + 1);
+    }
+    return out;
+  }
+}
+
+function preview(b: Buffer): string {
+  return JSON.stringify(b.subarray(0, 80).toString('utf8'));
+}
+
+const Empty = z.literal('');
+const IdList = z.array(z.number().int().nonnegative());
+
+/** Worker → node messages and their payload contracts (§3.3). */
+export const WorkerMessageSchemas = {
+  WORKER: z
+    .object({ version: z.string(), pid: z.number().int(), reuse: z.boolean().optional() })
+    .passthrough(),
+  TASK: Empty,
+  MSG: z.string(),
+  INPUT: z.union([Empty, z.tuple([z.enum(['include', 'exclude']), IdList])]),
+  INPUT_ERR: z.tuple([z.number().int().nonnegative(), IdList]),
+  OUTPUT: z.union([z.tuple([z.string(), z.string()]), z.tuple([z.string(), z.string(), z.string()])]),
+  DONE: Empty,
+  ERROR: z.string(),
+  FATAL: z.string(),
+  PING: z.unknown(),
+} as const;
+
+export type WorkerMessageType = keyof typeof WorkerMessageSchemas;
+export type WorkerMessage = {
+  [K in WorkerMessageType]: { type: K; body: z.infer<(typeof WorkerMessageSchemas)[K]> };
+}[WorkerMessageType];
+
+/** Validate a decoded frame; unknown types and bad payloads are protocol errors (fatal, §3.3). */
+export function parseWorkerMessage(f: Frame): WorkerMessage {
+  const schema = (WorkerMessageSchemas as Record<string, z.ZodTypeAny>)[f.type];
+  if (!schema) throw new ProtocolError(`Unknown message type: ${f.type}`);
+  const r = schema.safeParse(f.body);
+  if (!r.success)
+    throw new ProtocolError(`Invalid payload for ${f.type}: ${JSON.stringify(f.body).slice(0, 200)}`);
+  return { type: f.type, body: r.data } as WorkerMessage;
+}
+
+/** The TASK reply: exactly these keys (the Python worker rejects unknown keys). */
+export interface TaskInfo {
+  taskid: number;
+  master: string;
+  disco_port: number;
+  put_port: number;
+  ddfs_data: string;
+  disco_data: string;
+  mode: 'map' | 'reduce';
+  jobfile: string;
+  jobname: string;
+  host: string;
+}
+export const TaskInfoSchema = z.object({
+  taskid: z.number().int(),
+  master: z.string(),
+  disco_port: z.number().int(),
+  put_port: z.number().int(),
+  ddfs_data: z.string(),
+  disco_data: z.string(),
+  mode: z.enum(['map', 'reduce']),
+  jobfile: z.string(),
+  jobname: z.string(),
+  host: z.string(),
+});
+
+/** One replica of an input in an `INPUT` reply: `[rid, url]`. */
+export type Replica = [number, string];
+/** One input in an `INPUT` reply: `[iid, "ok", replicas]`. */
+export type InputEntry = [number, 'ok', Replica[]];
+/** `INPUT` reply body. */
+export type InputReply = ['done', InputEntry[]];
