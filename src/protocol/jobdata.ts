@@ -155,3 +155,10 @@ export function decodeParams(
 function x_isArray(v: unknown): v is unknown[] {
   return Array.isArray(v);
 }
+
+/**
+ * Version of the TypeScript worker runtime, put in `jobdict.ts_worker` by the client. A node
+ * whose own runtime has the same version may run the job's tasks in its warm, reusable worker
+ * processes instead of spawning the job home's copy.
+ */
+export const WORKER_RUNTIME_VERSION = 'disco-ts-worker/1';
