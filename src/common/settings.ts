@@ -82,6 +82,12 @@ const DEFAULTS = {
   DISCO_WORKER_POOL: () => '1',
   /** Largest job pack the master accepts, bytes (original: 1 GiB). */
   DISCO_MAX_JOB_PACK: () => String(1024 * 1024 * 1024),
+  /** Address the master's HTTP server binds ('' = all interfaces). */
+  DISCO_LISTEN_HOST: () => '',
+  /** When set, the master starts and supervises a node process for every config host on its machine. */
+  DISCO_SPAWN_LOCAL_NODES: () => '1',
+  /** Multiplier of the task retry back-off (tests use a small value to retry at once). */
+  DISCO_RETRY_DELAY_SCALE: () => '1',
 } satisfies Record<string, Resolver>;
 
 /** Names of every known setting (the `DISCO_SETTINGS` list the master exports). */

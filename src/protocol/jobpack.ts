@@ -91,8 +91,12 @@ export interface JobPackOffsets {
   data: number;
 }
 
-/** Check the header (`jobpack:valid/1`) and return the section offsets. */
-export function readJobPackHeader(buf: Uint8Array): JobPackOffsets {
+/**
+ * Check the header (`jobpack:valid/1`) and return the section offsets. `totalSize` is the
+ * size of the whole pack when `buf` holds only its beginning (a node reads the header of a
+ * job file on disk without loading the whole pack).
+ */
+export function readJobPackHeader(buf: Uint8Array, totalSize = buf.length): JobPackOffsets {
   if (buf.length < HEADER_SIZE)
     throw new JobPackError(
       `invalid header: job pack is ${buf.length} bytes, shorter than the 128-byte header`,
@@ -111,9 +115,9 @@ export function readJobPackHeader(buf: Uint8Array): JobPackOffsets {
     data: b.readUInt32BE(16),
   };
   if (o.dict !== HEADER_SIZE) throw new JobPackError(`invalid header: jobdict offset ${o.dict} must be 128`);
-  if (!(o.envs > o.dict && o.home >= o.envs && o.data >= o.home && b.length >= o.data)) {
+  if (!(o.envs > o.dict && o.home >= o.envs && o.data >= o.home && totalSize >= o.data)) {
     throw new JobPackError(
-      `invalid header: section offsets ${o.dict}/${o.envs}/${o.home}/${o.data} are out of order or past the end (${b.length} bytes)`,
+      `invalid header: section offsets ${o.dict}/${o.envs}/${o.home}/${o.data} are out of order or past the end (${totalSize} bytes)`,
     );
   }
   return o;

@@ -46,6 +46,11 @@ export type SchedulerEvent =
   /** Forget the job: its queued tasks are dropped (running ones are the shell's business). */
   | { type: 'job_remove'; job: string }
   | { type: 'task_add'; task: SchedTask }
+  /**
+   * Withdraw a queued (not yet assigned) attempt; a no-op when it is running, unknown or a
+   * different attempt is queued. Added for the coordinator's `unqueue_task` effect.
+   */
+  | { type: 'task_remove'; job: string; mode: Mode; taskid: number; attempt: number }
   /** A running task ended (any outcome): frees its slot. */
   | { type: 'task_end'; job: string; mode: Mode; taskid: number; attempt: number; node: string }
   /** Periodic (1 s): fair-share priorities are recomputed from `now` (ms). */
@@ -69,6 +74,8 @@ export interface CoordinatorConfig {
   forceRemote: boolean;
   /** A task failing this many times fails the job (`max_failure_rate`). */
   maxFailureRate: number;
+  /** Multiplies every back-off delay (tests use 0 or small values). Default 1. */
+  retryDelayScale?: number;
 }
 
 export type CoordinatorEvent =
@@ -99,8 +106,11 @@ export type CoordinatorEvent =
   /** A back-off timer requested by a `retry_after` effect fired. */
   | { type: 'retry_due'; mode: Mode; taskid: number; now: number }
   | { type: 'unschedulable'; mode: Mode; taskid: number; reason: string; now: number }
-  /** A node disconnected: its running tasks failed; done tasks of the current phase whose data was there re-run. */
-  | { type: 'node_lost'; node: string; now: number }
+  /**
+   * A node disconnected: its running tasks failed; done tasks whose data was there re-run.
+   * `random` (uniform in [0,1), default 0) is the back-off jitter for the failed tasks.
+   */
+  | { type: 'node_lost'; node: string; now: number; random?: number }
   | { type: 'shuffle_done'; mode: Mode; node: string; requestId: number; index: string | null; now: number }
   | {
       type: 'shuffle_failed';
@@ -111,6 +121,8 @@ export type CoordinatorEvent =
       now: number;
       random: number;
     }
+  /** A shuffle back-off timer requested by a `retry_shuffle_after` effect fired. */
+  | { type: 'shuffle_retry_due'; mode: Mode; node: string; now: number }
   | { type: 'kill'; now: number };
 
 export type CoordinatorEffect =
@@ -120,6 +132,10 @@ export type CoordinatorEffect =
   /** Stop a running attempt (kill/job failure/superseded). */
   | { type: 'kill_task'; mode: Mode; taskid: number; attempt: number; node: string }
   | { type: 'retry_after'; mode: Mode; taskid: number; delayMs: number }
+  /** Withdraw a queued attempt from the scheduler (scheduler event `task_remove`). */
+  | { type: 'unqueue_task'; mode: Mode; taskid: number; attempt: number }
+  /** Start a timer; when it fires, feed `shuffle_retry_due` for (mode, node). */
+  | { type: 'retry_shuffle_after'; mode: Mode; node: string; delayMs: number }
   /** Ask `node` to shuffle the `.results` files (relative to the job home) of a phase. */
   | { type: 'shuffle'; node: string; mode: Mode; requestId: number; resultFiles: string[] }
   /** The map phase finished with these results (kept for `get_mapresults`). */

@@ -1,0 +1,277 @@
+/**
+ * The `disco` command line (the original's `bin/disco`, wire spec §1.4): start and stop the
+ * master, run a node, submit and follow jobs, read results, manage the cluster. Human output
+ * by default, `--json` on listing commands; a failure exits non-zero with a one-line message
+ * (the stack trace too when DISCO_DEBUG is set). Job names accept `@` (the most recent job)
+ * and `@?text` (the most recent job whose name contains text).
+ *
+ * @example
+ * // disco start
+ * // disco run examples/wordcount.ts examples/data/sample.txt --wait
+ * // disco results @?WordCount | sort -k2 -n | tail
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { errorMessage } from '../common/errors.js';
+import { PACKAGE_ROOT } from '../common/settings.js';
+import {
+  configCommand,
+  listCommand,
+  masterVersionCommand,
+  nodeinfoCommand,
+  printSettings,
+} from './cluster-commands.js';
+import { CliContext, CliExit, type GlobalOptions, type Io, processIo } from './context.js';
+import { masterForeground, masterStatus, nodeForeground, startMaster, stopMaster } from './daemon-control.js';
+import {
+  eventsCommand,
+  infoCommand,
+  jobActionCommand,
+  jobdictCommand,
+  jobsCommand,
+  mapresultsCommand,
+  resultsCommand,
+  runCommand,
+  submitCommand,
+  waitCommand,
+} from './job-commands.js';
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string })
+      .version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Build the program. `exit` receives the status of commands that end with one. */
+export function buildProgram(io: Io = processIo, setExit: (code: number) => void = () => undefined): Command {
+  const program = new Command('disco');
+  program
+    .description('Disco MapReduce: control the master, run and follow jobs')
+    .version(packageVersion(), '--version', 'print the version of disco-ts')
+    .option('-v, --verbose', 'print every setting (with no command: only that)')
+    .option('-s, --settings <file>', 'settings file (default: DISCO_SETTINGS_FILE, ~/.disco)')
+    .option('-m, --master <url>', 'master address (default: DISCO_MASTER)')
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .showHelpAfterError('(disco --help lists the commands)')
+    .exitOverride();
+
+  let context: CliContext | null = null;
+  const ctxOf = (cmd: Command): CliContext => {
+    if (!context) {
+      context = new CliContext(cmd.optsWithGlobals<GlobalOptions>(), io);
+      if (context.options.verbose) printSettings(context);
+    }
+    return context;
+  };
+  /** Wrap an action: one context, exit statuses from CliExit or returned numbers. */
+  const act =
+    <A extends unknown[]>(fn: (ctx: CliContext, ...args: A) => Promise<unknown>) =>
+    async (...args: A) => {
+      const cmd = args[args.length - 1] as Command;
+      const code = await fn(ctxOf(cmd), ...args);
+      if (typeof code === 'number') setExit(code);
+    };
+
+  program.action(async (_opts: unknown, cmd: Command) => {
+    const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>(), io);
+    if (cmd.args.length > 0)
+      throw new CliExit(`unknown command '${cmd.args[0]}' (disco --help lists the commands)`);
+    if (ctx.options.verbose) printSettings(ctx);
+    else io.out(`${ctx.disco.toString()}\n\n${program.helpInformation().trimEnd()}`);
+  });
+
+  // -- the master and nodes --
+  program
+    .command('start')
+    .description('start the master (and the nodes of this machine) as a daemon')
+    .action(act((ctx) => startMaster(ctx)));
+  program
+    .command('stop')
+    .description('stop the master')
+    .action(act((ctx) => stopMaster(ctx)));
+  program
+    .command('restart')
+    .description('stop, then start the master')
+    .action(
+      act(async (ctx) => {
+        await stopMaster(ctx);
+        await startMaster(ctx);
+      }),
+    );
+  program
+    .command('status')
+    .description('whether the master runs (exit status 3 if not)')
+    .action(act((ctx) => masterStatus(ctx)));
+  program
+    .command('nodaemon')
+    .description('run the master in the foreground, logging to this terminal')
+    .action(act((ctx) => masterForeground(ctx)));
+  program
+    .command('node')
+    .description('run a node daemon in the foreground')
+    .option('--master <url>', 'master to join (default: DISCO_MASTER)')
+    .option('--host <name>', 'this node\u2019s name in the master\u2019s config (default: DISCO_NODE_NAME)')
+    .option('--no-data-server', 'do not serve this node\u2019s data over HTTP (it shares the master\u2019s)')
+    .action(
+      act((ctx, o: { master?: string; host?: string; dataServer?: boolean }) =>
+        nodeForeground(ctx, { master: o.master, host: o.host, dataServer: o.dataServer }),
+      ),
+    );
+
+  // -- jobs --
+  program
+    .command('run')
+    .description('submit the job of a module (module.ts[:Export]) and print its name')
+    .argument('<module>', 'job module, optionally :ExportName (a Job subclass)')
+    .argument('[inputs...]', 'input URLs (default: one per line on standard input)')
+    .option('-n, --name <prefix>', 'job name prefix')
+    .option(
+      '-P, --param <key=value>',
+      'set a job option, e.g. params={"pattern":"x"} (JSON or text)',
+      collect,
+    )
+    .option('-S, --scheduler <key=value>', 'scheduler option: maxCores, forceLocal, forceRemote', collect)
+    .option('--partitions <n>', 'number of partitions')
+    .option('--sort', 'sort reduce inputs')
+    .option('--save', 'save the results in DDFS')
+    .option('--profile', 'profile the tasks')
+    .option('-w, --wait', 'wait for the job, then print its result URLs')
+    .option('--show [format]', 'wait, printing events (color, nocolor, json)')
+    .action(act((ctx, spec: string, inputs: string[], o) => runCommand(ctx, spec, inputs, o)));
+  program
+    .command('submit')
+    .description('submit a job pack file (default: standard input)')
+    .argument('[file]')
+    .action(act((ctx, file: string | undefined) => submitCommand(ctx, file)));
+  program
+    .command('wait')
+    .description('wait for a job to end, then print its result URLs')
+    .argument('<job>')
+    .option('--show [format]', 'print events while waiting (color, nocolor, json)')
+    .option('--timeout <seconds>', 'give up after this long')
+    .option('--json', 'print the results as JSON')
+    .action(act((ctx, job: string, o) => waitCommand(ctx, job, o)));
+  program
+    .command('results')
+    .description('print the records of a finished job as key<TAB>value lines')
+    .argument('<job>')
+    .option('--json', 'one JSON [key, value] per line')
+    .option('--urls', 'print the result URLs instead of the records')
+    .action(act((ctx, job: string, o) => resultsCommand(ctx, job, o)));
+  program
+    .command('events')
+    .description('print the events of a job')
+    .argument('<job>')
+    .option('-f, --follow', 'keep printing until the job ends')
+    .option('-o, --offset <bytes>', 'start at this offset of the events file')
+    .option('--json', 'one JSON [time, host, message] per line')
+    .action(act((ctx, job: string, o) => eventsCommand(ctx, job, o)));
+  program
+    .command('jobs')
+    .description('list jobs, newest first')
+    .option('-S, --status', 'show each job\u2019s status')
+    .option('--json', 'print JSON')
+    .action(act((ctx, o) => jobsCommand(ctx, o)));
+  program
+    .command('info')
+    .alias('jobinfo')
+    .description('show a job\u2019s status, tasks and results')
+    .argument('<job>')
+    .option('--json', 'print JSON')
+    .action(act((ctx, job: string, o) => infoCommand(ctx, job, o)));
+  for (const action of ['kill', 'purge', 'clean'] as const) {
+    const what = {
+      kill: 'kill jobs',
+      purge: 'delete jobs and all their data',
+      clean: 'forget jobs on the master, keeping their data (deprecated: use purge)',
+    }[action];
+    program
+      .command(action)
+      .description(what)
+      .argument('<jobs...>')
+      .action(act((ctx, jobs: string[]) => jobActionCommand(ctx, action, jobs)));
+  }
+  program
+    .command('mapresults')
+    .description('print the results of a job\u2019s map phase')
+    .argument('<job>')
+    .option('--json', 'print JSON')
+    .action(act((ctx, job: string, o) => mapresultsCommand(ctx, job, o)));
+  program
+    .command('jobdict')
+    .description('print the jobdict a job was submitted with')
+    .argument('<job>')
+    .option('--json', 'print JSON')
+    .action(act((ctx, job: string, o) => jobdictCommand(ctx, job, o)));
+
+  // -- the cluster --
+  program
+    .command('nodeinfo')
+    .description('show the nodes and their state')
+    .option('--json', 'print JSON')
+    .action(act((ctx, o) => nodeinfoCommand(ctx, o)));
+  program
+    .command('config')
+    .description('print the host table (hostspec<TAB>cores), or replace it')
+    .option('--set <file>', 'new table: JSON [["host","cores"],...] or "host cores" lines; - = stdin')
+    .option('--json', 'print JSON')
+    .action(act((ctx, o) => configCommand(ctx, o)));
+  for (const which of ['blacklist', 'whitelist'] as const) {
+    program
+      .command(which)
+      .description(which === 'blacklist' ? 'stop running tasks on a node' : 'allow tasks on a node again')
+      .argument('<node>')
+      .action(act((ctx, node: string) => listCommand(ctx, which, node)));
+  }
+  program
+    .command('master-version')
+    .alias('master_version')
+    .description('print the master\u2019s version')
+    .action(act((ctx) => masterVersionCommand(ctx)));
+  return program;
+}
+
+/** Run the command line; resolves with the exit status. */
+export async function main(argv: readonly string[] = process.argv, io: Io = processIo): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync([...argv]);
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version are not failures; usage errors were printed by commander.
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : e.exitCode || 2;
+    }
+    if (e instanceof CliExit) {
+      if (e.message) io.err(e.code === 3 ? e.message : `disco: ${e.message}`);
+      return e.code;
+    }
+    const debug = (process.env.DISCO_DEBUG ?? '').toLowerCase();
+    io.err(`disco: ${errorMessage(e)}`);
+    if (debug && debug !== 'off' && e instanceof Error && e.stack) io.err(e.stack);
+    return 1;
+  }
+}
+
+// Run when this file is the program (dist/cli/disco.js via bin/disco.mjs), not when imported.
+const entry = process.argv[1] ? path.resolve(process.argv[1]) : '';
+if (/[\\/](disco\.(?:m?js|ts)|disco)$/.test(entry) && !/vitest/.test(entry)) {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`disco: ${errorMessage(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,439 @@
+/**
+ * The client interface to a Disco master (the original's `disco.core.Disco`, wire spec §1.2):
+ * submit job packs, wait for jobs, read their results and events, and manage jobs, nodes and
+ * the cluster configuration. Works against this project's master and the original one.
+ *
+ * @example
+ * const disco = new Disco();                        // DISCO_MASTER from the settings
+ * const job = await disco.newJob({ name: 'Count', input: ['raw://a b a'], map, reduce });
+ * const results = await disco.wait(job.name, { show: true });
+ * for await (const [word, n] of disco.resultIterator(results)) console.log(word, n);
+ */
+import { CommError, DiscoError, JobError } from '../common/errors.js';
+import { loadSettings, Settings } from '../common/settings.js';
+import type { JobInput, JobPack } from '../protocol/jobpack.js';
+import { EventMonitor, eventFormat } from './event-monitor.js';
+import { type JobEvent, parseEventLines, sliceFromOffset } from './events.js';
+import { DEFAULT_RETRY, type HttpResponse, type RetryPolicy, request, sleep } from './http.js';
+import { Job } from './job.js';
+import type { JobListEntry } from './job-history.js';
+import type { JobOptions } from './job-options.js';
+import type { ResultIteratorOptions } from './result-iterator.js';
+
+/** Job status as `get_results` reports it. */
+export type JobStatus = 'active' | 'dead' | 'ready' | 'unknown job';
+
+/** `[jobname, [status, results]]`, one element of a multi-job `results` answer. */
+export type JobResultEntry = [name: string, state: [status: JobStatus, results: string[]]];
+
+/** Anything naming a job: its name, or an object with a `name` (a {@link Job}). */
+export type JobRef = string | { readonly name: string };
+
+/** The master's description of a job (`/disco/ctrl/jobinfo`, wire spec §7.2). */
+export interface JobInfo {
+  timestamp: string;
+  active: 'active' | 'dead' | 'ready' | 'initializing';
+  /** Map tasks: waiting, running, done, failed. */
+  mapi: [number, number, number, number];
+  /** Reduce tasks: waiting, running, done, failed. */
+  redi: [number, number, number, number];
+  reduce: boolean;
+  results: string[];
+  inputs: JobInput[];
+  worker: string;
+  hosts: string[];
+  owner: string;
+}
+
+/** One node in `/disco/ctrl/nodeinfo` (wire spec §1.2.1). */
+export interface NodeInfo {
+  job_ok: number;
+  data_error: number;
+  error: number;
+  max_workers: number;
+  connected: boolean;
+  blacklisted: boolean;
+  tasks?: string[];
+  diskfree?: number;
+  diskused?: number;
+}
+
+/** The cluster configuration table: `[hostspec, cores]` rows (both strings). */
+export type ConfigTable = [hostspec: string, cores: string][];
+
+export interface DiscoOptions {
+  /** Master address: `http://host:port`, `disco://host`, or `host[:port]`. Default DISCO_MASTER. */
+  master?: string;
+  /** Settings, or explicit setting values (default: environment and settings file). */
+  settings?: Settings | Record<string, string>;
+  /** Retry policy for 503 answers and connection errors. */
+  retry?: RetryPolicy;
+  /** Time limit of one ordinary request in ms (default 60 s). */
+  timeoutMs?: number;
+}
+
+export interface WaitOptions {
+  /**
+   * Print events while waiting: `true`/any string for colour (plain text when not on a
+   * terminal), `'nocolor'`, `'json'`, or false. Default: the DISCO_EVENTS setting.
+   */
+  show?: boolean | string;
+  /** Milliseconds between status requests (each is a long poll; default 2000). */
+  pollInterval?: number;
+  /** Give up after this many ms with `JobError('Timeout')`. */
+  timeout?: number;
+  /** Delete the job's records on the master once it has ended (deprecated in the original). */
+  clean?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface EventsOptions {
+  /** Start at this byte offset of the events file (an event's `offset` resumes after it). */
+  offset?: number;
+  /** Keep reading until the job has ended. */
+  follow?: boolean;
+  /** With `follow`, ms between reads (default 1000). */
+  pollInterval?: number;
+  signal?: AbortSignal;
+}
+
+/** `disco://host[:port]`, `host[:port]` or `http(s)://…` → `http(s)://host:port`. */
+export function masterUrl(master: string, port: number | string): string {
+  const m = master.trim().replace(/\/+$/, '');
+  if (/^https?:\/\//i.test(m)) return m;
+  const hostPort = m.replace(/^disco:\/\//i, '');
+  if (!hostPort) throw new DiscoError(`invalid master address ${JSON.stringify(master)}`);
+  return /:\d+$/.test(hostPort) ? `http://${hostPort}` : `http://${hostPort}:${port}`;
+}
+
+/** Job names go into query strings unencoded by the original; keep `@` and `:` readable. */
+function q(name: string): string {
+  return encodeURIComponent(name).replace(/%40/g, '@').replace(/%3A/gi, ':');
+}
+
+function nameOf(job: JobRef | JobResultEntry): string {
+  if (typeof job === 'string') return job;
+  if (Array.isArray(job)) return job[0];
+  return (job as { name: string }).name;
+}
+
+/** The terminal events of a job, after which nothing more is logged. */
+const FINAL_EVENT = /^(READY|ERROR: Job failed|WARN: Job killed)/;
+
+/** Interface to a Disco master. */
+export class Disco {
+  /** The master's HTTP address, e.g. `http://localhost:8989`. */
+  readonly master: string;
+  readonly settings: Settings;
+  private readonly retry: RetryPolicy;
+  private readonly timeoutMs: number;
+
+  constructor(master?: string | DiscoOptions) {
+    const o: DiscoOptions = typeof master === 'string' ? { master } : (master ?? {});
+    this.settings =
+      o.settings instanceof Settings ? o.settings : o.settings ? loadSettings(o.settings) : loadSettings();
+    this.master = masterUrl(o.master ?? this.settings.get('DISCO_MASTER'), this.settings.get('DISCO_PORT'));
+    this.retry = o.retry ?? DEFAULT_RETRY;
+    this.timeoutMs = o.timeoutMs ?? 60_000;
+  }
+
+  toString(): string {
+    return `Disco master at ${this.master}`;
+  }
+
+  /**
+   * A request to the master (`path` starts with `/`). With a body it is a POST. `offset`
+   * asks for the bytes from there on (`Range: bytes=offset-`).
+   */
+  async request(
+    path: string,
+    opts: {
+      body?: string | Uint8Array;
+      offset?: number;
+      timeoutMs?: number;
+      idempotent?: boolean;
+      signal?: AbortSignal;
+    } = {},
+  ): Promise<HttpResponse> {
+    const headers: Record<string, string> = {};
+    if (opts.offset) headers.range = `bytes=${opts.offset}-`;
+    try {
+      return await request(`${this.master}${path}`, {
+        body: opts.body,
+        headers,
+        timeoutMs: opts.timeoutMs ?? this.timeoutMs,
+        retry: this.retry,
+        idempotent: opts.idempotent,
+        signal: opts.signal,
+      });
+    } catch (e) {
+      if (e instanceof CommError && e.status === 0) {
+        throw new CommError(`${e.message} (is the Disco master running at ${this.master}?)`, e.url, 0);
+      }
+      throw e;
+    }
+  }
+
+  private async json<T>(path: string, body?: unknown, timeoutMs?: number): Promise<T> {
+    const res = await this.request(path, {
+      body: body === undefined ? undefined : JSON.stringify(body),
+      timeoutMs,
+    });
+    try {
+      return JSON.parse(res.body.toString('utf8')) as T;
+    } catch {
+      throw new CommError(
+        `the master sent invalid JSON: ${res.body.subarray(0, 200).toString()}`,
+        res.url,
+        res.status,
+      );
+    }
+  }
+
+  /** Submit a job pack; resolves with the job's name. Throws {@link JobError} if the master refuses it. */
+  async submit(jobpack: Uint8Array): Promise<string> {
+    const res = await this.request('/disco/job/new', {
+      body: jobpack,
+      idempotent: false,
+      timeoutMs: 120_000,
+    });
+    let reply: unknown;
+    try {
+      reply = JSON.parse(res.body.toString('utf8'));
+    } catch {
+      throw new JobError(
+        `Failed to submit jobpack: unexpected reply ${res.body.subarray(0, 200).toString()}`,
+      );
+    }
+    if (!Array.isArray(reply) || reply.length < 2) {
+      throw new JobError(`Failed to submit jobpack: unexpected reply ${JSON.stringify(reply)}`);
+    }
+    if (reply[0] !== 'ok') throw new JobError(`Failed to submit jobpack: ${reply[1]}`);
+    return String(reply[1]);
+  }
+
+  /** Build a job pack from `options`, submit it, and return the running {@link Job}. */
+  newJob(options: JobOptions): Promise<Job> {
+    return new Job({ master: this, name: options.name ?? options.prefix }).run(options);
+  }
+
+  /** The cluster configuration table. */
+  config(): Promise<ConfigTable>;
+  /** Replace the cluster configuration table. */
+  config(table: ConfigTable): Promise<undefined>;
+  async config(table?: ConfigTable): Promise<ConfigTable | undefined> {
+    if (table === undefined) return this.getConfig();
+    await this.setConfig(table);
+    return undefined;
+  }
+
+  getConfig(): Promise<ConfigTable> {
+    return this.json<ConfigTable>('/disco/ctrl/load_config_table');
+  }
+
+  async setConfig(table: ConfigTable): Promise<void> {
+    let reply: unknown;
+    try {
+      reply = await this.json<unknown>('/disco/ctrl/save_config_table', table);
+    } catch (e) {
+      // The master answers 400 with a JSON string explaining what is wrong with the table.
+      if (e instanceof CommError && e.status === 400) throw new DiscoError(jsonStringOr(e.message));
+      throw e;
+    }
+    if (reply !== 'table saved!')
+      throw new DiscoError(typeof reply === 'string' ? reply : JSON.stringify(reply));
+  }
+
+  /** The master's version string. */
+  masterVersion(): Promise<string> {
+    return this.json<string>('/disco/version');
+  }
+
+  nodeinfo(): Promise<Record<string, NodeInfo>> {
+    return this.json('/disco/ctrl/nodeinfo');
+  }
+
+  /** Jobs, newest first: `[start unix seconds, status, name]`. */
+  joblist(): Promise<JobListEntry[]> {
+    return this.json('/disco/ctrl/joblist');
+  }
+
+  /** Stop running tasks on `node`. */
+  async blacklist(node: string): Promise<void> {
+    await this.json('/disco/ctrl/blacklist', node);
+  }
+
+  /** Allow tasks on `node` again. */
+  async whitelist(node: string): Promise<void> {
+    await this.json('/disco/ctrl/whitelist', node);
+  }
+
+  /** Kill a job; it is dead when this resolves. */
+  async kill(job: JobRef): Promise<void> {
+    await this.json('/disco/ctrl/kill_job', nameOf(job));
+  }
+
+  /** Forget a job's records on the master (its data stays; deprecated, use {@link purge}). */
+  async clean(job: JobRef): Promise<void> {
+    await this.json('/disco/ctrl/clean_job', nameOf(job));
+  }
+
+  /** Delete a job's records and data. */
+  async purge(job: JobRef): Promise<void> {
+    await this.json('/disco/ctrl/purge_job', nameOf(job));
+  }
+
+  /** The job pack a job was submitted with. */
+  async jobpack(job: JobRef): Promise<JobPack> {
+    const res = await this.request(`/disco/ctrl/parameters?name=${q(nameOf(job))}`);
+    const { decodeJobPack } = await import('../protocol/jobpack.js');
+    return decodeJobPack(res.body);
+  }
+
+  jobinfo(job: JobRef): Promise<JobInfo> {
+    return this.json(`/disco/ctrl/jobinfo?name=${q(nameOf(job))}`);
+  }
+
+  /** Results of the map phase (available once it has finished). */
+  mapresults(job: JobRef): Promise<string[]> {
+    return this.json(`/disco/ctrl/get_mapresults?name=${q(nameOf(job))}`);
+  }
+
+  /** The raw events file from byte `offset` on. */
+  async rawevents(job: JobRef, opts: { offset?: number; signal?: AbortSignal } = {}): Promise<Buffer> {
+    const offset = opts.offset ?? 0;
+    const res = await this.request(`/disco/ctrl/rawevents?name=${q(nameOf(job))}`, {
+      offset,
+      signal: opts.signal,
+    });
+    return sliceFromOffset(res.status, res.body, offset);
+  }
+
+  /**
+   * A job's events, oldest first. Each carries the offset to resume from; with `follow`
+   * the iterator keeps reading until the job has ended.
+   */
+  async *events(job: JobRef, opts: EventsOptions = {}): AsyncGenerator<JobEvent> {
+    const name = nameOf(job);
+    const poll = opts.pollInterval ?? 1000;
+    let offset = opts.offset ?? 0;
+    let ended = false;
+    let sawFinal = false;
+    let tailReads = 0;
+    for (;;) {
+      const data = await this.rawevents(name, { offset, signal: opts.signal });
+      const { events, next } = parseEventLines(data, offset);
+      offset = next;
+      for (const ev of events) {
+        if (FINAL_EVENT.test(ev.message)) sawFinal = true;
+        yield ev;
+      }
+      if (!opts.follow) return;
+      if (ended) {
+        // The master may write the last events a little after the job ends (the original
+        // flushes every 2 s): read a few more times until the final event shows up.
+        if (sawFinal || ++tailReads > 3) return;
+        await sleep(poll, opts.signal);
+        continue;
+      }
+      const t0 = Date.now();
+      let status: JobStatus;
+      try {
+        [status] = await this.results(name, { timeout: poll, signal: opts.signal });
+      } catch (e) {
+        if (!(e instanceof CommError)) throw e;
+        status = 'active';
+      }
+      if (status === 'unknown job') return;
+      if (status !== 'active') ended = true;
+      else if (Date.now() - t0 < poll / 2) await sleep(poll - (Date.now() - t0), opts.signal);
+    }
+  }
+
+  /** Status and results of one job, waiting up to `timeout` ms for it to end. */
+  results(job: JobRef, opts?: { timeout?: number; signal?: AbortSignal }): Promise<[JobStatus, string[]]>;
+  /**
+   * Several jobs: waits up to `timeout` ms for at least one to end, then returns the jobs
+   * that are not active and those still active (feed the latter back in to wait again).
+   */
+  results(
+    jobs: readonly (JobRef | JobResultEntry)[],
+    opts?: { timeout?: number; signal?: AbortSignal },
+  ): Promise<[inactive: JobResultEntry[], active: JobResultEntry[]]>;
+  async results(
+    jobs: JobRef | readonly (JobRef | JobResultEntry)[],
+    opts: { timeout?: number; signal?: AbortSignal } = {},
+  ): Promise<[JobStatus, string[]] | [JobResultEntry[], JobResultEntry[]]> {
+    const timeout = opts.timeout ?? 2000;
+    const single = !Array.isArray(jobs);
+    const names = single ? [nameOf(jobs as JobRef)] : (jobs as (JobRef | JobResultEntry)[]).map(nameOf);
+    const res = await this.request('/disco/ctrl/get_results', {
+      body: JSON.stringify([timeout, names]),
+      timeoutMs: timeout + 30_000,
+      signal: opts.signal,
+    });
+    const reply = JSON.parse(res.body.toString('utf8')) as JobResultEntry[];
+    if (single) {
+      const hit = reply.find((r) => r[0] === names[0]) ?? reply[0];
+      return hit ? [hit[1][0], hit[1][1] ?? []] : ['unknown job', []];
+    }
+    const inactive: JobResultEntry[] = [];
+    const active: JobResultEntry[] = [];
+    for (const r of reply) (r[1][0] === 'active' ? active : inactive).push(r);
+    return [inactive, active];
+  }
+
+  /**
+   * Wait until a job ends; resolves with its result URLs, rejects with
+   * {@link JobError} (`Status dead`, `Status unknown job`, `Timeout`).
+   */
+  async wait(job: JobRef, opts: WaitOptions = {}): Promise<string[]> {
+    const name = nameOf(job);
+    const poll = opts.pollInterval ?? 2000;
+    const format = eventFormat(opts.show ?? this.settings.get('DISCO_EVENTS'), process.stderr);
+    const monitor = format ? new EventMonitor(this, name, format) : null;
+    const start = Date.now();
+    let commFailures = 0;
+    try {
+      for (;;) {
+        let status: JobStatus;
+        let results: string[] = [];
+        try {
+          [status, results] = await this.results(name, { timeout: poll, signal: opts.signal });
+          commFailures = 0;
+        } catch (e) {
+          // Like the original, a master that is briefly unreachable counts as "still active";
+          // but one that stays away (each request already retried) ends the wait.
+          if (!(e instanceof CommError) || (e.status !== 0 && e.status < 500) || ++commFailures > 3) throw e;
+          status = 'active';
+        }
+        if (monitor) await monitor.refresh().catch(() => undefined);
+        if (status === 'ready') return results;
+        if (status !== 'active') throw new JobError(`Status ${status}`, name);
+        if (opts.timeout !== undefined && Date.now() - start > opts.timeout)
+          throw new JobError('Timeout', name);
+      }
+    } finally {
+      if (opts.clean) await this.clean(name).catch(() => undefined);
+    }
+  }
+
+  /** `resultIterator` with this master's settings. */
+  async *resultIterator<K = unknown, V = unknown>(
+    urls: readonly (string | readonly string[])[],
+    opts: ResultIteratorOptions = {},
+  ): AsyncGenerator<[K, V]> {
+    // Loaded on first use: the record decoder (msgpackr) is not needed by most commands.
+    const { resultIterator } = await import('./result-iterator.js');
+    yield* resultIterator<K, V>(urls, { settings: this.settings, master: this.master, ...opts });
+  }
+}
+
+function jsonStringOr(text: string): string {
+  try {
+    const v = JSON.parse(text);
+    return typeof v === 'string' ? v : text;
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * Pure helpers for job functions — the TypeScript versions of `disco.util.kvgroup` and
+ * `disco.worker.classic.func`. The worker provides them to job code, and the client library
+ * re-exports these same implementations, so a job behaves the same in a task and in a local
+ * test. Nothing here talks to the worker protocol.
+ *
+ * @example
+ * function* reduce(iter: Iterable<[string, number]>) {
+ *   for (const [word, counts] of kvgroup(sorted(iter))) yield [word, sum(counts)];
+ * }
+ */
+import { type KV, readRecords } from '../protocol/record-stream.js';
+import { canonicalKey, compareKeys, keyHash, keysEqual } from './key-order.js';
+import { asInputStream } from './readers/input-stream.js';
+import { splitLines } from './readers/lines.js';
+
+/** Anything `for...of` can walk. */
+export type AnyIterable<T> = Iterable<T>;
+
+/**
+ * Group consecutive pairs whose keys compare equal: `[k, v]...` → `[k, values]...`. Does not
+ * sort (use {@link sorted}, or `sort: true` in the job). Lazy, like Python's `groupby`: each
+ * group's values come straight from the input, so a group must be consumed before the next
+ * one is taken (moving on skips what is left of it).
+ */
+export function* kvgroup<K, V>(iter: Iterable<readonly [K, V]>): Generator<[K, Iterable<V>]> {
+  const it = iter[Symbol.iterator]();
+  let cur = it.next();
+  while (!cur.done) {
+    const key = cur.value[0];
+    const values = (function* (): Generator<V> {
+      while (!cur.done && keysEqual(cur.value[0], key)) {
+        const v = cur.value[1];
+        cur = it.next();
+        yield v;
+      }
+    })();
+    yield [key, values];
+    while (!cur.done && keysEqual(cur.value[0], key)) cur = it.next();
+  }
+}
+
+/**
+ * The pairs sorted by key, in memory, with the same order as the job's `sort: true` external
+ * sort (see `key-order.ts`). Stable: equal keys keep their input order.
+ */
+export function sorted<K, V>(iter: Iterable<readonly [K, V]>): [K, V][] {
+  const all = Array.from(iter, (kv) => [kv[0], kv[1]] as [K, V]);
+  return all.sort((a, b) => compareKeys(a[0], b[0]));
+}
+
+/** Sum of numbers (or of bigints). */
+export function sum(iter: Iterable<number>): number;
+export function sum(iter: Iterable<bigint>): bigint;
+export function sum(iter: Iterable<number | bigint>): number | bigint {
+  let total: number | bigint | undefined;
+  for (const x of iter) total = total === undefined ? x : (total as number) + (x as number);
+  return total ?? 0;
+}
+
+/**
+ * The default partition function: a stable hash of the key (FNV-1a over its UTF-8 text,
+ * see `keyHash`), modulo the number of partitions. Same label in every process and machine.
+ */
+export function defaultPartition(key: unknown, nrPartitions: number, _params?: unknown): number {
+  if (!(nrPartitions > 0)) return 0;
+  return keyHash(key) % nrPartitions;
+}
+
+/** No-op map: passes each entry on (an entry that is not a `[k, v]` pair becomes `[entry, null]`). */
+export function* nopMap(entry: unknown, _params?: unknown): Generator<[unknown, unknown]> {
+  if (Array.isArray(entry) && entry.length === 2) yield [entry[0], entry[1]];
+  else yield [entry, null];
+}
+
+/** An output for `reduce(iter, out, params)`. */
+export interface Output {
+  add(key: unknown, value: unknown): void;
+}
+
+/** No-op reduce (`reduce(iter, out, params)` form): copies every pair to the output. */
+export function nopReduce(iter: Iterable<readonly [unknown, unknown]>, out: Output, _params?: unknown): void {
+  for (const [k, v] of iter) out.add(k, v);
+}
+
+type Accumulator = Map<unknown, unknown>;
+
+/** Map key for accumulating: primitives as they are, structured keys by canonical text. */
+function accKey(key: unknown): unknown {
+  return key !== null && (typeof key === 'object' || typeof key === 'function')
+    ? `\u0000${canonicalKey(key)}`
+    : key;
+}
+
+/**
+ * Combiner that sums the values of each key within a partition; emits the sums when the map
+ * is done. `buffer` is the per-partition accumulator the worker passes in.
+ */
+export function sumCombiner(
+  key: unknown,
+  value: unknown,
+  buffer: Accumulator,
+  done: boolean,
+  _params?: unknown,
+): Iterable<[unknown, unknown]> | undefined {
+  if (!done) {
+    const id = accKey(key);
+    const slot = buffer.get(id) as [unknown, number] | undefined;
+    if (slot) slot[1] += value as number;
+    else buffer.set(id, [key, value as number]);
+    return undefined;
+  }
+  return buffer.values() as Iterable<[unknown, unknown]>;
+}
+
+/** Reduce (`reduce(iter, params)` form) that sums the values of each key. */
+export function sumReduce(
+  iter: Iterable<readonly [unknown, unknown]>,
+  _params?: unknown,
+): [unknown, number][] {
+  const acc = new Map<unknown, [unknown, number]>();
+  for (const [k, v] of iter) {
+    const id = accKey(k);
+    const slot = acc.get(id);
+    if (slot) slot[1] += v as number;
+    else acc.set(id, [k, v as number]);
+  }
+  return [...acc.values()];
+}
+
+/**
+ * Reader yielding the text lines of a stream, without their terminators (`\n` / `\r\n`).
+ * The default for plain (non-record) map inputs.
+ */
+export function* mapLineReader(
+  stream: unknown,
+  size: number | null = null,
+  url = '',
+  _params?: unknown,
+): Generator<string> {
+  const s = asInputStream(stream, size, url);
+  if (s) {
+    yield* splitLines(s);
+    return;
+  }
+  if (stream !== null && typeof stream === 'object' && Symbol.iterator in stream) {
+    for (const line of stream as Iterable<unknown>) yield String(line).replace(/\r?\n$/, '');
+    return;
+  }
+  throw new TypeError(`mapLineReader: cannot read lines from ${typeof stream}`);
+}
+
+/**
+ * Reader for Disco's record format (`docs/record-format.md`): the output of an earlier job or
+ * a DDFS chunk. Yields `[key, value]` pairs. Corrupt data throws `DataError`.
+ */
+export function chainReader(
+  stream: unknown,
+  size: number | null = null,
+  url = '',
+  _params?: unknown,
+): Iterable<KV> {
+  const s = asInputStream(stream, size, url);
+  if (!s) throw new TypeError(`chainReader: ${typeof stream} is not a readable stream`);
+  return readRecords(s, { url });
+}

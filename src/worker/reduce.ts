@@ -1,0 +1,68 @@
+/**
+ * The reduce phase of a classic task (wire spec §6.2, the original's `Worker.reduce`).
+ *
+ * Inputs: when every input is a `dir://` index (the map results), each index is read and only
+ * the lines labelled with this task's partition (its task id) are kept — all lines when
+ * `mergePartitions` is set; other inputs (a reduce-only job's inputs) are read as they are.
+ * Entries come through `reduceInputStream` and `reduceReader` (default: record streams
+ * decoded, text read as lines), in input order, or sorted by key with `sort: true` (external
+ * merge sort, bounded memory). Then `reduceInit(entries, params)` and either
+ * `reduce(entries, params)` returning/yielding pairs (`reduceStyle: 'iter'`) or
+ * `reduce(entries, out, params)` calling `out.add(k, v)` (`'out'`). One output, always.
+ *
+ * @example
+ * const [output] = runReduce(run); // then OUTPUT [rel, 'disco', '0']
+ */
+import { JobError } from '../common/errors.js';
+import { expandInputs, isPartitioned, readInput } from './inputs.js';
+import type { TaskOutput } from './outputs.js';
+import type { StreamFunction } from './readers/chain.js';
+import { asPair, pairsOf } from './results.js';
+import { externalSort } from './sort.js';
+import { StatusIterator } from './status.js';
+import type { TaskRun } from './task-run.js';
+
+/** Run the reduce phase; returns the output written (not yet closed). */
+export function runReduce(run: TaskRun): TaskOutput[] {
+  const { fns, params, data } = run;
+  const reduce = fns.reduce;
+  if (!reduce) throw new JobError('this job has no reduce function');
+
+  const label = isPartitioned(run.inputs) && !data.mergePartitions ? String(run.task.taskid) : null;
+  const inputs = expandInputs(run.inputs, { proto: run.proto, ctx: run.openCtx, label });
+  const streams = (fns.reduceInputStream ?? []) as StreamFunction[];
+  const reader = fns.reduceReader as StreamFunction | null | undefined;
+  function* allEntries(): Generator<unknown> {
+    for (const input of inputs)
+      yield* readInput(input, run.proto, (url) => run.openInput(url, streams, reader));
+  }
+
+  let source: Iterator<unknown> = allEntries();
+  if (data.sort) {
+    let told = false;
+    const unsorted = source;
+    const pairs = (function* () {
+      for (const e of { [Symbol.iterator]: () => unsorted })
+        yield asPair(e, 'the reduce reader (sort: true)');
+    })();
+    source = externalSort(pairs, {
+      bufferSize: data.sortBufferSize,
+      tmpDir: run.paths.tmp,
+      onSpill: () => {
+        if (told) return;
+        told = true;
+        run.msg(
+          `Sorting: input exceeds the sort buffer (${data.sortBufferSize} bytes), merging sorted runs from disk`,
+        );
+      },
+    });
+  }
+  const entries = new StatusIterator(source, data.statusInterval, (n) => `${n} entries reduced`, run.msg);
+
+  // The output exists even when there is nothing to reduce (the original opens it first).
+  const out = run.outputs.get(null);
+  fns.reduceInit?.(entries, params);
+  if (data.reduceStyle === 'out') reduce(entries, out.sink, params);
+  else for (const [k, v] of pairsOf(reduce(entries, params), 'reduce')) out.add(k, v);
+  return run.outputs.list();
+}
