@@ -8,6 +8,7 @@
  * const name = await ctx.jobName('@?WordCount');
  */
 import { Disco } from '../client/disco.js';
+import type { RetryPolicy } from '../client/http.js';
 import { type JobListEntry, resolveJobName } from '../client/job-history.js';
 import { DiscoError } from '../common/errors.js';
 import { loadSettings, type Settings } from '../common/settings.js';
@@ -30,6 +31,9 @@ export const processIo: Io = {
   out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
   err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
 };
+
+/** Retries of the command line's requests: short, so that a stopped master is reported quickly. */
+export const CLI_RETRY: RetryPolicy = { retries: 3, baseDelayMs: 200, maxDelayMs: 1000 };
 
 /** Exit status for "not running" (LSB convention, `disco status`). */
 export const EXIT_NOT_RUNNING = 3;
@@ -59,9 +63,12 @@ export class CliContext {
     this.settings = loadSettings(explicit);
   }
 
-  /** The client for the configured master. */
+  /**
+   * The client for the configured master. Commands give up on an unreachable master after
+   * about a second and a half (the library default retries for half a minute).
+   */
   get disco(): Disco {
-    this.client ??= new Disco({ settings: this.settings });
+    this.client ??= new Disco({ settings: this.settings, retry: CLI_RETRY });
     return this.client;
   }
 

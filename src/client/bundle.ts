@@ -176,6 +176,14 @@ export function bundleJobModule(entry: string, external: readonly string[] = [])
   return bundle(entry, 'worker', external);
 }
 
+/**
+ * Bundle a job module for the client itself: imports of `disco-ts` point at this library
+ * (its built `dist/index.js`, else its sources), so classes extend the client's `Job`.
+ */
+export function bundleClientModule(entry: string): Promise<Uint8Array> {
+  return bundle(entry, 'client', []);
+}
+
 /** Path of a module given as a path or `file:` URL. */
 export function modulePath(m: string | URL): string {
   const s = String(m);
@@ -195,7 +203,7 @@ export async function importJobModule(entry: string): Promise<Record<string, unk
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'ERR_UNKNOWN_FILE_EXTENSION' && code !== 'ERR_UNSUPPORTED_ESM_URL_SCHEME') throw e;
   }
-  const js = await bundle(abs, 'client', []);
+  const js = await bundleClientModule(abs);
   const dir = path.join(os.tmpdir(), `disco-ts-modules-${process.getuid?.() ?? 'user'}`);
   mkdirSync(dir, { recursive: true });
   const file = path.join(

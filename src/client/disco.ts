@@ -117,6 +117,9 @@ function nameOf(job: JobRef | JobResultEntry): string {
   return (job as { name: string }).name;
 }
 
+/** How long `wait` keeps trying a master that does not answer. */
+const MAX_UNREACHABLE_MS = 60_000;
+
 /** The terminal events of a job, after which nothing more is logged. */
 const FINAL_EVENT = /^(READY|ERROR: Job failed|WARN: Job killed)/;
 
@@ -237,7 +240,7 @@ export class Disco {
       reply = await this.json<unknown>('/disco/ctrl/save_config_table', table);
     } catch (e) {
       // The master answers 400 with a JSON string explaining what is wrong with the table.
-      if (e instanceof CommError && e.status === 400) throw new DiscoError(jsonStringOr(e.message));
+      if (e instanceof CommError && e.status === 400) throw new DiscoError(jsonStringOr(commText(e)));
       throw e;
     }
     if (reply !== 'table saved!')
@@ -393,18 +396,21 @@ export class Disco {
     const format = eventFormat(opts.show ?? this.settings.get('DISCO_EVENTS'), process.stderr);
     const monitor = format ? new EventMonitor(this, name, format) : null;
     const start = Date.now();
-    let commFailures = 0;
+    let unreachableSince: number | null = null;
     try {
       for (;;) {
         let status: JobStatus;
         let results: string[] = [];
         try {
           [status, results] = await this.results(name, { timeout: poll, signal: opts.signal });
-          commFailures = 0;
+          unreachableSince = null;
         } catch (e) {
-          // Like the original, a master that is briefly unreachable counts as "still active";
-          // but one that stays away (each request already retried) ends the wait.
-          if (!(e instanceof CommError) || (e.status !== 0 && e.status < 500) || ++commFailures > 3) throw e;
+          // Like the original, a master that is unreachable for a while (e.g. restarting)
+          // counts as "still active"; one that stays away for a minute ends the wait.
+          if (!(e instanceof CommError) || (e.status !== 0 && e.status < 500)) throw e;
+          unreachableSince ??= Date.now();
+          if (Date.now() - unreachableSince > MAX_UNREACHABLE_MS) throw e;
+          await sleep(Math.min(poll, 1000), opts.signal);
           status = 'active';
         }
         if (monitor) await monitor.refresh().catch(() => undefined);
@@ -427,6 +433,12 @@ export class Disco {
     const { resultIterator } = await import('./result-iterator.js');
     yield* resultIterator<K, V>(urls, { settings: this.settings, master: this.master, ...opts });
   }
+}
+
+/** The server's text of a CommError (its message without the URL suffix). */
+function commText(e: CommError): string {
+  const suffix = ` (${e.url})`;
+  return e.url && e.message.endsWith(suffix) ? e.message.slice(0, -suffix.length) : e.message;
 }
 
 function jsonStringOr(text: string): string {

@@ -13,10 +13,10 @@ import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { errorMessage } from '../common/errors.js';
 import type { Settings } from '../common/settings.js';
+import { startDdfsNode } from '../ddfs/node/index.js';
 import type { MasterToNode, NodeToMaster } from '../protocol/control.js';
 import { ControlClient } from './control-client.js';
 import { type DataServer, startDataServer } from './data-server.js';
-import { diskUsage } from './disk-usage.js';
 import { shuffle } from './shuffle.js';
 import { TaskRunner, type TaskRunnerOptions } from './task-runner.js';
 
@@ -58,6 +58,8 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
   const discoPort = settings.int('DISCO_PORT');
   let data: DataServer | null = null;
   if (opts.dataServer !== false) data = await listenData(name, hostPort ?? discoPort);
+  // DDFS storage: volumes under DDFS_DATA and the PUT server on DDFS_PUT_PORT (src/ddfs/node).
+  const ddfs = await startDdfsNode(settings, { host: opts.host, listenHost: name, log });
 
   let masterUrl = opts.master;
   const send = (msg: NodeToMaster) => {
@@ -80,7 +82,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
     secret: settings.get('DISCO_SECRET'),
     log,
     hello: async () => {
-      const disk = await diskUsage(ddfsData);
+      const disk = ddfs.disk();
       return {
         dataPort: data?.port ?? hostPort ?? discoPort,
         putPort: settings.int('DDFS_PUT_PORT'),
@@ -150,7 +152,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
 
   async function reportStatus(): Promise<void> {
     if (!control.connected) return;
-    const disk = await diskUsage(ddfsData);
+    const disk = ddfs.disk();
     send({ type: 'status', diskFree: disk.free, diskUsed: disk.used, workers: runner.running });
   }
 
@@ -171,6 +173,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
         runner.close();
         await control.close();
         await data?.close();
+        await ddfs.close();
         log.info({ host: opts.host }, 'node stopped');
       })();
       return closing;

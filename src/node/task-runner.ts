@@ -58,6 +58,10 @@ export interface TaskRunnerOptions {
 
 interface TaskRecord {
   spec: TaskSpec;
+  /** When the master's request arrived (for the debug log). */
+  receivedAt: number;
+  /** How the worker was found: a parked or pre-started one, or a fresh process. */
+  via: 'parked' | 'prestarted' | 'fresh' | null;
   session: WorkerSession | null;
   killed: boolean;
 }
@@ -125,7 +129,7 @@ export class TaskRunner implements SessionListener {
     const key = taskKey(spec);
     this.deadJobs.delete(spec.job);
     if (this.tasks.has(key)) return; // a duplicate request for an attempt already running
-    const record: TaskRecord = { spec, session: null, killed: false };
+    const record: TaskRecord = { spec, session: null, killed: false, receivedAt: Date.now(), via: null };
     this.tasks.set(key, record);
     void this.start(record).catch((e) => {
       this.log.error({ err: e, task: key }, 'task start failed');
@@ -217,6 +221,7 @@ export class TaskRunner implements SessionListener {
       startedAt: Date.now(),
     };
     let session = this.pool.take(spec.job, home.tsWorker === WORKER_RUNTIME_VERSION);
+    record.via = session ? (session.job === null ? 'prestarted' : 'parked') : 'fresh';
     if (!session) {
       const env = { ...this.env, ...home.jobenvs };
       session = this.spawn(jobWorkerLaunch(home.dir, home.worker, env));
@@ -260,6 +265,10 @@ export class TaskRunner implements SessionListener {
     const ref = { job, mode, taskid, attempt };
     // Events first, so the master logs the task's messages before its outcome.
     this.events.flush(job);
+    this.log.debug(
+      { task: key, via: record.via, ms: Date.now() - record.receivedAt, ok: 'results' in outcome },
+      'task ended',
+    );
     if ('results' in outcome) this.opts.send({ type: 'task_done', ...ref, ...outcome });
     else this.opts.send({ type: 'task_failed', ...ref, ...outcome });
     this.replenish();

@@ -13,8 +13,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-export const ROOT = path.resolve(import.meta.dirname, '../..');
-const DIST = path.join(ROOT, 'dist');
+import { PACKAGE_ROOT } from '../../src/common/settings.js';
+
+const DIST = path.join(PACKAGE_ROOT, 'dist');
 
 export interface ClusterOptions {
   nodes?: number;

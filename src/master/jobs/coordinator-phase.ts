@@ -71,6 +71,12 @@ export interface PhaseState {
   hostFiles: Map<string, Set<number>>;
   hostVersion: Map<string, number>;
   shuffles: Map<string, HostShuffle>;
+  /**
+   * Done tasks whose `.results` data was lost while nobody needed it (map data after every
+   * reduce task finished). They still count as done; if the data is needed again (a reduce
+   * task must re-run), they run again too.
+   */
+  dataLost: Set<number>;
 }
 
 export function newPhase(mode: Mode, now: number, forceLocal: boolean, forceRemote: boolean): PhaseState {
@@ -90,6 +96,7 @@ export function newPhase(mode: Mode, now: number, forceLocal: boolean, forceRemo
     hostFiles: new Map(),
     hostVersion: new Map(),
     shuffles: new Map(),
+    dataLost: new Set(),
   };
 }
 
@@ -166,15 +173,27 @@ export function markDone(ph: PhaseState, t: TaskRec, node: string, results: stri
   ph.done += 1;
 }
 
+function dropFiles(ph: PhaseState, t: TaskRec): void {
+  for (const h of t.resultHosts) {
+    const files = ph.hostFiles.get(h);
+    if (!files?.delete(t.taskid)) continue;
+    if (files.size === 0) ph.hostFiles.delete(h);
+    bumpVersion(ph, h);
+  }
+}
+
+/** A done task's data is gone but not needed now: it stays done, flagged in `dataLost`. */
+export function markDataLost(ph: PhaseState, t: TaskRec): void {
+  if (t.status !== 'done') return;
+  dropFiles(ph, t);
+  ph.dataLost.add(t.taskid);
+}
+
 /** Forget a done task's results (their data is gone); it becomes `held`. */
 export function markUndone(ph: PhaseState, t: TaskRec): void {
   if (t.status !== 'done') return;
-  for (const h of t.resultHosts) {
-    const files = ph.hostFiles.get(h);
-    files?.delete(t.taskid);
-    if (files && files.size === 0) ph.hostFiles.delete(h);
-    bumpVersion(ph, h);
-  }
+  dropFiles(ph, t);
+  ph.dataLost.delete(t.taskid);
   t.status = 'held';
   t.results = [];
   t.resultHosts = [];

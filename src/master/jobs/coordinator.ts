@@ -43,6 +43,7 @@ import {
   clearRunning,
   type HostShuffle,
   hostResultFiles,
+  markDataLost,
   markDone,
   markUndone,
   newPhase,
@@ -539,14 +540,22 @@ function onNodeLost(cx: Ctx, node: string, random: number): void {
   }
   if (st.ended) return;
 
-  // 2. Results stored there are gone: forget them while they are still needed.
+  // 2. Results stored there are gone: forget them while they are still needed. Map data is
+  // needed until every reduce task is done; lost earlier while unneeded, it is needed again
+  // as soon as a reduce task must run again.
   const red = st.reduce;
   const redLost = red ? lostTasks(red, node) : [];
   for (const t of redLost) markUndone(red!, t);
   const map = st.map;
-  const mapNeeded = map !== null && (red === null || red.done < red.tasks.length);
-  const mapLost = map && mapNeeded ? lostTasks(map, node) : [];
-  for (const t of mapLost) markUndone(map!, t);
+  let mapLost: TaskRec[] = [];
+  if (map) {
+    const here = lostTasks(map, node);
+    if (red === null || red.done < red.tasks.length) {
+      const ids = new Set([...here.map((t) => t.taskid), ...map.dataLost]);
+      mapLost = [...ids].sort((a, b) => a - b).map((id) => map.tasks[id]);
+      for (const t of mapLost) markUndone(map, t);
+    } else for (const t of here) markDataLost(map, t);
+  }
   for (const ph of [map, red]) ph?.shuffles.delete(node);
 
   // 3. Run them again.

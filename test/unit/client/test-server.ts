@@ -26,7 +26,12 @@ export interface TestServer {
 }
 
 /** Answer with `data`, honouring a single `Range: bytes=a-b` / `bytes=a-`. */
-export function sendRanged(req: IncomingMessage, res: ServerResponse, data: Buffer, emptyPastEnd = false): void {
+export function sendRanged(
+  req: IncomingMessage,
+  res: ServerResponse,
+  data: Buffer,
+  emptyPastEnd = false,
+): void {
   const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
   if (m) {
     const start = Number(m[1]);

@@ -16,7 +16,7 @@ beforeEach(async () => {
   settings = testSettings(root);
   outbox = new Outbox();
   runner = newRunner(settings, outbox, {
-    timeouts: { firstOutputMs: 700, stuckMs: 700, lastWordsMs: 300 },
+    timeouts: { firstOutputMs: 2000, stuckMs: 700, lastWordsMs: 300 },
     // The node's own settings must never reach a worker.
     baseEnv: { ...process.env, DISCO_PORT: '1234', DISCO_SETTINGS: 'DISCO_PORT,MY_SETTING', MY_SETTING: 'x' },
   });
@@ -167,7 +167,7 @@ describe('worker session (protocol 1.0)', () => {
 
   it('times out silent and stuck workers (errors)', async () => {
     const s = await runScenario('silent');
-    expect(s.outcome).toMatchObject({ kind: 'error', message: 'Worker did not send its PID in 1 seconds' });
+    expect(s.outcome).toMatchObject({ kind: 'error', message: 'Worker did not send its PID in 2 seconds' });
     const m = await runScenario('stuck');
     expect(m.outcome).toMatchObject({ kind: 'error', message: 'Worker stuck in the middle of a message' });
   });

@@ -57,7 +57,8 @@ class Shell {
   step(ev: CoordinatorEvent): CoordinatorEffect[] {
     this.now += 10;
     this.clock += 1;
-    if (ev.type === 'node_lost') this.lossTimes.set(ev.node, [...(this.lossTimes.get(ev.node) ?? []), this.clock]);
+    if (ev.type === 'node_lost')
+      this.lossTimes.set(ev.node, [...(this.lossTimes.get(ev.node) ?? []), this.clock]);
     if (ev.type === 'shuffle_done') this.shuffleDoneAt.set(ev.requestId, this.clock);
     if (ev.type === 'task_done') this.doneAt.set(`${ev.mode}:${ev.taskid}:${ev.attempt}`, this.clock);
     const r = coordinatorStep(this.st, ev);

@@ -264,7 +264,7 @@ describe('worker process', () => {
       expect(of(conv.frames, 'MSG')).toContain('Results saved to DDFS');
       const names = Object.keys(blobs);
       expect(names).toHaveLength(1);
-      expect(names[0]).toMatch(new RegExp(`^disco:blob:${job.name}:reduce_0-[0-9a-f]{2}-\\d+\\$1-2-3$`));
+      expect(names[0]).toMatch(new RegExp(`^disco:blob:${job.name}:reduce:0-[0-9a-f]{2}-\\d+\\$1-2-3$`));
       expect([...readRecords(new BufferSource(blobs[names[0]]))]).toEqual([
         ['p', 0],
         ['q', 0],

@@ -1,0 +1,138 @@
+/**
+ * A node's DDFS volumes (wire spec §5.2): the subdirectories `vol*` of `DDFS_DATA` (a `vol0`
+ * is created when there is none), each holding `blob/` and `tag/`. New objects go to the
+ * volume with the most free space; free space is polled with statfs every 10 s. Figures are
+ * KiB, like the original's `df -k`.
+ *
+ * Concurrency: one {@link Volumes} per node process; the volume list is fixed at start
+ * (mount new disks, then restart the node), only the space figures change.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { hashDir, isVolumeName, type ObjectType } from '../names.js';
+
+/** One volume and its last measured space (KiB). */
+export interface Volume {
+  name: string;
+  dir: string;
+  free: number;
+  used: number;
+}
+
+/** How often free space is measured. */
+export const DISKSPACE_INTERVAL_MS = 10_000;
+
+/** The volumes under one DDFS_DATA directory. */
+export class Volumes {
+  private timer: NodeJS.Timeout | null = null;
+
+  private constructor(
+    readonly root: string,
+    private readonly vols: Volume[],
+    private readonly log?: Logger,
+  ) {}
+
+  /** Find (or create `vol0`), make sure each has `blob/` and `tag/`, and measure them. */
+  static async open(root: string, log?: Logger): Promise<Volumes> {
+    const dir = path.resolve(root);
+    await fs.mkdir(dir, { recursive: true });
+    let names = (await fs.readdir(dir, { withFileTypes: true }))
+      .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && isVolumeName(e.name))
+      .map((e) => e.name)
+      .sort();
+    if (names.length === 0) names = ['vol0'];
+    const vols: Volume[] = [];
+    for (const name of names) {
+      const vdir = path.join(dir, name);
+      try {
+        await fs.mkdir(path.join(vdir, 'blob'), { recursive: true });
+        await fs.mkdir(path.join(vdir, 'tag'), { recursive: true });
+        vols.push({ name, dir: vdir, free: 0, used: 0 });
+      } catch (e) {
+        // As the original: a volume that cannot be initialised is ignored, not fatal.
+        log?.warn({ err: e, volume: vdir }, 'cannot initialise DDFS volume; ignoring it');
+      }
+    }
+    const v = new Volumes(dir, vols, log);
+    await v.refresh();
+    return v;
+  }
+
+  /** The volumes, sorted by name. */
+  list(): readonly Volume[] {
+    return this.vols;
+  }
+
+  has(name: string): boolean {
+    return this.vols.some((v) => v.name === name);
+  }
+
+  /** The volume for a new object: most free space, then least used (`choose_vol/1`). */
+  choose(): Volume {
+    if (this.vols.length === 0) throw new Error('no DDFS volumes');
+    return [...this.vols].sort((a, b) => b.free - a.free || b.used - a.used)[0];
+  }
+
+  /** Directory holding `obj` of `type` on volume `vol`. */
+  objectDir(vol: string, type: ObjectType, obj: string): string {
+    return path.join(this.root, vol, type, hashDir(obj));
+  }
+
+  /** Full path of `obj` of `type` on volume `vol`. */
+  objectPath(vol: string, type: ObjectType, obj: string): string {
+    return path.join(this.objectDir(vol, type, obj), obj);
+  }
+
+  /** The volume already holding `obj`, if any. */
+  async find(type: ObjectType, obj: string): Promise<Volume | null> {
+    for (const v of this.vols) {
+      try {
+        await fs.lstat(this.objectPath(v.name, type, obj));
+        return v;
+      } catch {
+        // not on this volume
+      }
+    }
+    return null;
+  }
+
+  /** Free and used KiB over all volumes (what the node reports to the master). */
+  disk(): { free: number; used: number } {
+    let free = 0;
+    let used = 0;
+    for (const v of this.vols) {
+      free += v.free;
+      used += v.used;
+    }
+    return { free, used };
+  }
+
+  /** Measure every volume now. */
+  async refresh(): Promise<void> {
+    await Promise.all(
+      this.vols.map(async (v) => {
+        try {
+          const s = await fs.statfs(v.dir);
+          const kib = s.bsize / 1024;
+          v.free = Math.floor(s.bavail * kib);
+          v.used = Math.floor((s.blocks - s.bfree) * kib);
+        } catch (e) {
+          this.log?.warn({ err: e, volume: v.dir }, 'cannot measure DDFS volume');
+        }
+      }),
+    );
+  }
+
+  /** Re-measure every {@link DISKSPACE_INTERVAL_MS} until {@link stop}. */
+  startMonitoring(intervalMs = DISKSPACE_INTERVAL_MS): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.refresh(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}
