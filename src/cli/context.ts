@@ -68,7 +68,7 @@ export class CliContext {
    * about a second and a half (the library default retries for half a minute).
    */
   get disco(): Disco {
-    this.client ??= new Disco({ settings: this.settings, retry: CLI_RETRY });
+    this.client ??= new Disco({ settings: this.settings, master: this.options.master, retry: CLI_RETRY });
     return this.client;
   }
 

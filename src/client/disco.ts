@@ -106,6 +106,20 @@ export function masterUrl(master: string, port: number | string): string {
   return /:\d+$/.test(hostPort) ? `http://${hostPort}` : `http://${hostPort}:${port}`;
 }
 
+/**
+ * Master and nodes of a cluster share DISCO_PORT (the nodes' data port). When the master
+ * address is given explicitly with a port and DISCO_PORT is set nowhere, that port is the
+ * best guess for reading `disco://` and `dir://` data, rather than the default 8989.
+ */
+function withDataPort(settings: Settings, o: DiscoOptions): Settings {
+  if (!o.master) return settings;
+  const explicit = o.settings && !(o.settings instanceof Settings) ? o.settings.DISCO_PORT : undefined;
+  if (explicit !== undefined || process.env.DISCO_PORT !== undefined) return settings;
+  const m = /^https?:\/\/[^/]+:(\d+)$/.exec(masterUrl(o.master, settings.get('DISCO_PORT')));
+  if (!m || settings.get('DISCO_PORT') !== '8989' || m[1] === '8989') return settings;
+  return settings.with({ DISCO_PORT: m[1] });
+}
+
 /** Job names go into query strings unencoded by the original; keep `@` and `:` readable. */
 function q(name: string): string {
   return encodeURIComponent(name).replace(/%40/g, '@').replace(/%3A/gi, ':');
@@ -133,9 +147,10 @@ export class Disco {
 
   constructor(master?: string | DiscoOptions) {
     const o: DiscoOptions = typeof master === 'string' ? { master } : (master ?? {});
-    this.settings =
+    const settings =
       o.settings instanceof Settings ? o.settings : o.settings ? loadSettings(o.settings) : loadSettings();
-    this.master = masterUrl(o.master ?? this.settings.get('DISCO_MASTER'), this.settings.get('DISCO_PORT'));
+    this.master = masterUrl(o.master ?? settings.get('DISCO_MASTER'), settings.get('DISCO_PORT'));
+    this.settings = withDataPort(settings, o);
     this.retry = o.retry ?? DEFAULT_RETRY;
     this.timeoutMs = o.timeoutMs ?? 60_000;
   }

@@ -13,7 +13,7 @@
  * // { source: '(line) => line.split(" ")' }
  */
 import { DiscoError } from '../common/errors.js';
-import type { FunctionRef } from '../protocol/jobdata.js';
+import { type FunctionRef, WORKER_API_NAMES } from '../protocol/jobdata.js';
 
 export interface FunctionRefContext {
   /** The job module's namespace, as imported by the client. */
@@ -73,6 +73,19 @@ function parsesAsExpression(src: string): boolean {
   }
 }
 
+const API_NAMES: ReadonlySet<string> = new Set(WORKER_API_NAMES);
+
+/**
+ * Test runners built on Vite rewrite imported names (`kvgroup(…)` becomes
+ * `__vi_import_0__.kvgroup(…)`). Accesses to worker API names are turned back into the
+ * plain names, which the worker has in scope; anything else stays (and is refused).
+ */
+function rewriteTestRunnerImports(src: string): string {
+  return src.replace(/\b(?:__vi_import_\d+__|__vite_ssr_import_\d+__)\.([A-Za-z_$][\w$]*)/g, (whole, name: string) =>
+    API_NAMES.has(name) ? name : whole,
+  );
+}
+
 const METHOD_HEAD =
   /^(async\s+)?(\*\s*)?(?:[A-Za-z_$][\w$]*|\[[^\]]*\]|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\d+)\s*\(/;
 
@@ -83,11 +96,12 @@ const METHOD_HEAD =
  */
 export function functionSource(fn: unknown, what: string): string {
   if (typeof fn !== 'function') throw new DiscoError(`${what} must be a function, got ${typeof fn}`);
-  const src = Function.prototype.toString.call(fn).trim();
-  if (/\{\s*\[native code\]\s*\}$/.test(src)) {
+  const raw = Function.prototype.toString.call(fn).trim();
+  if (/\{\s*\[native code\]\s*\}$/.test(raw)) {
     throw new DiscoError(`${what} is a built-in or bound function; its source cannot be sent to the workers`);
   }
-  if (/^class\b/.test(src)) throw new DiscoError(`${what} is a class, not a function`);
+  if (/^class\b/.test(raw)) throw new DiscoError(`${what} is a class, not a function`);
+  const src = rewriteTestRunnerImports(raw);
   if (/\b__vi_import_\d+__|\b__vite_ssr_import_\d+__/.test(src)) {
     throw new DiscoError(
       `${what} uses imports that were rewritten by the test runner, so its source cannot run on the workers; ` +

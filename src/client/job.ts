@@ -35,7 +35,7 @@ import {
   normalizeOptions,
   SNAKE_ALIASES,
 } from './job-options.js';
-import { type BuiltJobPack, buildJobPack } from './jobpack-builder.js';
+import type { BuiltJobPack } from './jobpack-builder.js';
 import type { ResultIteratorOptions } from './result-iterator.js';
 
 /** Constructor options: job options plus where the job runs. */

@@ -25,7 +25,10 @@ export async function submitPack(master: string, pack: Uint8Array): Promise<stri
 export async function waitJob(master: string, job: string, timeoutMs = 60_000): Promise<[string, string[]]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const reply = await postJson<[string, [string, string[]]][]>(`${master}/disco/ctrl/get_results`, [2000, [job]]);
+    const reply = await postJson<[string, [string, string[]]][]>(`${master}/disco/ctrl/get_results`, [
+      2000,
+      [job],
+    ]);
     const [status, results] = reply[0][1];
     if (status !== 'active') return [status, results];
     if (Date.now() > deadline) throw new Error(`job ${job} still active after ${timeoutMs} ms`);
@@ -33,7 +36,10 @@ export async function waitJob(master: string, job: string, timeoutMs = 60_000): 
 }
 
 /** Fetch every data file listed by dir:// results (index files), concatenated per URL. */
-export async function readDirResults(results: string[], port: number): Promise<{ label: string; data: Buffer }[]> {
+export async function readDirResults(
+  results: string[],
+  port: number,
+): Promise<{ label: string; data: Buffer }[]> {
   const out: { label: string; data: Buffer }[] = [];
   for (const r of results) {
     const idx = Buffer.from(await (await fetch(resolveHttp(r, port))).arrayBuffer());

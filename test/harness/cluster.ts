@@ -120,7 +120,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const masterLog: string[] = [];
   let masterProc = spawnMaster();
   function spawnMaster(): ChildProcess {
-    const p = spawn(process.execPath, [path.join(DIST, 'master.js')], { env: masterEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [path.join(DIST, 'master.js')], {
+      env: masterEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     capture(p, masterLog);
     return p;
   }
@@ -147,7 +150,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     nodes[i] = n;
     await waitFor(`node ${host} to connect`, async () => {
       if (proc.exitCode !== null) throw new Error(`node ${host} exited: ${log.slice(-20).join('\n')}`);
-      const info = (await (await fetch(`${master}/disco/ctrl/nodeinfo`)).json()) as Record<string, { connected: boolean }>;
+      const info = (await (await fetch(`${master}/disco/ctrl/nodeinfo`)).json()) as Record<
+        string,
+        { connected: boolean }
+      >;
       return info[host]?.connected ? true : undefined;
     });
     return n;

@@ -9,8 +9,9 @@
  * - GET of a missing or deleted tag → `notfound` (before any token check).
  * - Tokens (§5.5): a token matches a stored one if equal or if the stored one is null. Read:
  *   matching the read-token grants read (and write, if the write-token is null or equal to
- *   the read-token); otherwise only a set write-token that matches grants (write). Write:
- *   allowed iff the token matches the write-token. A missing tag has null tokens.
+ *   the read-token or to the token); otherwise only a set write-token that matches grants
+ *   (write). Write: allowed iff the token matches the write-token. A missing tag has null
+ *   tokens.
  * - Reading `ddfs:write-token` needs write privilege.
  * - Any write op on a missing tag creates it with read- and write-token = the caller's token
  *   (atomic creation of a protected tag); no token → both null.
@@ -91,7 +92,9 @@ export function checkToken(type: Privilege, token: Caller, readToken: Token, wri
   const writeOk = matches(token, writeToken);
   if (type === 'write') return writeOk ? 'write' : false;
   if (matches(token, readToken)) {
-    if (writeToken === null || writeToken === readToken) return 'write';
+    // 0.4.5 grants only read here when the token equals a set write-token but the read-token
+    // is null, so the write-token's holder could not read it back; we grant write (no new power).
+    if (writeToken === null || writeToken === readToken || token === writeToken) return 'write';
     return 'read';
   }
   // A null write-token must not let a reader past a read-token.

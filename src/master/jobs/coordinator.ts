@@ -74,6 +74,12 @@ export interface CoordinatorState {
   /** Reduce tasks wait for lost map data to be re-made. */
   reducePaused: boolean;
   nextRequestId: number;
+  /**
+   * What reduce tasks read (spec §3.5): one replica set per input, and the sorted hosts for
+   * locality. Replaced when lost map data was re-made; every reduce attempt is queued with the
+   * inputs current at that moment.
+   */
+  reduceInputs: { sets: string[][]; hosts: string[] } | null;
   mapResults: string[] | null;
   results: string[] | null;
 }
@@ -96,6 +102,7 @@ export function createCoordinator(config: CoordinatorConfig): CoordinatorState {
     current: null,
     reducePaused: false,
     nextRequestId: 1,
+    reduceInputs: null,
     mapResults: null,
     results: null,
   };
@@ -231,6 +238,12 @@ function since(cx: Ctx, t: number): string {
 
 /** Hand the task's next attempt to the scheduler. */
 function queueTask(cx: Ctx, ph: PhaseState, t: TaskRec): void {
+  const ri = cx.st.reduceInputs;
+  if (ph.mode === 'reduce' && ri) {
+    // Reduce task i prefers hosts[i mod n] (spec §4.1; 0.4.5 meant to, see §0.1).
+    t.inputs = ri.sets;
+    t.preferredHosts = ri.hosts.length > 0 ? [ri.hosts[t.taskid % ri.hosts.length]] : [];
+  }
   t.attempt += 1;
   t.status = 'queued';
   t.node = null;
@@ -302,13 +315,8 @@ function startMap(cx: Ctx): void {
   if (ph.tasks.length === 0) tasksDone(cx, ph);
 }
 
-/** Inputs and preferred host of reduce task i over `inputs` (spec §4.1, §0.1). */
-function reduceTaskSpec(
-  inputs: readonly string[],
-): (i: number) => { inputs: string[][]; preferredHosts: string[] } {
-  const hosts = sortedHosts(inputs);
-  const replicaSets = inputs.map((u) => [u]);
-  return (i) => ({ inputs: replicaSets, preferredHosts: hosts.length > 0 ? [hosts[i % hosts.length]] : [] });
+function setReduceInputs(st: CoordinatorState, inputs: readonly string[]): void {
+  st.reduceInputs = { sets: inputs.map((u) => [u]), hosts: sortedHosts(inputs) };
 }
 
 function startReduce(cx: Ctx, inputs: string[]): void {
@@ -318,13 +326,10 @@ function startReduce(cx: Ctx, inputs: string[]): void {
   const ph = newPhase('reduce', cx.now, false, false);
   st.reduce = ph;
   st.current = 'reduce';
+  setReduceInputs(st, inputs);
   // No inputs (e.g. the map phase produced nothing): no reduce tasks, empty results.
   const n = inputs.length === 0 ? 0 : Math.max(0, st.config.nrReduces);
-  const spec = reduceTaskSpec(inputs);
-  for (let i = 0; i < n; i++) {
-    const s = spec(i);
-    ph.tasks.push(newTask(i, s.inputs, s.preferredHosts));
-  }
+  for (let i = 0; i < n; i++) ph.tasks.push(newTask(i, [], []));
   for (const t of ph.tasks) queueTask(cx, ph, t);
   if (n === 0) tasksDone(cx, ph);
 }
@@ -402,14 +407,9 @@ function resumeReduce(cx: Ctx, ph: PhaseState, mapResults: string[]): void {
   st.reducePaused = false;
   st.current = 'reduce';
   event(cx, 'Resuming reduce phase');
-  const spec = reduceTaskSpec(mapResults);
-  for (const t of ph.tasks) {
-    if (t.status === 'done') continue;
-    const s = spec(t.taskid);
-    t.inputs = s.inputs;
-    t.preferredHosts = s.preferredHosts;
-    if (t.status === 'held') queueTask(cx, ph, t);
-  }
+  setReduceInputs(st, mapResults);
+  // Tasks in back-off pick the new inputs up when their timer fires.
+  for (const t of ph.tasks) if (t.status === 'held') queueTask(cx, ph, t);
   if (ph.done === ph.tasks.length) tasksDone(cx, ph);
 }
 
