@@ -265,6 +265,13 @@ export async function main(argv: readonly string[] = process.argv, io: Io = proc
 // Run when this file is the program (dist/cli/disco.js via bin/disco.mjs), not when imported.
 const entry = process.argv[1] ? path.resolve(process.argv[1]) : '';
 if (/[\\/](disco\.(?:m?js|ts)|disco)$/.test(entry) && !/vitest/.test(entry)) {
+  // `disco results … | head`: a closed pipe ends the command quietly.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+      throw e;
+    });
+  }
   main().then(
     (code) => {
       process.exitCode = code;

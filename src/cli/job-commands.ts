@@ -6,7 +6,8 @@
  * @example
  * await runCommand(ctx, 'examples/wordcount.ts', ['/data/text.txt'], { wait: true });
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { formatEvent } from '../client/event-monitor.js';
 import type { JobInputSpec, JobOptions } from '../client/job-options.js';
 import { schedulerDict } from '../client/job-options.js';
@@ -33,6 +34,15 @@ export async function readInputs(args: readonly string[]): Promise<JobInputSpec[
     .map((l) => l.trim().split(/\s+/).filter(Boolean))
     .filter((parts) => parts.length > 0)
     .map((parts) => (parts.length === 1 ? parts[0] : parts));
+}
+
+/**
+ * A relative path to an existing local file becomes absolute: workers resolve plain paths
+ * on their node, from the job home, where a relative path means nothing.
+ */
+export function absoluteIfLocal(input: string): string {
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(input) || path.isAbsolute(input)) return input;
+  return existsSync(input) ? path.resolve(input) : input;
 }
 
 /** `key=value` → [key, value], the value parsed as JSON when it is JSON, else kept as text. */
@@ -74,7 +84,9 @@ export async function runCommand(
     const [k, v] = parseAssignment(p);
     args[k] = v;
   }
-  const inputs = await readInputs(inputArgs);
+  const inputs = (await readInputs(inputArgs)).map((i) =>
+    typeof i === 'string' ? absoluteIfLocal(i) : i.map(absoluteIfLocal),
+  );
   if (inputs.length > 0) args.input = inputs;
   if (o.partitions !== undefined) {
     const n = Number(o.partitions);

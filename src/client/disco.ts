@@ -308,6 +308,11 @@ export class Disco {
     return decodeJobPack(res.body);
   }
 
+  /** @deprecated the original 0.2/0.3 name of {@link jobpack} */
+  jobspec(job: JobRef): Promise<JobPack> {
+    return this.jobpack(job);
+  }
+
   jobinfo(job: JobRef): Promise<JobInfo> {
     return this.json(`/disco/ctrl/jobinfo?name=${q(nameOf(job))}`);
   }

@@ -81,8 +81,9 @@ const API_NAMES: ReadonlySet<string> = new Set(WORKER_API_NAMES);
  * plain names, which the worker has in scope; anything else stays (and is refused).
  */
 function rewriteTestRunnerImports(src: string): string {
-  return src.replace(/\b(?:__vi_import_\d+__|__vite_ssr_import_\d+__)\.([A-Za-z_$][\w$]*)/g, (whole, name: string) =>
-    API_NAMES.has(name) ? name : whole,
+  return src.replace(
+    /\b(?:__vi_import_\d+__|__vite_ssr_import_\d+__)\.([A-Za-z_$][\w$]*)/g,
+    (whole, name: string) => (API_NAMES.has(name) ? name : whole),
   );
 }
 

@@ -212,3 +212,6 @@ export async function* resultIterator<K = unknown, V = unknown>(
 
 /** The original's name for {@link resultIterator}. */
 export const classicIterator = resultIterator;
+
+/** Grouping consecutive equal keys of results (`disco.util.kvgroup`). */
+export { kvgroup } from '../worker/func.js';

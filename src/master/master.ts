@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { type Logger, pino } from 'pino';
 import { PACKAGE_ROOT, type Settings } from '../common/settings.js';
+import { type DdfsMaster, startDdfsMaster } from '../ddfs/master/index.js';
 import { ClusterConfig } from './cluster/config.js';
 import { LocalNodeSupervisor } from './cluster/local-nodes.js';
 import { ControlChannel } from './cluster/node-channel.js';
@@ -25,7 +26,7 @@ import { JobStore } from './jobs/store.js';
 export interface MasterOptions {
   /** Structured log (default: silent). */
   logger?: Logger;
-  /** The DDFS API, when available; without it `/ddfs/*` API paths answer 404. */
+  /** The DDFS API; default: the built-in DDFS master (src/ddfs/master). */
   ddfs?: DdfsHandler;
 }
 
@@ -69,6 +70,8 @@ export async function startMaster(settings: Settings, opts: MasterOptions = {}):
   const store = new JobStore(root);
   const manager = new JobManager({ settings, store, config, registry, log });
   await manager.init();
+  // DDFS (tags, blob placement, GC) unless the caller brings its own handler.
+  const ddfsMaster: DdfsMaster | null = opts.ddfs ? null : startDdfsMaster({ settings, config, registry, log });
   const ctx: MasterContext = {
     settings,
     manager,
@@ -77,7 +80,7 @@ export async function startMaster(settings: Settings, opts: MasterOptions = {}):
     store,
     log,
     version: packageVersion(),
-    ddfs: opts.ddfs,
+    ddfs: opts.ddfs ?? ddfsMaster?.handler,
   };
 
   const server = createMasterServer(ctx);
@@ -134,6 +137,7 @@ export async function startMaster(settings: Settings, opts: MasterOptions = {}):
     close() {
       closing ??= (async () => {
         await supervisor?.close();
+        ddfsMaster?.close();
         await ch.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();

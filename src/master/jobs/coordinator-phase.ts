@@ -5,9 +5,9 @@
  *
  * Counter invariants (kept by the helpers below, property-tested):
  * - `done` = #tasks in status `done`; `running` = #tasks in status `running` = `runningOn.size`.
- * - `hostFiles` lists exactly the done tasks with a `dir://…/*.results` result on that host, and
- *   `hostVersion[host]` changes whenever that list changes (a shuffle answer is only valid for
- *   the version it was asked for).
+ * - `hostFiles` lists exactly the done tasks (not in `dataLost`) with a `dir://…/*.results`
+ *   result on that host, and `hostVersion[host]` changes whenever that list changes (a shuffle
+ *   answer is only valid for the version it was asked for).
  *
  * @example
  * const ph = newPhase('map', 0, false, false);

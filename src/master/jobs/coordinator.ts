@@ -15,11 +15,15 @@
  * every task contributes the results of exactly one attempt.
  *
  * Lost nodes: running tasks there fail (`Connection lost to the node (network busy?)`, counted,
- * with back-off). Done tasks whose `.results` lived there are run again (not counted as
- * failures) while their data is still needed. If the reduce phase runs and map data is lost,
- * the reduce phase is paused (queued reduce tasks withdrawn with `unqueue_task`, running ones
- * killed), the lost map tasks are re-run and their nodes re-shuffled, and the reduce phase
- * resumes with the new map results (Hadoop's behaviour). Reduce tasks already done are kept.
+ * with back-off; a `kill_task` is emitted too, in case the node comes back with the worker
+ * alive). Done tasks whose `.results` lived there are run again (not counted as failures)
+ * while their data is still needed. If the reduce phase runs and map data is lost, the reduce
+ * phase is paused (queued reduce tasks withdrawn with `unqueue_task`, running ones killed), the
+ * lost map tasks are re-run and only the nodes whose file lists changed are re-shuffled, and
+ * the reduce phase resumes with the new map results (Hadoop's behaviour); reduce tasks already
+ * done are kept, and every reduce attempt is queued with the map results current at that time.
+ * Map data lost after every reduce task finished is only remembered: if a reduce task must
+ * run again later (its own results were lost), those map tasks run again first.
  *
  * After `job_ended` every event is ignored. The state is mutated in place and returned; the
  * shell that owns it must not share it.

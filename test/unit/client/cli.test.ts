@@ -2,7 +2,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigTable } from '../../../src/cli/cluster-commands.js';
 import { main } from '../../../src/cli/disco.js';
-import { parseAssignment } from '../../../src/cli/job-commands.js';
+import { absoluteIfLocal, parseAssignment } from '../../../src/cli/job-commands.js';
 import { parseModuleSpec } from '../../../src/cli/run-module.js';
 import { encodeIndex } from '../../../src/protocol/index-file.js';
 import { decodeJobPack } from '../../../src/protocol/jobpack.js';
@@ -35,6 +35,14 @@ describe('disco command line: parsing helpers', () => {
     expect(parseAssignment('partitions=4')).toEqual(['partitions', 4]);
     expect(parseAssignment('params=hello world')).toEqual(['params', 'hello world']);
     expect(() => parseAssignment('novalue')).toThrow(/key=value/);
+  });
+
+  it('makes relative paths of existing local files absolute', () => {
+    const rel = path.relative(process.cwd(), FIXTURE);
+    expect(absoluteIfLocal(rel)).toBe(FIXTURE);
+    expect(absoluteIfLocal('no/such/file')).toBe('no/such/file');
+    expect(absoluteIfLocal('raw://x')).toBe('raw://x');
+    expect(absoluteIfLocal('/abs/x')).toBe('/abs/x');
   });
 
   it('parses config tables as JSON or lines', () => {

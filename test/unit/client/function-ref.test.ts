@@ -81,6 +81,16 @@ describe('function references', () => {
     expect(evalSource(functionSource(arrow, 'f'))(2)).toBe(6);
   });
 
+  it('undoes test-runner import rewriting for worker API names only', () => {
+    const viaRunner = new Function(
+      'iter',
+      'return __vi_import_0__.kvgroup((0, __vi_import_1__.sorted)(iter));',
+    );
+    expect(functionSource(viaRunner, 'reduce')).toContain('return kvgroup((0, sorted)(iter));');
+    const own = new Function('x', 'return __vi_import_2__.myHelper(x);');
+    expect(() => functionSource(own, 'map')).toThrow(/rewritten by the test runner/);
+  });
+
   it('refuses what cannot travel as source', () => {
     expect(() => functionSource(Math.max, 'map')).toThrow(/built-in or bound/);
     expect(() => functionSource(((x: number) => x).bind(null), 'map')).toThrow(/built-in or bound/);

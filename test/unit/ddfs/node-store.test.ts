@@ -57,7 +57,7 @@ describe('volumes', () => {
       await fs.mkdir(path.join(r2, 'other'));
       const v = await Volumes.open(r2);
       expect(v.list().map((x) => x.name)).toEqual(['vol1', 'vol2']);
-      const [a, b] = v.list() as { free: number; used: number }[];
+      const [a, b] = v.list();
       a.free = 10;
       b.free = 20;
       expect(v.choose().name).toBe('vol2');

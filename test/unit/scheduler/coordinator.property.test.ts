@@ -24,6 +24,9 @@ import type {
 } from '../../../src/master/scheduler/types.js';
 import { JOB, res } from './coord-helpers.js';
 
+/** Runs per property; raise with PROP_RUNS=5000 for a soak. */
+const runs = (n: number): number => Number(process.env.PROP_RUNS ?? n);
+
 const NODES = ['n1', 'n2', 'n3'];
 
 /** What the simulated shell knows. */
@@ -403,7 +406,7 @@ describe('coordinator properties', () => {
           expect(JSON.stringify(coordinatorCounters(sh.st))).toBe(before);
         },
       ),
-      { numRuns: 400 },
+      { numRuns: runs(400) },
     );
   });
 
@@ -424,7 +427,7 @@ describe('coordinator properties', () => {
           expect(sh.failedReasons).toEqual([]);
         },
       ),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 });

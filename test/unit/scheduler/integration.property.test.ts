@@ -30,6 +30,9 @@ import type {
 } from '../../../src/master/scheduler/types.js';
 import { JOB, res } from './coord-helpers.js';
 
+/** Runs per property; raise with PROP_RUNS=5000 for a soak. */
+const runs = (n: number): number => Number(process.env.PROP_RUNS ?? n);
+
 const NODES = ['n1', 'n2', 'n3'];
 
 type Msg = { to: 'sched'; ev: SchedulerEvent } | { to: 'coord'; ev: CoordinatorEvent };
@@ -268,7 +271,7 @@ describe('scheduler + coordinator', () => {
           expect(runningTasks(m.sched)).toEqual([]);
         },
       ),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 });

@@ -9,6 +9,9 @@ import {
 import type { SchedNode, SchedTask, SchedulerEvent } from '../../../src/master/scheduler/types.js';
 import { Sched } from './helpers.js';
 
+/** Runs per property; raise with PROP_RUNS=5000 for a soak. */
+const runs = (n: number): number => Number(process.env.PROP_RUNS ?? n);
+
 const NODES = ['n1', 'n2', 'n3', 'n4'];
 const JOBS = ['a', 'b', 'c'];
 
@@ -146,7 +149,7 @@ describe('scheduler properties', () => {
       fc.property(fc.array(cmdArb, { minLength: 10, maxLength: 150, size: 'max' }), (cmds) =>
         run('fair', cmds),
       ),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 
@@ -155,7 +158,7 @@ describe('scheduler properties', () => {
       fc.property(fc.array(cmdArb, { minLength: 10, maxLength: 150, size: 'max' }), (cmds) =>
         run('fifo', cmds),
       ),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 });
