@@ -8,7 +8,7 @@ npm run --silent build
 export DISCO_MASTER_HOST="${DISCO_MASTER_HOST:-localhost}"
 if ! ./bin/disco status >/dev/null 2>&1; then ./bin/disco start; fi
 ./bin/disco status
-input="$(pwd)/examples/data/tale.txt"
+input="$(pwd)/examples/data/sample.txt"
 echo "Running the word count over ${input} ..."
 ./bin/disco run examples/wordcount.ts "file://${input}" --wait
 echo "Top 20 words:"
