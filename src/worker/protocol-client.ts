@@ -111,14 +111,15 @@ export class ProtocolClient {
 
   /**
    * `MSG text` → `OK`. Blank texts are skipped; at most {@link MSG_PER_SECOND} go out per
-   * second (the client waits), so the node's throttle never has to kill the job.
+   * second (the client waits), so the node's throttle never has to kill the job. A
+   * `droppable` message (periodic progress) is skipped instead of waited for.
    */
-  msg(text: string): void {
+  msg(text: string, opts: { droppable?: boolean } = {}): void {
     let t = text.trim();
     if (t === '') return;
     if (t.length > MAX_MSG_LENGTH)
       t = `${t.slice(0, MAX_MSG_LENGTH)}… (${t.length - MAX_MSG_LENGTH} more characters)`;
-    this.pace();
+    if (!this.pace(opts.droppable === true)) return;
     this.request('MSG', t, ['OK']);
   }
 
@@ -146,14 +147,17 @@ export class ProtocolClient {
     }
   }
 
-  private pace(): void {
+  /** Make room for one more message within the rate; false when `drop` and there is none. */
+  private pace(drop: boolean): boolean {
     const now = Date.now();
     while (this.recentMsgs.length > 0 && now - this.recentMsgs[0] >= 1000) this.recentMsgs.shift();
     if (this.recentMsgs.length >= MSG_PER_SECOND) {
+      if (drop) return false;
       sleepSync(1000 - (now - this.recentMsgs[0]) + 1);
       this.recentMsgs.shift();
     }
     this.recentMsgs.push(Date.now());
+    return true;
   }
 
   private inputReply(r: Frame): InputEntry[] {

@@ -1,7 +1,8 @@
 /**
  * Progress messages while a task walks its entries (the original's `status_iter`): every
- * `interval` entries `MSG "<N> entries mapped"` (or `reduced`), and `Done: <N> entries ...` at
- * the end; an interval of 0 only sends the final one.
+ * `interval` entries `MSG "<N> entries mapped"` (or `reduced`) — skipped when it would exceed
+ * the message rate — and `Done: <N> entries ...` at the end; an interval of 0 only sends the
+ * final one.
  *
  * The iterator has no `return()`: job functions that stop early (a `break` in `mapInit`)
  * leave it open, and the next consumer continues where they stopped — as Python iterators do.
@@ -18,7 +19,7 @@ export class StatusIterator<T> implements IterableIterator<T> {
     private readonly source: Iterator<T>,
     private readonly interval: number,
     private readonly template: (n: number) => string,
-    private readonly send: (text: string) => void,
+    private readonly send: (text: string, opts?: { droppable?: boolean }) => void,
   ) {}
 
   next(): IteratorResult<T> {
@@ -30,7 +31,9 @@ export class StatusIterator<T> implements IterableIterator<T> {
       return r;
     }
     this.count++;
-    if (this.interval > 0 && this.count % this.interval === 0) this.send(this.template(this.count));
+    // Progress is best effort: under the message rate limit it is skipped, never waited for.
+    if (this.interval > 0 && this.count % this.interval === 0)
+      this.send(this.template(this.count), { droppable: true });
     return r;
   }
 

@@ -30,8 +30,8 @@ export interface TaskRun {
   proto: ReplicaProtocol;
   /** Where URLs are opened from (this node, data roots, temporary directory). */
   openCtx: OpenContext;
-  /** Send a task message (`MSG`). */
-  msg(text: string): void;
+  /** Send a task message (`MSG`); `droppable` ones are skipped rather than delayed by the rate limit. */
+  msg(text: string, opts?: { droppable?: boolean }): void;
   /** Open one input URL through the stream chain; the task closes whatever is left open. */
   openInput(
     url: string,

@@ -127,7 +127,7 @@ export async function runTask(client: ProtocolClient, task: TaskInfo): Promise<v
       inputs,
       proto: client,
       openCtx,
-      msg: (text) => client.msg(text),
+      msg: (text, opts) => client.msg(text, opts),
       openInput: (url, streams, reader) => {
         const opened = openChain(url, (u) => openUrl(u, openCtx), streams, reader, params);
         openInputs.add(opened);
