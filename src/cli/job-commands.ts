@@ -25,13 +25,14 @@ async function readStdin(): Promise<Buffer> {
 
 /**
  * Inputs from arguments, else from standard input (one per line) when it is not a terminal.
- * A line or argument with several whitespace-separated URLs is one input with replicas.
+ * A line or argument with several whitespace-separated URLs is one input with replicas,
+ * except a `raw://` input, whose data may itself contain spaces.
  */
 export async function readInputs(args: readonly string[]): Promise<JobInputSpec[]> {
   let lines: string[] = [...args];
   if (lines.length === 0 && !process.stdin.isTTY) lines = (await readStdin()).toString('utf8').split('\n');
   return lines
-    .map((l) => l.trim().split(/\s+/).filter(Boolean))
+    .map((l) => (l.trim().startsWith('raw://') ? [l.trim()] : l.trim().split(/\s+/).filter(Boolean)))
     .filter((parts) => parts.length > 0)
     .map((parts) => (parts.length === 1 ? parts[0] : parts));
 }

@@ -58,43 +58,42 @@ export async function* chunkRecords(
 ): AsyncGenerator<ChunkFile> {
   const limit = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
   let index = 0;
-  let fd = -1;
-  let file = '';
-  let writer: RecordWriter | null = null;
+  let current: { file: string; fd: number; writer: RecordWriter } | null = null;
   const open = () => {
-    file = path.join(opts.dir, `${opts.prefix ?? 'chunk'}-${index}`);
-    fd = openSync(file, 'w');
-    const out = fd;
-    writer = new RecordWriter((hunk) => {
+    const file = path.join(opts.dir, `${opts.prefix ?? 'chunk'}-${index}`);
+    const fd = openSync(file, 'w');
+    const writer = new RecordWriter((hunk) => {
       let off = 0;
-      while (off < hunk.length) off += writeSync(out, hunk, off);
+      while (off < hunk.length) off += writeSync(fd, hunk, off);
     });
+    return { file, fd, writer };
   };
-  const finish = (): ChunkFile => {
-    const w = writer!;
-    w.close();
-    closeSync(fd);
-    fd = -1;
-    writer = null;
-    return { file, index: index++, size: w.bytesOut, records: w.records };
+  const finish = (c: { file: string; fd: number; writer: RecordWriter }): ChunkFile => {
+    c.writer.close();
+    closeSync(c.fd);
+    current = null;
+    return { file: c.file, index: index++, size: c.writer.bytesOut, records: c.writer.records };
   };
   try {
     for await (const [k, v] of records) {
-      if (writer && (writer as RecordWriter).bytesOut > limit) {
-        const done = finish();
+      if (current && current.writer.bytesOut > limit) {
+        const done = finish(current);
         yield done;
         await fs.rm(done.file, { force: true });
       }
-      if (!writer) open();
-      (writer as unknown as RecordWriter).write(k, v);
+      current ??= open();
+      current.writer.write(k, v);
     }
-    if (writer && ((writer as RecordWriter).records > 0 || index === 0)) {
-      const done = finish();
+    if (current) {
+      const done = finish(current);
       yield done;
       await fs.rm(done.file, { force: true });
     }
   } finally {
-    if (fd >= 0) closeSync(fd);
-    if (file) await fs.rm(file, { force: true });
+    const left = current as { file: string; fd: number } | null;
+    if (left) {
+      closeSync(left.fd);
+      await fs.rm(left.file, { force: true });
+    }
   }
 }
