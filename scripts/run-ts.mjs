@@ -11,9 +11,16 @@ if (!script) {
   console.error('usage: node scripts/run-ts.mjs <file.ts> [args...]');
   process.exit(2);
 }
-const outDir = path.resolve('node_modules/.cache/run-ts');
-mkdirSync(outDir, { recursive: true });
-const outfile = path.join(outDir, `${path.basename(script, '.ts')}.mjs`);
+// The bundle sits next to the script so that imports of plain `.mjs` modules (kept external:
+// job modules must keep their own file and import.meta.url) resolve as written.
+const outfile = path.join(path.dirname(script), `.${path.basename(script, '.ts')}.run.mjs`);
+mkdirSync(path.dirname(outfile), { recursive: true });
+const externalMjs = {
+  name: 'external-mjs',
+  setup(b) {
+    b.onResolve({ filter: /\.mjs$/ }, (a) => (a.kind === 'entry-point' ? undefined : { path: a.path, external: true }));
+  },
+};
 await build({
   entryPoints: [script],
   outfile,
@@ -22,6 +29,7 @@ await build({
   format: 'esm',
   target: 'node20',
   packages: 'external',
+  plugins: [externalMjs],
   sourcemap: 'inline',
   logLevel: 'warning',
   banner: {

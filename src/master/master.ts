@@ -71,7 +71,9 @@ export async function startMaster(settings: Settings, opts: MasterOptions = {}):
   const manager = new JobManager({ settings, store, config, registry, log });
   await manager.init();
   // DDFS (tags, blob placement, GC) unless the caller brings its own handler.
-  const ddfsMaster: DdfsMaster | null = opts.ddfs ? null : startDdfsMaster({ settings, config, registry, log });
+  const ddfsMaster: DdfsMaster | null = opts.ddfs
+    ? null
+    : startDdfsMaster({ settings, config, registry, log });
   const ctx: MasterContext = {
     settings,
     manager,

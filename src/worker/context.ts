@@ -32,11 +32,6 @@ export function setMessageSink(fn: ((text: string) => void) | null): void {
   sink = fn;
 }
 
-/** True while a task runs (console output then becomes task messages). */
-export function inTask(): boolean {
-  return current !== null;
-}
-
 function ctx(what: string): TaskContext {
   if (!current) throw new DiscoError(`${what}() is only available inside a running task`);
   return current;

@@ -14,9 +14,6 @@ import { canonicalKey, compareKeys, keyHash, keysEqual } from './key-order.js';
 import { asInputStream } from './readers/input-stream.js';
 import { splitLines } from './readers/lines.js';
 
-/** Anything `for...of` can walk. */
-export type AnyIterable<T> = Iterable<T>;
-
 /**
  * Group consecutive pairs whose keys compare equal: `[k, v]...` → `[k, values]...`. Does not
  * sort (use {@link sorted}, or `sort: true` in the job). Lazy, like Python's `groupby`: each

@@ -41,6 +41,14 @@ export interface DdfsApiDeps {
   log: Logger;
 }
 
+/** GET `/ddfs/ctrl/*` answers. */
+const CTRL_GET = new Map<string, (gc: GcService) => unknown>([
+  ['/ddfs/ctrl/gc_stats', (gc) => gc.stats() ?? ''],
+  ['/ddfs/ctrl/gc_status', (gc) => gc.status()],
+  ['/ddfs/ctrl/gc_start', (gc) => gc.start()],
+  ['/ddfs/ctrl/safe_gc_blacklist', (gc) => gc.safeBlacklist()],
+]);
+
 /** A reply with a status and plain text (the original's `Req:respond({Code, [], Text})`). */
 class Reply extends Error {
   constructor(
@@ -137,11 +145,11 @@ export function createDdfsHandler(deps: DdfsApiDeps) {
         newBlob(res, path.slice('/ddfs/new_blob/'.length), query);
         return true;
       }
-      if (method === 'GET' && path === '/ddfs/ctrl/gc_stats') return json(res, deps.gc.stats() ?? ''), true;
-      if (method === 'GET' && path === '/ddfs/ctrl/gc_status') return json(res, deps.gc.status()), true;
-      if (method === 'GET' && path === '/ddfs/ctrl/gc_start') return json(res, deps.gc.start()), true;
-      if (method === 'GET' && path === '/ddfs/ctrl/safe_gc_blacklist')
-        return json(res, deps.gc.safeBlacklist()), true;
+      const ctrl = method === 'GET' ? CTRL_GET.get(path) : undefined;
+      if (ctrl) {
+        json(res, ctrl(deps.gc));
+        return true;
+      }
       if (method === 'POST' && path === '/ddfs/ctrl/hosted_tags') {
         await hostedTags(req, res);
         return true;
@@ -204,7 +212,8 @@ export function createDdfsHandler(deps: DdfsApiDeps) {
       throw new Reply(403, 'Attribute name too big.');
     const token = parseAuthToken(req.headers.authorization);
     const { value, size } = await payload(req);
-    if (typeof p.attrib === 'object' && size > MAX_ATTR_VALUE) throw new Reply(403, 'Attribute value too big.');
+    if (typeof p.attrib === 'object' && size > MAX_ATTR_VALUE)
+      throw new Reply(403, 'Attribute value too big.');
     validTag(p.tag);
     const body = await deps.tags.op(p.tag, { type: 'put', field: p.attrib as Field, value, token });
     json(res, JSON.parse(body));

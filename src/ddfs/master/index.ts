@@ -13,7 +13,7 @@ import type { ClusterConfig } from '../../master/cluster/config.js';
 import type { NodeRegistry } from '../../master/cluster/nodes.js';
 import type { DdfsHandler } from '../../master/http/context.js';
 import { ClusterView } from './cluster-view.js';
-import { createGc, type GcService } from './gc.js';
+import { createGc, type GcService, gcTimings } from './gc.js';
 import { createDdfsHandler } from './http.js';
 import { NodeClient } from './node-client.js';
 import { TagServer } from './tag-server.js';
@@ -47,7 +47,17 @@ export function startDdfsMaster(deps: DdfsMasterDeps): DdfsMaster {
     log,
   );
   const tags = new TagServer(store, view, log);
-  const gc = createGc(tags);
+  const gc = createGc({
+    tags,
+    view,
+    nodes,
+    log,
+    blobK: settings.int('DDFS_BLOB_REPLICAS'),
+    tagK: settings.int('DDFS_TAG_REPLICAS'),
+    tagMinK: settings.int('DDFS_TAG_MIN_REPLICAS'),
+    paranoid: settings.flag('DDFS_PARANOID_DELETE'),
+    timings: gcTimings(settings),
+  });
   const handler = createDdfsHandler({
     tags,
     view,

@@ -84,7 +84,11 @@ export class NodeClient {
     return ObjectListSchema.parse(await r!.json());
   }
 
-  async deleteObjects(host: string, objects: [string, ObjectType, string][], paranoid: boolean): Promise<number> {
+  async deleteObjects(
+    host: string,
+    objects: [string, ObjectType, string][],
+    paranoid: boolean,
+  ): Promise<number> {
     const body = JSON.stringify({ objects, paranoid });
     const r = await this.call(host, 'POST', ['delete'], body, false, NODE_SCAN_TIMEOUT_MS);
     return CountReplySchema.parse(await r!.json()).deleted;

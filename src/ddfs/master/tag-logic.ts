@@ -88,7 +88,12 @@ function matches(token: Caller, stored: Token): boolean {
 }
 
 /** `check_token/4`: the privilege `token` has for an operation of `type`, or false. */
-export function checkToken(type: Privilege, token: Caller, readToken: Token, writeToken: Token): Privilege | false {
+export function checkToken(
+  type: Privilege,
+  token: Caller,
+  readToken: Token,
+  writeToken: Token,
+): Privilege | false {
   const writeOk = matches(token, writeToken);
   if (type === 'write') return writeOk ? 'write' : false;
   if (matches(token, readToken)) {
@@ -182,12 +187,15 @@ function getAttrib(c: TagContent, attrib: GetAttrib, priv: Privilege): Outcome {
     return { type: 'reply', body: JSON.stringify(c.writeToken) };
   }
   const hit = c.user.find(([k]) => k === attrib.user);
-  return hit ? { type: 'reply', body: JSON.stringify(hit[1]) } : { type: 'error', error: 'unknown_attribute' };
+  return hit
+    ? { type: 'reply', body: JSON.stringify(hit[1]) }
+    : { type: 'error', error: 'unknown_attribute' };
 }
 
 /** Decide a request against the tag's state. `version` is what a new version would carry. */
 export function decide(data: TagData, req: TagRequest, version: NewVersion): Outcome {
-  if (data.kind === 'error' && req.type !== 'delete') return { type: 'error', error: { internal: data.error } };
+  if (data.kind === 'error' && req.type !== 'delete')
+    return { type: 'error', error: { internal: data.error } };
   const [rt, wt] = tokensOf(data);
   switch (req.type) {
     case 'get': {

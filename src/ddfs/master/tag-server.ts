@@ -113,7 +113,9 @@ export class TagServer {
       const later = new Promise<string>((resolve, reject) => group.waiters.push({ resolve, reject }));
       if (!e.flushTimer) {
         e.flushTimer = setTimeout(() => {
-          this.run(name, (x) => this.flush(x)).catch((err) => this.log.warn({ err, tag: name }, 'flush failed'));
+          this.run(name, (x) => this.flush(x)).catch((err) =>
+            this.log.warn({ err, tag: name }, 'flush failed'),
+          );
         }, this.delayMs);
       }
       return { later };
@@ -145,21 +147,19 @@ export class TagServer {
   }
 
   /**
-   * Rewrite a tag for GC/re-replication: `rewrite` gets the current urls and returns new ones
-   * (or null for no change); a new version is written with the tag's tokens kept. Skipped
-   * unless the tag is live and its id is still `expectId` (when given).
+   * Rewrite a tag for GC/re-replication: `rewrite` gets the current urls and id and returns
+   * new urls (or null for no change); a new version is written with the tag's tokens kept.
+   * Skipped unless the tag is live.
    */
   gcRewrite(
     name: string,
-    rewrite: (urls: string[][]) => string[][] | null,
-    expectId?: string,
+    rewrite: (urls: string[][], id: string) => string[][] | null,
   ): Promise<'updated' | 'unchanged' | 'skipped'> {
     return this.run(name, async (e) => {
       await this.prepare(e);
       const data = e.data!;
       if (data.kind !== 'ok') return 'skipped';
-      if (expectId !== undefined && data.content.id !== expectId) return 'skipped';
-      const urls = rewrite(data.content.urls);
+      const urls = rewrite(data.content.urls, data.content.id);
       if (urls === null) return 'unchanged';
       await this.apply(e, { type: 'put', field: 'urls', value: urls, token: INTERNAL });
       return 'updated';
@@ -369,7 +369,9 @@ export class TagServer {
     const drop = new Set(names);
     const present = this.namesOf(d);
     if (!names.some((n) => present.has(n))) return;
-    const urls = d.data.content.urls.filter((s) => !(s.length > 0 && drop.has(s[0].replace(/^tag:\/\//, ''))));
+    const urls = d.data.content.urls.filter(
+      (s) => !(s.length > 0 && drop.has(s[0].replace(/^tag:\/\//, ''))),
+    );
     await this.apply(d, { type: 'put', field: 'urls', value: urls, token: INTERNAL });
   }
 

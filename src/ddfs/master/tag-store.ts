@@ -68,7 +68,12 @@ export class TagStore {
         failed++;
         this.log.warn({ host: readable[i], tag: name, err: a.reason }, 'node did not answer a tag lookup');
       } else if (a.value) {
-        found.push({ host: readable[i], ts: a.value.ts, time: parseDdfsTimestamp(a.value.ts.toLowerCase()), vol: a.value.vol });
+        found.push({
+          host: readable[i],
+          ts: a.value.ts,
+          time: parseDdfsTimestamp(a.value.ts.toLowerCase()),
+          vol: a.value.vol,
+        });
       }
     });
     this.checkSafe(failed);

@@ -28,7 +28,11 @@ export class TooLargeError extends Error {
  * Stream `body` into `file` (created exclusively), counting bytes; fsync before returning.
  * Removes the file on any failure. Memory stays bounded by the stream's high-water mark.
  */
-export async function streamToFile(body: Readable, file: string, limit = Number.POSITIVE_INFINITY): Promise<number> {
+export async function streamToFile(
+  body: Readable,
+  file: string,
+  limit = Number.POSITIVE_INFINITY,
+): Promise<number> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   const out = createWriteStream(file, { flags: 'wx', mode: 0o600 });
   let size = 0;

@@ -213,7 +213,8 @@ export class NodeStore {
         n++;
         if (type === 'tag') tagsChanged = true;
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.log?.warn({ err: e, file }, 'GC delete failed');
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+          this.log?.warn({ err: e, file }, 'GC delete failed');
       }
     }
     // Older local versions of a tag may remain: rebuild the index rather than guess.

@@ -6,7 +6,7 @@
  * A stream function may return a new stream, `[stream, size, url]`, `[stream, url]`, or plain
  * text/bytes (wrapped as an in-memory stream). The reader returns an iterable of entries.
  * Without a reader (`mapReader` unset) the worker picks one by looking at the data: record
- * streams (first byte `0x80`–`0x8f`, a hunk header) are decoded as records, anything else is
+ * streams (first byte `0x81`/`0x82`, a hunk header) are decoded as records, anything else is
  * read as text lines. A reader explicitly set to `null` iterates the last stream as it is
  * (lines for a stream, the items for any other iterable).
  *
@@ -27,10 +27,14 @@ export interface OpenedInput {
   close(): void;
 }
 
-/** Record streams start with a hunk header byte `0x80 + version`. */
+/**
+ * Record streams start with a hunk header byte `0x80 + version`: `0x82` (MessagePack records)
+ * or `0x81` (the Python worker's pickles, refused with a clear message by the record reader).
+ * Neither byte can start UTF-8 text.
+ */
 function looksLikeRecords(s: InputStream): boolean {
   const b = s.peek(1);
-  return b.length === 1 && b[0] >= 0x80 && b[0] < 0x90;
+  return b.length === 1 && (b[0] === 0x81 || b[0] === 0x82);
 }
 
 /** The reader used when none is configured (see module docs). */

@@ -232,8 +232,9 @@ let helper: Helper | null = null;
 function startHelper(): Helper {
   const sab = new SharedArrayBuffer(4);
   const { port1, port2 } = new MessageChannel();
+  // `__name` covers bundlers that wrap nested functions for `keepNames`.
   const code =
-    `const { workerData } = require('node:worker_threads');\n` +
+    `const { workerData } = require('node:worker_threads');\nconst __name = (f) => f;\n` +
     `(${serveRequests.toString()})({ port: workerData.port, flag: new Int32Array(workerData.sab),` +
     ` http: require('node:http'), https: require('node:https'), fs: require('node:fs') });`;
   const worker = new Worker(code, { eval: true, workerData: { port: port2, sab }, transferList: [port2] });

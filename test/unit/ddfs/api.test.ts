@@ -6,7 +6,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Settings } from '../../../src/common/settings.js';
+import { DDFS } from '../../../src/ddfs/client/ddfs.js';
 import { type DdfsCluster, startDdfsCluster } from './cluster.js';
 
 let c: DdfsCluster;
@@ -30,7 +33,8 @@ interface Res {
 
 async function api(method: string, p: string, body?: unknown, token?: string): Promise<Res> {
   const headers: Record<string, string> = {};
-  if (token !== undefined) headers.Authorization = `Basic ${Buffer.from(`token:${token}`).toString('base64')}`;
+  if (token !== undefined)
+    headers.Authorization = `Basic ${Buffer.from(`token:${token}`).toString('base64')}`;
   const r = await fetch(`${c.url}${p}`, {
     method,
     headers,
@@ -83,7 +87,11 @@ describe('blobs', () => {
     expect((await api('GET', '/ddfs/new_blob/x?replicas=1')).json).toHaveLength(1);
     const ex = (await api('GET', '/ddfs/new_blob/x?replicas=2&exclude=127.0.0.2')).json as string[];
     expect(ex.map((u) => new URL(u).hostname).sort()).toEqual(['127.0.0.3', '127.0.0.4']);
-    for (const q of ['replicas=4', 'replicas=3&exclude=127.0.0.3', 'replicas=1&exclude=127.0.0.2,127.0.0.3,127.0.0.4']) {
+    for (const q of [
+      'replicas=4',
+      'replicas=3&exclude=127.0.0.3',
+      'replicas=1&exclude=127.0.0.2,127.0.0.3,127.0.0.4',
+    ]) {
       const r = await api('GET', `/ddfs/new_blob/x?${q}`);
       expect(r.status, q).toBe(403);
       expect(r.text).toBe('Not enough nodes for replicas.');
@@ -105,6 +113,39 @@ describe('blobs', () => {
     expect(tag.urls).toEqual([urls]);
     expect(tag['last-modified']).toMatch(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d$/);
     for (const u of urls) expect(await (await fetch(http(u))).text()).toBe('datablob');
+  });
+});
+
+describe('client against three nodes', () => {
+  const client = () =>
+    new DDFS(c.url, { settings: new Settings({ DISCO_PORT: new URL(c.url).port }, {}, {}) });
+
+  it('pushes K = 3 replicas, one per node, each readable', async () => {
+    const d = client();
+    const [, [set]] = await d.push('k3', [[Buffer.from('three copies'), 'k3blob']]);
+    expect(new Set(set.map((u) => new URL(u.replace('disco://', 'http://')).hostname))).toEqual(
+      new Set(c.hosts),
+    );
+    for await (const b of d.pull('k3')) expect((await b.read()).toString()).toBe('three copies');
+  });
+
+  it('retries a failed upload on other nodes', async () => {
+    let calls = 0;
+    const source = {
+      open: () => {
+        calls++;
+        if (calls === 1)
+          return new Readable({
+            read() {
+              this.destroy(new Error('simulated read failure'));
+            },
+          });
+        return Readable.from([Buffer.from('second try')]);
+      },
+    };
+    const [url] = await client().pushBlob(source, 'retry', { replicas: 1 });
+    expect(calls).toBe(2);
+    expect(await (await fetch(http(url))).text()).toBe('second try');
   });
 });
 
@@ -190,9 +231,7 @@ describe('update and delayed', () => {
   });
 
   it('serializes concurrent posts to one tag: none is lost', async () => {
-    await Promise.all(
-      Array.from({ length: 20 }, (_, i) => api('POST', '/ddfs/tag/busy', [[`u${i}`]])),
-    );
+    await Promise.all(Array.from({ length: 20 }, (_, i) => api('POST', '/ddfs/tag/busy', [[`u${i}`]])));
     const urls = (await api('GET', '/ddfs/tag/busy/ddfs:urls')).json as string[][];
     expect(urls.map((u) => u[0]).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `u${i}`).sort());
   });
@@ -210,7 +249,10 @@ describe('attributes', () => {
     });
     expect(await api('DELETE', '/ddfs/tag/attrs/a1')).toMatchObject({ status: 200, json: 'deleted' });
     expect(await api('DELETE', '/ddfs/tag/attrs/zz')).toMatchObject({ status: 200, json: 'deleted' });
-    expect(await api('GET', '/ddfs/tag/attrs/a1')).toMatchObject({ status: 404, text: 'Tag attribute not found.' });
+    expect(await api('GET', '/ddfs/tag/attrs/a1')).toMatchObject({
+      status: 404,
+      text: 'Tag attribute not found.',
+    });
     expect(await api('PUT', '/ddfs/tag/attrs/ddfs:a1', '"v"')).toMatchObject({ status: 404 });
     expect(await api('GET', '/ddfs/tag/attrs/ddfs:nope')).toMatchObject({ status: 404 });
     expect(await api('GET', '/ddfs/tag/attrs/ddfs:urls')).toMatchObject({ status: 200, json: [['x']] });
@@ -237,14 +279,20 @@ describe('attributes', () => {
       status: 403,
       text: 'Invalid request body.',
     });
-    expect(await api('POST', '/ddfs/tag/attrs', '{"a":1}')).toMatchObject({ status: 403, text: 'Invalid url object' });
+    expect(await api('POST', '/ddfs/tag/attrs', '{"a":1}')).toMatchObject({
+      status: 403,
+      text: 'Invalid url object',
+    });
     expect(await api('PUT', '/ddfs/tag/attrs', '[1]')).toMatchObject({
       status: 403,
       text: 'Invalid attribute key or value',
     });
     for (const bad of ['bad%20name', 'a.b', '%2E%2E%2Fx', 'x%2F..']) {
       expect(await api('GET', `/ddfs/tag/${bad}`), bad).toMatchObject({ status: 403, text: 'Invalid tag' });
-      expect(await api('POST', `/ddfs/tag/${bad}`, []), bad).toMatchObject({ status: 403, text: 'Invalid tag' });
+      expect(await api('POST', `/ddfs/tag/${bad}`, []), bad).toMatchObject({
+        status: 403,
+        text: 'Invalid tag',
+      });
     }
     expect(await api('GET', '/ddfs/tag/+deleted')).toMatchObject({ status: 403 });
     expect(await api('GET', '/ddfs/tag/nosuch')).toMatchObject({ status: 404, text: 'Tag not found.' });
@@ -305,7 +353,9 @@ describe('tokens (§5.5)', () => {
   it('creates a protected tag atomically (test_atomic_token)', async () => {
     expect((await api('POST', '/ddfs/tag/atomic1?update=1&delayed=1', [['x']], 'secret1')).status).toBe(200);
     expect(await api('GET', '/ddfs/tag/atomic1/foobar')).toMatchObject(UNAUTH);
-    expect((await api('GET', '/ddfs/tag/atomic1/ddfs:write-token', undefined, 'secret1')).json).toBe('secret1');
+    expect((await api('GET', '/ddfs/tag/atomic1/ddfs:write-token', undefined, 'secret1')).json).toBe(
+      'secret1',
+    );
     expect((await api('PUT', '/ddfs/tag/atomic2', [], 'secret2')).status).toBe(200);
     expect(await api('GET', '/ddfs/tag/atomic2/foobar')).toMatchObject(UNAUTH);
     await api('PUT', '/ddfs/tag/notoken', []);
@@ -317,8 +367,14 @@ describe('delete and list', () => {
   it('deletes (also a missing tag), hides, and recreates at once', async () => {
     expect(await api('DELETE', '/ddfs/tag/never-existed')).toMatchObject({ status: 200, json: 'deleted' });
     await api('PUT', '/ddfs/tag/disco:test:delete1', [['v1']]);
-    expect(await api('DELETE', '/ddfs/tag/disco:test:delete1')).toMatchObject({ status: 200, json: 'deleted' });
-    expect(await api('GET', '/ddfs/tag/disco:test:delete1')).toMatchObject({ status: 404, text: 'Tag not found.' });
+    expect(await api('DELETE', '/ddfs/tag/disco:test:delete1')).toMatchObject({
+      status: 200,
+      json: 'deleted',
+    });
+    expect(await api('GET', '/ddfs/tag/disco:test:delete1')).toMatchObject({
+      status: 404,
+      text: 'Tag not found.',
+    });
     expect((await api('GET', '/ddfs/tags/disco:test')).json).not.toContain('disco:test:delete1');
     // Recreate right away: it stays recreated, with only the new content.
     expect((await api('POST', '/ddfs/tag/disco:test:delete1', [['v2']])).status).toBe(200);
@@ -332,7 +388,9 @@ describe('delete and list', () => {
       await api('DELETE', '/ddfs/tag/disco:test:delete2', undefined, 'secret1');
       expect((await api('POST', '/ddfs/tag/disco:test:delete2', [[`r${i}`]], 'secret1')).status).toBe(200);
     }
-    expect((await api('GET', '/ddfs/tag/disco:test:delete2/ddfs:urls', undefined, 'secret1')).json).toEqual([['r4']]);
+    expect((await api('GET', '/ddfs/tag/disco:test:delete2/ddfs:urls', undefined, 'secret1')).json).toEqual([
+      ['r4'],
+    ]);
   });
 
   it('lists tags by prefix, with / meaning :', async () => {

@@ -68,7 +68,10 @@ export async function startDdfsCluster(opts: DdfsClusterOptions): Promise<DdfsCl
   const nodeRoot = (i: number) => path.join(root, `node-${i}`);
 
   async function connected(): Promise<Record<string, { connected: boolean }>> {
-    return (await (await fetch(`${url}/disco/ctrl/nodeinfo`)).json()) as Record<string, { connected: boolean }>;
+    return (await (await fetch(`${url}/disco/ctrl/nodeinfo`)).json()) as Record<
+      string,
+      { connected: boolean }
+    >;
   }
 
   const cluster: DdfsCluster = {

@@ -5,10 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { signRequest } from '../../../src/ddfs/node-api.js';
 import { type PutServer, startPutServer } from '../../../src/ddfs/node/put-server.js';
 import { NodeStore } from '../../../src/ddfs/node/store.js';
 import { Volumes } from '../../../src/ddfs/node/volumes.js';
+import { signRequest } from '../../../src/ddfs/node-api.js';
 
 const HOST = '127.0.0.2';
 const SECRET = 's3cret';
@@ -235,9 +235,11 @@ describe('PUT server: internal storage API', () => {
     const dir = path.join(root, 'vol0', 'blob', md5hh('b3$5dc-1-3'));
     expect(await fs.readdir(dir)).toEqual(['!trash.b3$5dc-1-3']);
 
-    expect(await (await internal('POST', '/ddfs/!partials/prune', '{"olderThanMs":3600000}')).json()).toEqual({
-      deleted: 0,
-    });
+    expect(await (await internal('POST', '/ddfs/!partials/prune', '{"olderThanMs":3600000}')).json()).toEqual(
+      {
+        deleted: 0,
+      },
+    );
     expect(await (await internal('POST', '/ddfs/!partials/prune', '{"olderThanMs":0}')).json()).toEqual({
       deleted: 1,
     });

@@ -1,8 +1,12 @@
 /** The pure tag decisions (wire spec §5.4, §5.5), exhaustively and with properties. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { urlToName } from '../../../src/ddfs/names.js';
-import { decodeTag, encodeTag, encodeTagSecure, type TagContent } from '../../../src/ddfs/master/tag-content.js';
+import {
+  decodeTag,
+  encodeTag,
+  encodeTagSecure,
+  type TagContent,
+} from '../../../src/ddfs/master/tag-content.js';
 import {
   bufferDelayed,
   type Caller,
@@ -14,6 +18,7 @@ import {
   type TagData,
   type Token,
 } from '../../../src/ddfs/master/tag-logic.js';
+import { urlToName } from '../../../src/ddfs/names.js';
 
 const V = { id: 't$5dc-2-3', lastModified: '2024/01/02 03:04:05' };
 
@@ -104,7 +109,12 @@ describe('mergeUrls (§5.4)', () => {
   });
 
   it('nodup never treats nameless URLs as duplicates', () => {
-    expect(mergeUrls([['urls'], ['urls'], []], [['urls']], true).urls).toEqual([[], ['urls'], ['urls'], ['urls']]);
+    expect(mergeUrls([['urls'], ['urls'], []], [['urls']], true).urls).toEqual([
+      [],
+      ['urls'],
+      ['urls'],
+      ['urls'],
+    ]);
   });
 
   const name = fc.constantFrom('a', 'b', 'c', 'd', 'e');
@@ -148,7 +158,10 @@ describe('decide', () => {
   it('GET of a missing or deleted tag is not found, whatever the token', () => {
     for (const d of [missing, deleted])
       for (const token of [null, 'x'])
-        expect(decide(d, { type: 'get', attrib: 'all', token }, V)).toEqual({ type: 'error', error: 'notfound' });
+        expect(decide(d, { type: 'get', attrib: 'all', token }, V)).toEqual({
+          type: 'error',
+          error: 'notfound',
+        });
   });
 
   it('GET returns the secure form, urls, tokens and attributes', () => {
@@ -157,15 +170,30 @@ describe('decide', () => {
       type: 'reply',
       body: encodeTagSecure(content({ urls: [['u']], user: [['a', 'v']], readToken: 'r' })),
     });
-    expect(decide(d, { type: 'get', attrib: 'urls', token: 'r' }, V)).toEqual({ type: 'reply', body: '[["u"]]' });
-    expect(decide(d, { type: 'get', attrib: { user: 'a' }, token: 'r' }, V)).toEqual({ type: 'reply', body: '"v"' });
+    expect(decide(d, { type: 'get', attrib: 'urls', token: 'r' }, V)).toEqual({
+      type: 'reply',
+      body: '[["u"]]',
+    });
+    expect(decide(d, { type: 'get', attrib: { user: 'a' }, token: 'r' }, V)).toEqual({
+      type: 'reply',
+      body: '"v"',
+    });
     expect(decide(d, { type: 'get', attrib: { user: 'z' }, token: 'r' }, V)).toEqual({
       type: 'error',
       error: 'unknown_attribute',
     });
-    expect(decide(d, { type: 'get', attrib: 'read-token', token: 'r' }, V)).toEqual({ type: 'reply', body: '"r"' });
-    expect(decide(d, { type: 'get', attrib: 'write-token', token: 'r' }, V)).toEqual({ type: 'reply', body: 'null' });
-    expect(decide(d, { type: 'get', attrib: 'all', token: null }, V)).toEqual({ type: 'error', error: 'unauthorized' });
+    expect(decide(d, { type: 'get', attrib: 'read-token', token: 'r' }, V)).toEqual({
+      type: 'reply',
+      body: '"r"',
+    });
+    expect(decide(d, { type: 'get', attrib: 'write-token', token: 'r' }, V)).toEqual({
+      type: 'reply',
+      body: 'null',
+    });
+    expect(decide(d, { type: 'get', attrib: 'all', token: null }, V)).toEqual({
+      type: 'error',
+      error: 'unauthorized',
+    });
   });
 
   it('reading ddfs:write-token needs write privilege', () => {
@@ -174,7 +202,10 @@ describe('decide', () => {
       type: 'error',
       error: 'unauthorized',
     });
-    expect(decide(d, { type: 'get', attrib: 'write-token', token: 'w' }, V)).toEqual({ type: 'reply', body: '"w"' });
+    expect(decide(d, { type: 'get', attrib: 'write-token', token: 'w' }, V)).toEqual({
+      type: 'reply',
+      body: '"w"',
+    });
   });
 
   it('creates a tag atomically with the creator token as read and write token', () => {
@@ -186,7 +217,12 @@ describe('decide', () => {
       const out = decide(missing, req, V);
       expect(out.type).toBe('write');
       if (out.type !== 'write') return;
-      expect(out.content).toMatchObject({ id: V.id, lastModified: V.lastModified, readToken: 's1', writeToken: 's1' });
+      expect(out.content).toMatchObject({
+        id: V.id,
+        lastModified: V.lastModified,
+        readToken: 's1',
+        writeToken: 's1',
+      });
       const after: TagData = { kind: 'ok', content: out.content };
       expect(decide(after, { type: 'get', attrib: { user: 'a' }, token: null }, V)).toMatchObject({
         error: 'unauthorized',
@@ -211,7 +247,9 @@ describe('decide', () => {
 
   it('POST without change keeps the version (no garbage)', () => {
     const d = ok({ urls: [blob('a')] });
-    expect(decide(d, { type: 'update', urls: [], nodup: false, token: null }, V)).toEqual({ type: 'unchanged' });
+    expect(decide(d, { type: 'update', urls: [], nodup: false, token: null }, V)).toEqual({
+      type: 'unchanged',
+    });
     expect(decide(d, { type: 'update', urls: [blob('a', '5dc-7-7')], nodup: true, token: null }, V)).toEqual({
       type: 'unchanged',
     });
@@ -318,7 +356,14 @@ describe('decide', () => {
 
 describe('tag objects', () => {
   it('encodes in the original key order and round-trips', () => {
-    const c = content({ urls: [['u1', 'u2']], user: [['2', 'b'], ['1', 'a']], writeToken: 'w' });
+    const c = content({
+      urls: [['u1', 'u2']],
+      user: [
+        ['2', 'b'],
+        ['1', 'a'],
+      ],
+      writeToken: 'w',
+    });
     expect(encodeTag(c)).toBe(
       '{"version":1,"id":"t$5dc-1-1","last-modified":"2024/01/01 00:00:00","read-token":null,' +
         '"write-token":"w","urls":[["u1","u2"]],"user-data":{"2":"b","1":"a"}}',
@@ -344,7 +389,13 @@ describe('tag objects', () => {
         fc.array(fc.array(s, { maxLength: 3 }), { maxLength: 4 }),
         fc.option(s, { nil: null }),
         fc.option(s, { nil: null }),
-        fc.uniqueArray(fc.tuple(s.filter((k) => !/^\d+$/.test(k)), s), { selector: (x) => x[0], maxLength: 4 }),
+        fc.uniqueArray(
+          fc.tuple(
+            s.filter((k) => !/^\d+$/.test(k)),
+            s,
+          ),
+          { selector: (x) => x[0], maxLength: 4 },
+        ),
         (urls, readToken, writeToken, user) => {
           const c = content({ urls, readToken, writeToken, user });
           expect(decodeTag(encodeTag(c))).toEqual(c);

@@ -13,13 +13,24 @@ import {
   sumCombiner,
   sumReduce,
 } from '../../../src/worker/func.js';
-import { canonicalKey, compareKeys, fnv1aBytes, fnv1aString, keyHash } from '../../../src/worker/key-order.js';
+import {
+  canonicalKey,
+  compareKeys,
+  fnv1aBytes,
+  fnv1aString,
+  keyHash,
+} from '../../../src/worker/key-order.js';
 import { bundle, tempDir } from './helpers.js';
 
 describe('kvgroup', () => {
   it('groups consecutive equal keys lazily', () => {
     const groups: [string, number[]][] = [];
-    for (const [k, vs] of kvgroup([['a', 1], ['a', 2], ['b', 3], ['a', 4]] as [string, number][]))
+    for (const [k, vs] of kvgroup([
+      ['a', 1],
+      ['a', 2],
+      ['b', 3],
+      ['a', 4],
+    ] as [string, number][]))
       groups.push([k, [...vs]]);
     expect(groups).toEqual([
       ['a', [1, 2]],
@@ -29,10 +40,21 @@ describe('kvgroup', () => {
   });
 
   it('skips what a group consumer leaves, like groupby', () => {
-    const keys = [...kvgroup([['a', 1], ['a', 2], ['b', 3]] as [string, number][])].map(([k]) => k);
+    const keys = [
+      ...kvgroup([
+        ['a', 1],
+        ['a', 2],
+        ['b', 3],
+      ] as [string, number][]),
+    ].map(([k]) => k);
     expect(keys).toEqual(['a', 'b']);
     const partial: [string, number[]][] = [];
-    for (const [k, vs] of kvgroup([['a', 1], ['a', 2], ['a', 3], ['b', 4]] as [string, number][])) {
+    for (const [k, vs] of kvgroup([
+      ['a', 1],
+      ['a', 2],
+      ['a', 3],
+      ['b', 4],
+    ] as [string, number][])) {
       const first = vs[Symbol.iterator]().next().value as number;
       partial.push([k, [first]]);
     }
@@ -43,7 +65,12 @@ describe('kvgroup', () => {
   });
 
   it('groups structurally equal keys', () => {
-    const g = [...kvgroup([[['x', 1], 1], [['x', 1], 2]] as [unknown, number][])];
+    const g = [
+      ...kvgroup([
+        [['x', 1], 1],
+        [['x', 1], 2],
+      ] as [unknown, number][]),
+    ];
     expect(g).toHaveLength(1);
   });
 
@@ -61,21 +88,42 @@ describe('kvgroup', () => {
 
 describe('sorted and compareKeys', () => {
   it('orders numbers numerically and strings by code units, stably', () => {
-    expect(sorted([[10, 'x'], [9, 'y'], [10, 'z']] as [number, string][])).toEqual([
+    expect(
+      sorted([
+        [10, 'x'],
+        [9, 'y'],
+        [10, 'z'],
+      ] as [number, string][]),
+    ).toEqual([
       [9, 'y'],
       [10, 'x'],
       [10, 'z'],
     ]);
-    expect(sorted([['b', 0], ['B', 0], ['a', 0]] as [string, number][]).map(([k]) => k)).toEqual(['B', 'a', 'b']);
+    expect(
+      sorted([
+        ['b', 0],
+        ['B', 0],
+        ['a', 0],
+      ] as [string, number][]).map(([k]) => k),
+    ).toEqual(['B', 'a', 'b']);
   });
 
   it('is a total order across types', () => {
     const keys = ['s', 2, null, undefined, true, [1], { a: 1 }, Buffer.from('x'), 1n, new Date(5)];
     // Array#sort never passes undefined to the comparator; sort boxed keys instead.
     const s = keys.map((k) => [k]).sort((a, b) => compareKeys(a[0], b[0]));
-    expect(s.map(([k]) => canonicalKey(k))).toEqual(
-      ['u', 'n', 't', 'b1', 'd2', '"s"', 'x78', 'D5', '[d1]', '{"a":d1}'],
-    );
+    expect(s.map(([k]) => canonicalKey(k))).toEqual([
+      'u',
+      'n',
+      't',
+      'b1',
+      'd2',
+      '"s"',
+      'x78',
+      'D5',
+      '[d1]',
+      '{"a":d1}',
+    ]);
   });
 
   it('is antisymmetric and transitive (property)', () => {
@@ -91,7 +139,8 @@ describe('sorted and compareKeys', () => {
     fc.assert(
       fc.property(key, key, key, (a, b, c) => {
         expect(Math.sign(compareKeys(a, b))).toBe(-Math.sign(compareKeys(b, a)) || 0);
-        if (compareKeys(a, b) <= 0 && compareKeys(b, c) <= 0) expect(compareKeys(a, c)).toBeLessThanOrEqual(0);
+        if (compareKeys(a, b) <= 0 && compareKeys(b, c) <= 0)
+          expect(compareKeys(a, c)).toBeLessThanOrEqual(0);
       }),
     );
   });
@@ -130,7 +179,9 @@ describe('hashing and partitions', () => {
     );
     const out = await bundle(path.relative(process.cwd(), script), path.join(dir, 'p.mjs'));
     const keys = ['hello', 'world', 'ünïcödé', '😀', 17, -3.5, [1, 'a'], { b: [true, null] }, ''];
-    const child = JSON.parse(execFileSync(process.execPath, [out, JSON.stringify(keys)], { encoding: 'utf8' }));
+    const child = JSON.parse(
+      execFileSync(process.execPath, [out, JSON.stringify(keys)], { encoding: 'utf8' }),
+    );
     expect(child).toEqual(keys.map((k) => defaultPartition(k, 13)));
   });
 });
@@ -160,7 +211,13 @@ describe('classic helpers', () => {
   });
 
   it('sumReduce sums per key in first-seen order', () => {
-    expect(sumReduce([['b', 1], ['a', 2], ['b', 3]])).toEqual([
+    expect(
+      sumReduce([
+        ['b', 1],
+        ['a', 2],
+        ['b', 3],
+      ]),
+    ).toEqual([
       ['b', 4],
       ['a', 2],
     ]);

@@ -179,7 +179,10 @@ export function converse(
         result.frames.push(f);
         const a = answer(f, result.frames);
         if (a === 'close') child.stdin.end();
-        else if (a) child.stdin.write(`${a.type} ${Buffer.byteLength(JSON.stringify(a.body))} ${JSON.stringify(a.body)}\n`);
+        else if (a)
+          child.stdin.write(
+            `${a.type} ${Buffer.byteLength(JSON.stringify(a.body))} ${JSON.stringify(a.body)}\n`,
+          );
       }
     };
     child.stdout.on('data', onData);

@@ -77,7 +77,11 @@ function readOutput(file: string): unknown[] {
   }
 }
 
-const words = (line: unknown) => String(line).split(' ').filter(Boolean).map((w) => [w, 1]);
+const words = (line: unknown) =>
+  String(line)
+    .split(' ')
+    .filter(Boolean)
+    .map((w) => [w, 1]);
 
 describe('map phase', () => {
   it('partitions with the default partition function', () => {
@@ -87,7 +91,8 @@ describe('map phase', () => {
     for (const o of outs) {
       expect(o.type).toBe('part');
       expect(o.rel).toBe(`${run.paths.rel}/map-${o.label}`);
-      for (const [k] of readOutput(o.abs) as [string, number][]) expect(String(defaultPartition(k, 3))).toBe(o.label);
+      for (const [k] of readOutput(o.abs) as [string, number][])
+        expect(String(defaultPartition(k, 3))).toBe(o.label);
     }
     const all = outs.flatMap((o) => readOutput(o.abs)) as [string, number][];
     expect(all.map(([k]) => k).sort()).toEqual(['a', 'a', 'a', 'b', 'c', 'd']);
@@ -172,12 +177,16 @@ describe('map phase', () => {
 describe('reduce phase', () => {
   it('sorts with spills and supports reduce(iter, out, params)', () => {
     const reduce: UserFunction = (iter, out) => {
-      for (const [k, v] of iter as Iterable<[string, number]>) (out as { add(k: unknown, v: unknown): void }).add(k, v);
+      for (const [k, v] of iter as Iterable<[string, number]>)
+        (out as { add(k: unknown, v: unknown): void }).add(k, v);
     };
     const text = Array.from({ length: 300 }, (_, i) => `k${(i * 37) % 100}`).join('\n');
-    const run = makeRun('reduce', { reduce, reduceReader: (s) => [...(s as Iterable<string>)].map((l) => [l, 1]) }, [
-      `raw://${text}`,
-    ], { sort: true, sortBufferSize: 512, reduceStyle: 'out' });
+    const run = makeRun(
+      'reduce',
+      { reduce, reduceReader: (s) => [...(s as Iterable<string>)].map((l) => [l, 1]) },
+      [`raw://${text}`],
+      { sort: true, sortBufferSize: 512, reduceStyle: 'out' },
+    );
     const [o] = runReduce(run);
     run.outputs.closeAll();
     const keys = (readOutput(o.abs) as [string][]).map(([k]) => k);

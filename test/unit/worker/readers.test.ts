@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { DataError } from '../../../src/common/errors.js';
 import { BufferSource, RecordWriter } from '../../../src/protocol/record-stream.js';
 import { chainReader, mapLineReader } from '../../../src/worker/func.js';
-import { readInput, type ReplicaProtocol } from '../../../src/worker/inputs.js';
+import { type ReplicaProtocol, readInput } from '../../../src/worker/inputs.js';
 import { autoReader, openChain } from '../../../src/worker/readers/chain.js';
 import { readIndex } from '../../../src/worker/readers/dir.js';
 import { InputStream } from '../../../src/worker/readers/input-stream.js';
@@ -45,7 +45,10 @@ describe('line splitting', () => {
   it('handles lines and UTF-8 characters across chunk boundaries (property)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.string({ unit: 'grapheme' }).map((s) => s.replace(/[\r\n]/g, '')), { maxLength: 20 }),
+        fc.array(
+          fc.string({ unit: 'grapheme' }).map((s) => s.replace(/[\r\n]/g, '')),
+          { maxLength: 20 },
+        ),
         fc.boolean(),
         fc.boolean(),
         fc.integer({ min: 1, max: 9 }),
@@ -97,7 +100,10 @@ describe('opening URLs', () => {
     writeFileSync(idx, gzipSync('0 disco://me/disco/a\n1 disco://me/disco/b\n0 disco://other/disco/c\n'));
     const url = 'dir://me/disco/me/ab/job/.disco/map-index.txt.gz';
     expect(readIndex(url, ctx).map((e) => e.url)).toHaveLength(3);
-    expect(readIndex(url, ctx, '0').map((e) => e.url)).toEqual(['disco://me/disco/a', 'disco://other/disco/c']);
+    expect(readIndex(url, ctx, '0').map((e) => e.url)).toEqual([
+      'disco://me/disco/a',
+      'disco://other/disco/c',
+    ]);
     writeFileSync(idx, 'not gzip');
     expect(() => readIndex(url, ctx)).toThrow(DataError);
   });
@@ -105,7 +111,13 @@ describe('opening URLs', () => {
 
 describe('readers', () => {
   it('autoReader decodes record streams and reads anything else as lines', () => {
-    const rec = InputStream.fromBytes(records([['k', { v: 1 }], [2, [3]]]), 'x');
+    const rec = InputStream.fromBytes(
+      records([
+        ['k', { v: 1 }],
+        [2, [3]],
+      ]),
+      'x',
+    );
     expect([...autoReader(rec, null, 'x')]).toEqual([
       ['k', { v: 1 }],
       [2, [3]],
@@ -173,10 +185,23 @@ describe('replica fail-over', () => {
   const open = (url: string) => openChain(url, (u) => openUrl(u, ctx), [], undefined, {});
 
   it('moves to the next replica, skipping entries already delivered', () => {
-    const bad = records([['a', 1], ['b', 2], ['c', 3]], { compress: false });
+    const bad = records(
+      [
+        ['a', 1],
+        ['b', 2],
+        ['c', 3],
+      ],
+      { compress: false },
+    );
     // Corrupt the second hunk: write records in separate streams and break the last one.
     const first = records([['a', 1]]);
-    const second = records([['b', 2], ['c', 3]], { compress: false });
+    const second = records(
+      [
+        ['b', 2],
+        ['c', 3],
+      ],
+      { compress: false },
+    );
     second[16] ^= 0xff;
     const file = path.join(ctx.tmpDir, 'bad');
     writeFileSync(file, Buffer.concat([first, second]));
@@ -223,7 +248,9 @@ describe('replica fail-over', () => {
     expect([...readInput({ iid: 3, replicas: [] }, proto, open)]).toEqual(['ok']);
     expect(sent).toEqual([[3, [0]]]);
     const failing: ReplicaProtocol = { include: () => [[0, missing]], inputFailed: () => null };
-    expect(() => [...readInput({ iid: 0, replicas: [] }, failing, open)]).toThrow(/Exhausted all available replicas/);
+    expect(() => [...readInput({ iid: 0, replicas: [] }, failing, open)]).toThrow(
+      /Exhausted all available replicas/,
+    );
   });
 
   it('does not treat errors of the consumer as read failures', () => {
@@ -234,7 +261,8 @@ describe('replica fail-over', () => {
       },
     };
     expect(() => {
-      for (const e of readInput({ iid: 0, replicas: [] }, proto, open)) throw new DataError(`map failed on ${e}`);
+      for (const e of readInput({ iid: 0, replicas: [] }, proto, open))
+        throw new DataError(`map failed on ${e}`);
     }).toThrow('map failed on a');
   });
 });

@@ -10,7 +10,10 @@ type KV = [unknown, unknown];
 
 /** The reference: stable in-memory sort by key. */
 function reference(records: KV[]): KV[] {
-  return records.map((r, i) => [r, i] as const).sort((a, b) => compareKeys(a[0][0], b[0][0]) || a[1] - b[1]).map(([r]) => r);
+  return records
+    .map((r, i) => [r, i] as const)
+    .sort((a, b) => compareKeys(a[0][0], b[0][0]) || a[1] - b[1])
+    .map(([r]) => r);
 }
 
 const keyArb = fc.oneof(
@@ -45,7 +48,9 @@ describe('externalSort', () => {
     const input = function* (): Generator<KV> {
       for (let i = 0; i < n; i++) yield [`k${(i * 7919) % 1000}`, i];
     };
-    const out = [...externalSort(input(), { bufferSize: 4096, tmpDir: dir, fanIn: 8, onSpill: () => spills++ })];
+    const out = [
+      ...externalSort(input(), { bufferSize: 4096, tmpDir: dir, fanIn: 8, onSpill: () => spills++ }),
+    ];
     expect(spills).toBeGreaterThan(100);
     expect(out).toHaveLength(n);
     for (let i = 1; i < n; i++) {
@@ -59,7 +64,15 @@ describe('externalSort', () => {
 
   it('keeps small inputs in memory and removes runs when stopped early', () => {
     const dir = tempDir();
-    expect([...externalSort([['b', 1], ['a', 2]] as KV[], { bufferSize: 1 << 20, tmpDir: dir })]).toEqual([
+    expect([
+      ...externalSort(
+        [
+          ['b', 1],
+          ['a', 2],
+        ] as KV[],
+        { bufferSize: 1 << 20, tmpDir: dir },
+      ),
+    ]).toEqual([
       ['a', 2],
       ['b', 1],
     ]);

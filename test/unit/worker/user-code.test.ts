@@ -12,6 +12,7 @@ import {
   decodeJobParams,
   importJobModule,
   resolveJobFunctions,
+  type UserFunction,
 } from '../../../src/worker/user-code.js';
 import { JOBDATA_DEFAULTS, tempDir } from './helpers.js';
 
@@ -29,23 +30,27 @@ describe('function sources', () => {
     expect((compileFunction('(x) => x * 3 // trailing comment') as (x: number) => number)(2)).toBe(6);
     expect((compileFunction(obj.m.toString()) as (x: number) => number)(1)).toBe(2);
     expect([...(compileFunction(obj.g.toString()) as (x: number) => Iterable<number>)(7)]).toEqual([7]);
-    class K {
-      static map(e: string) {
-        return [[e, 1]];
-      }
-    }
-    expect((compileFunction(K.map.toString()) as (e: string) => unknown)('w')).toEqual([['w', 1]]);
+    // A static method's source text, as Function#toString gives it.
+    const staticMap = 'map(e) { return [[e, 1]]; }';
+    expect((compileFunction(staticMap) as (e: string) => unknown)('w')).toEqual([['w', 1]]);
   });
 
   it('has every worker API name in scope', () => {
     const f = compileFunction(
       '(iter) => { const out = []; for (const [k, vs] of kvgroup(sorted(iter))) out.push([k, sum(vs)]); return out; }',
     ) as (it: unknown) => unknown;
-    expect(f([['b', 1], ['a', 2], ['b', 3]])).toEqual([
+    expect(
+      f([
+        ['b', 1],
+        ['a', 2],
+        ['b', 3],
+      ]),
+    ).toEqual([
       ['a', 2],
       ['b', 4],
     ]);
-    for (const name of WORKER_API_NAMES) expect(compileSource(name)).toBe((workerApi as Record<string, unknown>)[name]);
+    for (const name of WORKER_API_NAMES)
+      expect(compileSource(name)).toBe((workerApi as Record<string, unknown>)[name]);
     expect(() => (compileFunction('() => err("stop")') as () => void)()).toThrow(JobError);
     expect(() => (compileFunction('() => dataErr("again")') as () => void)()).toThrow(DataError);
     expect(typeof compileSource('require("node:path").join')).toBe('function');
@@ -109,13 +114,21 @@ describe('job modules', () => {
       ['a', 1],
       ['b', 1],
     ]);
-    expect([...(fns.reduce?.([['a', 1], ['a', 2]]) as Iterable<unknown>)]).toEqual([['a', 3]]);
+    expect([
+      ...((fns.reduce as UserFunction)([
+        ['a', 1],
+        ['a', 2],
+      ]) as Iterable<unknown>),
+    ]).toEqual([['a', 3]]);
     expect(fns.partition?.('k', 3)).toBe(0);
     expect(fns.mapReader).toBeNull();
     expect(fns.mapInputStream).toHaveLength(1);
     expect('combiner' in fns).toBe(false);
     expect(() =>
-      resolveJobFunctions({ ...JOBDATA_DEFAULTS, functions: { map: { export: ['Nope', 'map'] } }, params: null }, mod),
+      resolveJobFunctions(
+        { ...JOBDATA_DEFAULTS, functions: { map: { export: ['Nope', 'map'] } }, params: null },
+        mod,
+      ),
     ).toThrow(/no Nope.map/);
   });
 });
@@ -123,7 +136,11 @@ describe('job modules', () => {
 describe('failure classification', () => {
   it('retries data, I/O and memory errors; fails the job otherwise', () => {
     expect(classifyFailure(new DataError('bad hunk', 'u')).kind).toBe('ERROR');
-    const enoent = Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT', syscall: 'open', errno: -2 });
+    const enoent = Object.assign(new Error('ENOENT: no such file'), {
+      code: 'ENOENT',
+      syscall: 'open',
+      errno: -2,
+    });
     expect(classifyFailure(enoent).kind).toBe('ERROR');
     expect(classifyFailure(new RangeError('Array buffer allocation failed')).kind).toBe('ERROR');
     expect(classifyFailure(new JobError('stop')).text).toBe('stop');

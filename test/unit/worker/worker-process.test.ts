@@ -78,7 +78,12 @@ describe('worker process', () => {
     expect(conv.frames[0].body).toMatchObject({ version: '1.0', reuse: true, pid: expect.any(Number) });
     expect(types.filter((t) => t === 'DONE')).toHaveLength(2);
     expect(types.filter((t) => t === 'TASK')).toHaveLength(3);
-    expect(of(conv.frames, 'INPUT').slice(0, 4)).toEqual(['', ['include', [0]], ['include', [1]], ['include', [2]]]);
+    expect(of(conv.frames, 'INPUT').slice(0, 4)).toEqual([
+      '',
+      ['include', [0]],
+      ['include', [1]],
+      ['include', [2]],
+    ]);
 
     const msgs = of(conv.frames, 'MSG') as string[];
     expect(msgs).toContain('mapping the quick brown fox');
@@ -172,11 +177,17 @@ describe('worker process', () => {
     expect(c1.code).toBe(1);
 
     const retry = makeJob(tempDir(), { functions: { map: { source: '() => dataErr("flaky input")' } } });
-    const c2 = await converse(worker, scriptedNode([retry.task('map', 0)], () => [[0, ['raw://x']]]));
+    const c2 = await converse(
+      worker,
+      scriptedNode([retry.task('map', 0)], () => [[0, ['raw://x']]]),
+    );
     expect(of(c2.frames, 'ERROR')).toEqual(['DataError: flaky input']);
 
     const stop = makeJob(tempDir(), { functions: { map: { source: '() => err("no way")' } } });
-    const c3 = await converse(worker, scriptedNode([stop.task('map', 0)], () => [[0, ['raw://x']]]));
+    const c3 = await converse(
+      worker,
+      scriptedNode([stop.task('map', 0)], () => [[0, ['raw://x']]]),
+    );
     expect(of(c3.frames, 'FATAL')).toEqual(['no way']);
   });
 
@@ -214,7 +225,20 @@ describe('worker process', () => {
         const chunks: Buffer[] = [];
         req.on('data', (c) => chunks.push(c));
         req.on('end', () => {
-          if (req.url === '/data/input.txt') {
+          if (req.url === '/data/resume.txt') {
+            const body = Buffer.from('alpha\nbeta\ngamma\n');
+            const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+            if (range) {
+              const from = Number(range[1]);
+              res.writeHead(206, { 'Content-Range': `bytes ${from}-${body.length - 1}/${body.length}` });
+              res.end(body.subarray(from));
+            } else {
+              // Promise the whole body, send part of it, drop the connection.
+              res.writeHead(200, { 'Content-Length': body.length });
+              res.write(body.subarray(0, 8));
+              setTimeout(() => res.destroy(), 20);
+            }
+          } else if (req.url === '/data/input.txt') {
             if (busy-- > 0) {
               res.writeHead(503).end('busy');
               return;
@@ -251,14 +275,38 @@ describe('worker process', () => {
       ]);
     });
 
+    it('resumes a broken download with a Range request', async () => {
+      const job = makeJob(tempDir(), { functions: { map: { source: '(l) => [[l, 1]]' } } });
+      const conv = await converse(
+        worker,
+        scriptedNode([job.task('map', 0)], () => [[0, [`${server.url}/data/resume.txt`]]]),
+      );
+      expect(seen.filter((s) => s.startsWith('GET /data/resume.txt'))).toEqual([
+        'GET /data/resume.txt',
+        'GET /data/resume.txt bytes=8-',
+      ]);
+      const out = of(conv.frames, 'OUTPUT') as string[][];
+      expect(readRecordFile(path.join(job.jobhome, out[0][0])).map(([k]) => k)).toEqual([
+        'alpha',
+        'beta',
+        'gamma',
+      ]);
+    });
+
     it('saves results to DDFS with save: true', async () => {
       const job = makeJob(
         tempDir(),
-        { save: true, functions: { reduce: { source: 'function* (iter) { for (const l of iter) yield [l, 0]; }' } } },
+        {
+          save: true,
+          functions: { reduce: { source: 'function* (iter) { for (const l of iter) yield [l, 0]; }' } },
+        },
         { jobdict: { 'map?': false } },
       );
       const task = { ...job.task('reduce', 0), master: server.url };
-      const conv = await converse(worker, scriptedNode([task], () => [[0, ['raw://p\nq']]]));
+      const conv = await converse(
+        worker,
+        scriptedNode([task], () => [[0, ['raw://p\nq']]]),
+      );
       const tag = `disco:job:results:${job.name}`;
       expect(of(conv.frames, 'OUTPUT')).toEqual([[tag, 'tag']]);
       expect(of(conv.frames, 'MSG')).toContain('Results saved to DDFS');

@@ -1,0 +1,211 @@
+/**
+ * Benchmarks (`npm run bench`). Each figure is printed next to a baseline measured in the same
+ * run on the same machine, as a ratio:
+ *
+ * 1. trivial job latency: submit → results of a one-input map-only job on a warm cluster,
+ *    against the cost of starting one Node.js process (what a task costs when every task
+ *    spawns a process, as in the original);
+ * 2. task throughput: a job of 2,000 raw:// inputs, against one process start per task on
+ *    every core;
+ * 3. word count over a generated text (BENCH_WC_MB, default 500 MB) with 2 workers, against a
+ *    single-process Node.js program running the same map/combine/reduce code on the same files;
+ *    also the peak memory of the worker processes.
+ *
+ * Usage: npm run bench [-- trivial tasks wordcount]   (BENCH_WC_MB=100 for a quicker run)
+ */
+import { execFileSync } from 'node:child_process';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { PACKAGE_ROOT } from '../src/common/settings.js';
+import { startCluster } from '../test/harness/cluster.js';
+import { Trivial, WordCount } from './jobs.mjs';
+
+const OUT = path.join(PACKAGE_ROOT, 'bench', 'out');
+const which = new Set(process.argv.slice(2));
+const want = (name: string) => which.size === 0 || which.has(name);
+const report: string[] = [];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function line(text: string): void {
+  console.log(text);
+  report.push(text);
+}
+
+/** Wall time of starting an empty Node.js process (the per-task cost of spawning workers). */
+function processStartMs(runs = 10): number {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    execFileSync(process.execPath, ['-e', '0']);
+    times.push(performance.now() - t);
+  }
+  return median(times);
+}
+
+async function benchTrivial(cluster: string): Promise<void> {
+  const times: number[] = [];
+  for (let i = 0; i < 25; i++) {
+    const t = performance.now();
+    const job = await new Trivial({ master: cluster }).run({ input: [`raw://item-${i}`] });
+    const results = await job.wait();
+    let n = 0;
+    for await (const _ of job.resultIterator(results)) n++;
+    if (n !== 1) throw new Error(`trivial job returned ${n} records`);
+    if (i >= 5) times.push(performance.now() - t); // the first runs warm the cluster
+    await job.purge();
+  }
+  const ours = median(times);
+  const base = processStartMs();
+  line(
+    `trivial job, submit → results: median ${ours.toFixed(1)} ms (target ≤ 100 ms); ` +
+      `one process start: ${base.toFixed(1)} ms; ratio ${(ours / base).toFixed(2)}× a process start`,
+  );
+}
+
+async function benchTasks(cluster: string): Promise<void> {
+  const n = 2000;
+  const input = Array.from({ length: n }, (_, i) => `raw://${i}`);
+  const t = performance.now();
+  const job = await new Trivial({ master: cluster }).run({ input });
+  const results = await job.wait();
+  let count = 0;
+  for await (const _ of job.resultIterator(results)) count++;
+  const secs = (performance.now() - t) / 1000;
+  if (count !== n) throw new Error(`expected ${n} records, got ${count}`);
+  await job.purge();
+  const ours = n / secs;
+  const spawnRate = (2 * 1000) / processStartMs();
+  line(
+    `${n} raw:// inputs, map only: ${secs.toFixed(2)} s, ${ours.toFixed(0)} tasks/s (target ≥ 500); ` +
+      `one process per task on 2 cores: ${spawnRate.toFixed(0)} tasks/s; ratio ${(ours / spawnRate).toFixed(1)}×`,
+  );
+}
+
+/** Deterministic text: a Zipf-like vocabulary, 12-word lines. */
+function generateText(dir: string, totalMb: number, files: number): string[] {
+  mkdirSync(dir, { recursive: true });
+  const vocab: string[] = [];
+  let seed = 42;
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
+  const letters = 'etaoinshrdlucmfwypvbgkjqxz';
+  for (let i = 0; i < 20000; i++) {
+    let w = '';
+    const len = 2 + Math.floor(rnd() * 8);
+    for (let j = 0; j < len; j++) w += letters[Math.floor(rnd() ** 2 * letters.length)];
+    vocab.push(w);
+  }
+  const paths: string[] = [];
+  const perFile = Math.ceil((totalMb * 1024 * 1024) / files);
+  for (let f = 0; f < files; f++) {
+    const p = path.join(dir, `part-${f}.txt`);
+    paths.push(p);
+    if (existsSync(p) && statSync(p).size >= perFile) continue;
+    const chunks: string[] = [];
+    let size = 0;
+    let buf = '';
+    while (size < perFile) {
+      const words: string[] = [];
+      for (let k = 0; k < 12; k++) words.push(vocab[Math.floor(rnd() ** 3 * vocab.length)]);
+      const l = `${words.join(' ')}\n`;
+      buf += l;
+      size += l.length;
+      if (buf.length > 1 << 20) {
+        chunks.push(buf);
+        buf = '';
+      }
+    }
+    chunks.push(buf);
+    writeFileSync(p, chunks.join(''));
+  }
+  return paths;
+}
+
+/** The baseline: one process, the same map, combiner semantics (a Map) and reduce. */
+async function singleProcessWordCount(files: string[]): Promise<Map<string, number>> {
+  const acc = new Map<string, number>();
+  for (const f of files) {
+    let rest = '';
+    for await (const chunk of createReadStream(f, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop() ?? '';
+      for (const l of lines) for (const [w, n] of WordCount.map(l)) acc.set(w, (acc.get(w) ?? 0) + n);
+    }
+    for (const [w, n] of WordCount.map(rest)) acc.set(w, (acc.get(w) ?? 0) + n);
+  }
+  const sortedPairs = [...acc].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const out = new Map<string, number>();
+  for (const [w, n] of WordCount.reduce(sortedPairs)) out.set(w, n);
+  return out;
+}
+
+/** Peak resident memory (VmHWM, KiB) of live TypeScript worker processes. */
+function workerPeakKb(): number[] {
+  const peaks: number[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.includes('worker.js') && !cmd.includes('disco-worker.mjs')) continue;
+      const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) peaks.push(Number(m[1]));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return peaks;
+}
+
+async function benchWordCount(cluster: string): Promise<void> {
+  const mb = Number(process.env.BENCH_WC_MB ?? 500);
+  const files = generateText(path.join(OUT, `text-${mb}mb`), mb, 8);
+  const bytes = files.reduce((s, f) => s + statSync(f).size, 0);
+
+  let t = performance.now();
+  const want = await singleProcessWordCount(files);
+  const baseSecs = (performance.now() - t) / 1000;
+
+  t = performance.now();
+  const job = await new WordCount({ master: cluster }).run({ input: files });
+  const results = await job.wait();
+  const got = new Map<string, number>();
+  for await (const [w, n] of job.resultIterator<string, number>(results)) got.set(w, n);
+  const ourSecs = (performance.now() - t) / 1000;
+  const peaks = workerPeakKb();
+  await job.purge();
+  if (got.size !== want.size || [...want].some(([w, n]) => got.get(w) !== n)) {
+    throw new Error('word count results differ from the single-process baseline');
+  }
+  const mbs = (s: number) => (bytes / 1024 / 1024 / s).toFixed(1);
+  line(
+    `word count, ${(bytes / 1024 / 1024).toFixed(0)} MB, 2 workers: ${ourSecs.toFixed(1)} s (${mbs(ourSecs)} MB/s); ` +
+      `single process: ${baseSecs.toFixed(1)} s (${mbs(baseSecs)} MB/s); speed-up ${(baseSecs / ourSecs).toFixed(2)}× (target ≥ 1.6×)`,
+  );
+  if (peaks.length > 0) {
+    line(`  worker peak RSS: ${peaks.map((k) => `${(k / 1024).toFixed(0)} MB`).join(', ')}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const cluster = await startCluster({ nodes: 1, cores: 2 });
+  try {
+    console.log(`cluster: master ${cluster.master}, 1 node with 2 slots; node ${process.version}`);
+    if (want('trivial')) await benchTrivial(cluster.master);
+    if (want('tasks')) await benchTasks(cluster.master);
+    if (want('wordcount')) await benchWordCount(cluster.master);
+  } finally {
+    await cluster.stop();
+  }
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(path.join(OUT, 'last-run.txt'), `${new Date().toISOString()}\n${report.join('\n')}\n`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});

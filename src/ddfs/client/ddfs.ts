@@ -1,0 +1,483 @@
+/**
+ * The DDFS client library (the original's `disco.ddfs.DDFS`, wire spec §1.3, §5): tags,
+ * attributes, tokens, blob pushes with replica placement by the master, record-aware
+ * chunking, and walks of the tag graph. Tag arguments are names or `tag://` URLs
+ * (`tag://name`, `tag://host[:port]/name`, `tag://user:TOKEN@/name`).
+ *
+ * Tokens (§5.5): an explicit `token` option, else the token of a `tag://user:TOKEN@/...` URL,
+ * else the constructor's `token`, else `DDFS_READ_TOKEN` (GET) / `DDFS_WRITE_TOKEN` (other
+ * methods). They are sent as HTTP Basic `token:<TOKEN>`.
+ *
+ * @example
+ * const ddfs = new DDFS('http://master:8989');
+ * const [, blobs] = await ddfs.push('data:logs', ['./a.log', ['./b.log', 'b']], { replicas: 3 });
+ * for await (const blob of ddfs.pull('data:logs')) console.log(blob.name, (await blob.read()).length);
+ */
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { type HttpResponse, readRange, request } from '../../client/http.js';
+import { CommError, DiscoError } from '../../common/errors.js';
+import { loadSettings, type Settings } from '../../common/settings.js';
+import { safeDdfsName } from '../../protocol/names.js';
+import { parseTagUrl, resolveHttp } from '../../protocol/urls.js';
+import { type BlobSource, putBlob } from './blob-put.js';
+import { chunkRecords, DEFAULT_CHUNK_SIZE, lineRecords, type RecordReader } from './chunker.js';
+
+/** The tag object `get` returns. */
+export interface TagObject {
+  version: number;
+  id: string;
+  'last-modified': string;
+  urls: string[][];
+  'user-data': Record<string, string>;
+}
+
+/** A tag name or URL that is not one (`InvalidTag`). */
+export class InvalidTag extends DiscoError {
+  override name = 'InvalidTag';
+}
+
+/** Options of {@link DDFS}. */
+export interface DDFSOptions {
+  /** Default token for every request (below per-call and URL tokens). */
+  token?: string;
+  /** Settings (default: environment and settings file). */
+  settings?: Settings;
+}
+
+/** A per-call token. */
+export interface TokenOption {
+  token?: string;
+}
+
+/** Options of {@link DDFS.push} and {@link DDFS.chunk}. */
+export interface PushOptions extends TokenOption {
+  /** Replicas per blob (default: the master's `DDFS_BLOB_REPLICAS`). */
+  replicas?: number;
+  /** How many times to ask for new nodes after a failed upload (default 10). */
+  retries?: number;
+  delayed?: boolean;
+  update?: boolean;
+}
+
+/** Options of {@link DDFS.chunk}. */
+export interface ChunkOptions extends PushOptions {
+  /** Chunk size in bytes (default 64 MiB). */
+  chunkSize?: number;
+  /** Records from an input's bytes (default: one `[line, null]` record per line). */
+  reader?: RecordReader;
+}
+
+/** What `push` accepts: a path, `[path, name]`, `[bytes, name]` or `[source, name]`. */
+export type PushFile = string | [string | Uint8Array | BlobSource, string];
+
+/** One blob yielded by {@link DDFS.pull}: a replica that answered, ready to read. */
+export interface PulledBlob {
+  url: string;
+  name: string;
+  /** The blob's bytes in ranged chunks (bounded memory). */
+  chunks(): AsyncGenerator<Buffer>;
+  /** The whole blob. */
+  read(): Promise<Buffer>;
+}
+
+/** `(tagpath, tags, blobs)` of {@link DDFS.walk}; tags/blobs are null for an unreadable tag. */
+export type WalkStep = [tagpath: string[], tags: string[] | null, blobs: string[][] | null];
+
+/** `tag://...` form of a tag name or URL (`canonizetag`). */
+export function canonizeTag(tag: string): string {
+  if (tag.startsWith('tag://')) return tag;
+  if (tag && !tag.includes('://') && !tag.includes('/')) return `tag://${tag}`;
+  throw new InvalidTag(`Invalid tag: ${tag}`);
+}
+
+/** Is this a tag (name or URL)? */
+export function isTag(url: string): boolean {
+  try {
+    canonizeTag(url);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Client of a DDFS master. */
+export class DDFS {
+  readonly master: string;
+  private readonly settings: Settings;
+  private readonly token: string | undefined;
+
+  /** `master`: `http://host:port`, `disco://host` or a host; default `DISCO_MASTER`. */
+  constructor(master?: string, opts: DDFSOptions = {}) {
+    this.settings = opts.settings ?? loadSettings();
+    this.token = opts.token;
+    const m = master ?? this.settings.get('DISCO_MASTER');
+    if (/^https?:\/\//.test(m)) this.master = m.replace(/\/+$/, '');
+    else if (m.startsWith('disco://'))
+      this.master = resolveHttp(m.replace(/\/*$/, '/'), this.port()).replace(/\/$/, '');
+    else this.master = `http://${/:\d+$/.test(m) ? m : `${m}:${this.port()}`}`;
+  }
+
+  /** Blob prefix of a blob URL (`DDFS.blob_name`). */
+  static blobName(url: string): string {
+    return (url.split('/').pop() ?? '').split('$')[0];
+  }
+
+  /** Replace characters DDFS names cannot hold with `_` (`DDFS.safe_name`). */
+  static safeName(name: string): string {
+    return safeDdfsName(name);
+  }
+
+  // ---- tags -------------------------------------------------------------------------------
+
+  /** Tags starting with `prefix`. */
+  async list(prefix = ''): Promise<string[]> {
+    return this.json('GET', `${this.master}/ddfs/tags/${prefix}`) as Promise<string[]>;
+  }
+
+  /** The tag object. */
+  async get(tag: string, opts: TokenOption = {}): Promise<TagObject> {
+    return this.json(
+      'GET',
+      this.tagUrl(tag),
+      undefined,
+      this.pickToken(tag, opts.token, 'GET'),
+    ) as Promise<TagObject>;
+  }
+
+  /** The tag's replica sets. */
+  async urls(tag: string, opts: TokenOption = {}): Promise<string[][]> {
+    return (await this.get(tag, opts)).urls;
+  }
+
+  /** The tag's user attributes. */
+  async attrs(tag: string, opts: TokenOption = {}): Promise<Record<string, string>> {
+    return (await this.get(tag, opts))['user-data'];
+  }
+
+  /** One attribute (`ddfs:read-token` etc. included). */
+  async getattr(tag: string, attr: string, opts: TokenOption = {}): Promise<string | null> {
+    const url = `${this.tagUrl(tag)}/${encodeURIComponent(attr)}`;
+    return this.json('GET', url, undefined, this.pickToken(tag, opts.token, 'GET')) as Promise<string | null>;
+  }
+
+  async setattr(tag: string, attr: string, value: string, opts: TokenOption = {}): Promise<string[]> {
+    const url = `${this.tagUrl(tag)}/${encodeURIComponent(attr)}`;
+    return this.json('PUT', url, JSON.stringify(value), this.pickToken(tag, opts.token, 'PUT')) as Promise<
+      string[]
+    >;
+  }
+
+  async delattr(tag: string, attr: string, opts: TokenOption = {}): Promise<string> {
+    const url = `${this.tagUrl(tag)}/${encodeURIComponent(attr)}`;
+    return this.json('DELETE', url, undefined, this.pickToken(tag, opts.token, 'DELETE')) as Promise<string>;
+  }
+
+  async delete(tag: string, opts: TokenOption = {}): Promise<string> {
+    return this.json(
+      'DELETE',
+      this.tagUrl(tag),
+      undefined,
+      this.pickToken(tag, opts.token, 'DELETE'),
+    ) as Promise<string>;
+  }
+
+  /** Does the tag exist? (401 counts as yes: it exists but is protected.) */
+  async exists(tag: string): Promise<boolean> {
+    try {
+      await request(this.tagUrl(tag), {
+        headers: { range: 'bytes=0-0', ...this.auth(this.pickToken(tag, undefined, 'GET')) },
+      });
+      return true;
+    } catch (e) {
+      if (e instanceof CommError) {
+        if (e.status === 401) return true;
+        if (e.status === 403 || e.status === 404) return false;
+      }
+      throw e;
+    }
+  }
+
+  /** Replace the tag's urls (creates it). Prefer {@link tag} for concurrent writers. */
+  async put(tag: string, urls: string[][], opts: TokenOption = {}): Promise<string[]> {
+    return this.json(
+      'PUT',
+      this.tagUrl(tag),
+      JSON.stringify(urls),
+      this.pickToken(tag, opts.token, 'PUT'),
+    ) as Promise<string[]>;
+  }
+
+  /** Append replica sets to the tag (creates it); `update` skips blobs already there by name. */
+  async tag(
+    tag: string,
+    urls: string[][],
+    opts: TokenOption & { delayed?: boolean; update?: boolean } = {},
+  ): Promise<string[]> {
+    const q = `delayed=${opts.delayed ? '1' : ''}&update=${opts.update ? '1' : ''}`;
+    return this.json(
+      'POST',
+      `${this.tagUrl(tag)}?${q}`,
+      JSON.stringify(urls),
+      this.pickToken(tag, opts.token, 'POST'),
+      !!opts.update,
+    ) as Promise<string[]>;
+  }
+
+  // ---- walking --------------------------------------------------------------------------------
+
+  /**
+   * Walk the tag graph depth-first from `tag`, yielding `(tagpath, tags, blobs)` per tag. A
+   * missing tag yields empty lists when `ignoreMissing` (default), else it throws. Cycles are
+   * cut (a tag already on the path is not entered again).
+   */
+  async *walk(
+    tag: string,
+    opts: TokenOption & { ignoreMissing?: boolean; tagpath?: string[] } = {},
+  ): AsyncGenerator<WalkStep> {
+    const tagpath = [...(opts.tagpath ?? []), canonizeTag(tag)];
+    let tags: string[] = [];
+    try {
+      const urls = await this.urls(tag, opts);
+      const split = partitionUrls(urls);
+      tags = split.tags;
+      yield [tagpath, tags, split.blobs];
+    } catch (e) {
+      if ((opts.ignoreMissing ?? true) && e instanceof CommError && e.status === 404) {
+        yield [tagpath, [], []];
+      } else {
+        yield [tagpath, null, null];
+        throw e;
+      }
+    }
+    for (const next of tags.map((t) => relativizeTag(t, tag))) {
+      if (tagpath.includes(canonizeTag(next))) continue;
+      yield* this.walk(next, { ...opts, tagpath });
+    }
+  }
+
+  /** Every blob replica set reachable from `tag`. */
+  async *blobs(tag: string, opts: TokenOption & { ignoreMissing?: boolean } = {}): AsyncGenerator<string[]> {
+    for await (const [, , blobs] of this.walk(tag, opts)) if (blobs) yield* blobs;
+  }
+
+  /** The blobs directly in `tag` whose names pass `blobfilter`, each from a replica that answers. */
+  async *pull(
+    tag: string,
+    opts: TokenOption & { blobfilter?: (name: string) => boolean } = {},
+  ): AsyncGenerator<PulledBlob> {
+    for (const set of await this.urls(tag, opts)) {
+      if (set.length === 0 || !(opts.blobfilter ?? (() => true))(DDFS.blobName(set[0]))) continue;
+      let lastErr: unknown = new CommError('no replicas', set[0], 404);
+      let found: string | null = null;
+      for (const url of shuffle(set)) {
+        const http = this.resolve(url);
+        try {
+          await request(http, { method: 'HEAD', retry: { retries: 2, baseDelayMs: 100, maxDelayMs: 1000 } });
+          found = http;
+          break;
+        } catch (e) {
+          lastErr = e;
+        }
+      }
+      if (!found) throw lastErr;
+      const url = found;
+      yield {
+        url,
+        name: DDFS.blobName(url),
+        chunks: () => readRange(url),
+        read: async () => {
+          const parts: Buffer[] = [];
+          for await (const c of readRange(url)) parts.push(c);
+          return Buffer.concat(parts);
+        },
+      };
+    }
+  }
+
+  // ---- pushing ------------------------------------------------------------------------------
+
+  /**
+   * Push files as blobs (each to `replicas` nodes chosen by the master), then tag them.
+   * Returns the tag replica URLs and the blobs' replica sets.
+   */
+  async push(tag: string, files: PushFile[], opts: PushOptions = {}): Promise<[string[], string[][]]> {
+    const blobs: string[][] = [];
+    for (const f of files) {
+      const [source, name] = aim(f);
+      blobs.push(await this.pushBlob(source, name, opts));
+    }
+    return [await this.tag(tag, blobs, opts), blobs];
+  }
+
+  /**
+   * Read each input (`urls`: local paths, `http(s)://`, `disco://`, `raw://`; a list = replicas,
+   * the first that opens is used), cut its records into chunks of about `chunkSize` bytes in
+   * the internal record format, push every chunk (named `<basename>-<n>`), then tag them all.
+   */
+  async chunk(
+    tag: string,
+    urls: (string | string[])[],
+    opts: ChunkOptions = {},
+  ): Promise<[string[], string[][]]> {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ddfs-chunk-'));
+    const blobs: string[][] = [];
+    try {
+      for (const input of urls) {
+        const replicas = typeof input === 'string' ? [input] : input;
+        const { url, bytes } = await this.openInput(replicas);
+        const reader = opts.reader ?? ((b: AsyncIterable<Buffer>) => lineRecords(b));
+        const base = path.basename(url.replace(/[?#].*$/, '').replace(/\/+$/, '')) || 'chunk';
+        for await (const c of chunkRecords(reader(bytes, url), {
+          chunkSize: opts.chunkSize ?? DEFAULT_CHUNK_SIZE,
+          dir,
+        })) {
+          blobs.push(await this.pushBlob({ file: c.file }, DDFS.safeName(`${base}-${c.index}`), opts));
+        }
+      }
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+    return [await this.tag(tag, blobs, opts), blobs];
+  }
+
+  /**
+   * Push one blob: ask the master for PUT URLs, upload to all of them; when an upload fails,
+   * ask again excluding the nodes that failed, up to `retries` times.
+   */
+  async pushBlob(source: BlobSource, name: string, opts: PushOptions = {}): Promise<string[]> {
+    const exclude = new Set<string>();
+    const retries = opts.retries ?? 10;
+    for (let attempt = 0; ; attempt++) {
+      const q = new URLSearchParams();
+      if (exclude.size > 0) q.set('exclude', [...exclude].join(','));
+      if (opts.replicas) q.set('replicas', String(opts.replicas));
+      const qs = q.toString().replace(/%2C/g, ',');
+      const targets = (await this.json(
+        'GET',
+        `${this.master}/ddfs/new_blob/${name}${qs ? `?${qs}` : ''}`,
+      )) as string[];
+      const results = await Promise.allSettled(targets.map((u) => putBlob(u, source)));
+      const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [targets[i]] : []));
+      if (failed.length === 0) return results.map((r) => (r as PromiseFulfilledResult<string>).value);
+      const err = (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason;
+      if (attempt >= retries) throw err;
+      for (const u of failed) exclude.add(new URL(u).hostname);
+    }
+  }
+
+  // ---- plumbing -----------------------------------------------------------------------------
+
+  private port(): string {
+    return this.settings.get('DISCO_PORT');
+  }
+
+  /** HTTP URL of a tag on its master (`tag://host/name` → that host). */
+  private tagUrl(tag: string): string {
+    const t = parseTagUrl(canonizeTag(tag));
+    if (!t.tag) throw new InvalidTag(`Invalid tag: ${tag}`);
+    const base = t.host
+      ? `http://${/:\d+$/.test(t.host) ? t.host : `${t.host}:${this.port()}`}`
+      : this.master;
+    return `${base}/ddfs/tag/${t.tag}`;
+  }
+
+  private pickToken(tag: string, explicit: string | undefined, method: string): string | undefined {
+    if (explicit !== undefined) return explicit;
+    if (tag.startsWith('tag://')) {
+      const t = parseTagUrl(tag).token;
+      if (t !== null) return t;
+    }
+    if (this.token !== undefined) return this.token;
+    const env = this.settings.get(method === 'GET' ? 'DDFS_READ_TOKEN' : 'DDFS_WRITE_TOKEN');
+    return env === '' ? undefined : env;
+  }
+
+  private auth(token: string | undefined): Record<string, string> {
+    return token === undefined
+      ? {}
+      : { authorization: `Basic ${Buffer.from(`token:${token}`).toString('base64')}` };
+  }
+
+  private async json(
+    method: string,
+    url: string,
+    body?: string,
+    token?: string,
+    idempotent = method !== 'POST',
+  ): Promise<unknown> {
+    const res: HttpResponse = await request(url, { method, body, headers: this.auth(token), idempotent });
+    return JSON.parse(res.body.toString('utf8'));
+  }
+
+  /** `disco://`/`dir://`/`http://` → an HTTP URL. */
+  private resolve(url: string): string {
+    return resolveHttp(url, this.port(), this.master);
+  }
+
+  private async openInput(replicas: string[]): Promise<{ url: string; bytes: AsyncIterable<Buffer> }> {
+    let last: unknown = new DiscoError('no input');
+    for (const url of replicas) {
+      try {
+        if (url.startsWith('raw://')) return { url, bytes: once(Buffer.from(url.slice('raw://'.length))) };
+        if (!url.includes('://') || url.startsWith('file://')) {
+          const file = url.startsWith('file://') ? url.slice('file://'.length) : url;
+          await fs.access(file);
+          return { url, bytes: createReadStream(file) as AsyncIterable<Buffer> };
+        }
+        const http = this.resolve(url);
+        await request(http, { method: 'HEAD' });
+        return { url, bytes: readRange(http) };
+      } catch (e) {
+        last = e;
+      }
+    }
+    throw last;
+  }
+}
+
+async function* once(b: Buffer): AsyncGenerator<Buffer> {
+  yield b;
+}
+
+function aim(f: PushFile): [BlobSource, string] {
+  if (typeof f === 'string') return [{ file: f }, DDFS.safeName(path.basename(f))];
+  const [src, name] = f;
+  if (typeof src === 'string') return [{ file: src }, name];
+  if (src instanceof Uint8Array) return [{ data: src }, name];
+  return [src, name];
+}
+
+/** Split a tag's urls into tag links (canonized) and blob replica sets. */
+function partitionUrls(urls: string[][]): { tags: string[]; blobs: string[][] } {
+  const tags: string[] = [];
+  const blobs: string[][] = [];
+  for (const set of urls) {
+    // As the original: anything that could name a tag (`tag://x` or a bare name) is a link.
+    if (set.length > 0 && isTag(set[0])) tags.push(canonizeTag(set[0]));
+    else blobs.push(set);
+  }
+  return { tags, blobs };
+}
+
+/** A linked tag without a host lives on its parent's master (`relativizetag`). */
+function relativizeTag(tag: string, parent: string): string {
+  const t = parseTagUrl(canonizeTag(tag));
+  if (t.host) return tag;
+  const p = parseTagUrl(canonizeTag(parent));
+  if (!p.host) return `tag://${t.tag}`;
+  return `tag://${p.host}/${t.tag}`;
+}
+
+function shuffle<T>(xs: T[]): T[] {
+  const a = xs.slice();
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}
+
+export type { BlobSource };
