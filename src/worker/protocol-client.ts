@@ -82,6 +82,9 @@ export class ProtocolClient {
     const parsed = TaskInfoSchema.safeParse(reply.body);
     if (!parsed.success)
       throw new ProtocolError(`invalid TASK reply: ${JSON.stringify(reply.body).slice(0, 300)}`);
+    // The node throttles MSGs per task, so a reused worker's pacing starts afresh with each
+    // task; carrying it over made a reused worker sleep ~1 s every few tasks.
+    this.recentMsgs.length = 0;
     return parsed.data;
   }
 
