@@ -72,9 +72,11 @@ async function benchTasks(cluster: string): Promise<void> {
   const t = performance.now();
   const job = await new Trivial({ master: cluster }).run({ input });
   const results = await job.wait();
+  const ran = (performance.now() - t) / 1000;
   let count = 0;
   for await (const _ of job.resultIterator(results)) count++;
   const secs = (performance.now() - t) / 1000;
+  console.log(`  (job ran in ${ran.toFixed(2)} s, reading ${n} results took ${(secs - ran).toFixed(2)} s)`);
   if (count !== n) throw new Error(`expected ${n} records, got ${count}`);
   await job.purge();
   const ours = n / secs;

@@ -33,9 +33,6 @@ describe('generic HTTP behaviour', () => {
       '/disco/ctrl/rawevents?name=Nope@1:2:3',
       '/disco/ctrl/get_mapresults?name=Nope@1:2:3',
       '/disco/ctrl/jobinfo',
-      '/ddfs/tags',
-      '/ddfs/tag/x',
-      '/ddfs/ctrl/gc_status',
     ]) {
       const r = await fetch(`${m.url}${p}`);
       expect(r.status, p).toBe(404);
