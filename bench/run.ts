@@ -14,7 +14,15 @@
  * Usage: npm run bench [-- trivial tasks wordcount]   (BENCH_WC_MB=100 for a quicker run)
  */
 import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../src/common/settings.js';
 import { startCluster } from '../test/harness/cluster.js';

@@ -18,7 +18,9 @@ mkdirSync(path.dirname(outfile), { recursive: true });
 const externalMjs = {
   name: 'external-mjs',
   setup(b) {
-    b.onResolve({ filter: /\.mjs$/ }, (a) => (a.kind === 'entry-point' ? undefined : { path: a.path, external: true }));
+    b.onResolve({ filter: /\.mjs$/ }, (a) =>
+      a.kind === 'entry-point' ? undefined : { path: a.path, external: true },
+    );
   },
 };
 await build({

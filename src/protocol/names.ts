@@ -35,7 +35,7 @@ export function isValidJobName(name: unknown): name is string {
 
 /** DDFS names: `[A-Za-z0-9:@_-]{1,511}` (`ddfs_util:is_valid_name/1`). */
 export function isValidDdfsName(name: string): boolean {
-  return /^[A-Za-z0-9:@_\-]{1,511}$/.test(name);
+  return /^[A-Za-z0-9:@_-]{1,511}$/.test(name);
 }
 
 /** Characters allowed in OOB keys and blob prefixes (`DDFS.safe_name`). */

@@ -92,7 +92,10 @@ test('the disco command line runs a job module and prints its results', async ()
   const env = { ...process.env, ...c.env, DISCO_ROOT: path.join(c.root, 'cli') };
   const disco = path.join(PACKAGE_ROOT, 'bin', 'disco');
   const text = 'one two two three three three';
-  const sub = await run(disco, ['run', 'examples/wordcount.ts', `raw://${text}`, '--wait'], { env, cwd: PACKAGE_ROOT });
+  const sub = await run(disco, ['run', 'examples/wordcount.ts', `raw://${text}`, '--wait'], {
+    env,
+    cwd: PACKAGE_ROOT,
+  });
   const name = sub.stdout.trim().split('\n')[0];
   expect(name).toMatch(/^WordCount@/);
   const res = await run(disco, ['results', '@?WordCount'], { env, cwd: PACKAGE_ROOT });
@@ -105,6 +108,8 @@ test('the disco command line runs a job module and prints its results', async ()
   );
   expect(got).toEqual({ one: 1, two: 2, three: 3 });
   // A failing command exits non-zero with a one-line reason.
-  const bad = await run(disco, ['info', 'NoSuchJob@1:2:3'], { env }).catch((e: { code: number; stderr: string }) => e);
+  const bad = await run(disco, ['info', 'NoSuchJob@1:2:3'], { env }).catch(
+    (e: { code: number; stderr: string }) => e,
+  );
   expect((bad as { code: number }).code).not.toBe(0);
 });
