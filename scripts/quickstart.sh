@@ -3,7 +3,7 @@
 # the word-count example over the text shipped in examples/data, printing the top words.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -d node_modules ]; then npm ci --no-audit --no-fund; fi
+if [ ! -d node_modules ]; then npm install --no-audit --no-fund; fi
 npm run --silent build
 export DISCO_MASTER_HOST="${DISCO_MASTER_HOST:-localhost}"
 if ! ./bin/disco status >/dev/null 2>&1; then ./bin/disco start; fi

@@ -20,13 +20,15 @@ export type BlobSource =
   | { open: () => Readable; size?: number };
 
 const BUSY_RETRIES = 5;
+/** Read size of file uploads (larger reads, fewer writes to the socket). */
+const READ_CHUNK = 1 << 20;
 /** Per-upload inactivity limit. */
 const PUT_IDLE_TIMEOUT_MS = 5 * 60_000;
 
 async function body(source: BlobSource): Promise<{ stream: Readable; size: number | undefined }> {
   if ('file' in source) {
     const st = await fs.stat(source.file);
-    return { stream: createReadStream(source.file), size: st.size };
+    return { stream: createReadStream(source.file, { highWaterMark: READ_CHUNK }), size: st.size };
   }
   if ('data' in source) {
     const buf = Buffer.from(source.data);
@@ -35,9 +37,14 @@ async function body(source: BlobSource): Promise<{ stream: Readable; size: numbe
   return { stream: source.open(), size: source.size };
 }
 
-function putOnce(url: string, source: BlobSource): Promise<{ status: number; text: string }> {
+function putOnce(
+  url: string,
+  source: BlobSource,
+  onBytes?: (n: number) => void,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     body(source).then(({ stream, size }) => {
+      if (onBytes) stream.on('data', (b: Buffer) => onBytes(b.length));
       const headers: Record<string, string | number> = { 'Content-Type': 'application/octet-stream' };
       if (size !== undefined) headers['Content-Length'] = size;
       const req = http.request(url, { method: 'PUT', headers, agent: false }, (res) => {
@@ -61,12 +68,12 @@ function putOnce(url: string, source: BlobSource): Promise<{ status: number; tex
   });
 }
 
-/** PUT `source` to `url`; resolves to the blob's `disco://` URL. */
-export async function putBlob(url: string, source: BlobSource): Promise<string> {
+/** PUT `source` to `url`; resolves to the blob's `disco://` URL. `onBytes` counts what is sent. */
+export async function putBlob(url: string, source: BlobSource, onBytes?: (n: number) => void): Promise<string> {
   for (let attempt = 0; ; attempt++) {
     let r: { status: number; text: string };
     try {
-      r = await putOnce(url, source);
+      r = await putOnce(url, source, onBytes);
     } catch (e) {
       throw new CommError(`PUT failed: ${(e as Error).message}`, url, 0);
     }

@@ -17,8 +17,11 @@ import { type KV, RecordWriter } from '../../protocol/record-stream.js';
 /** The original's default chunk size: 64 MiB. */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
 
-/** Turns an input's bytes into records. */
-export type RecordReader = (input: AsyncIterable<Buffer>, url: string) => AsyncIterable<KV>;
+/**
+ * Turns an input's bytes into records: `[key, value]` pairs (anything else is stored as
+ * `[item, null]` by `DDFS.chunk`).
+ */
+export type RecordReader = (input: AsyncIterable<Buffer>, url: string) => AsyncIterable<unknown> | Iterable<unknown>;
 
 /**
  * The default reader: one record per line, `[line, null]`, the line decoded as UTF-8 without
@@ -50,11 +53,12 @@ export interface ChunkFile {
 
 /**
  * Write `records` into chunk files under `dir`; each chunk is yielded once complete, and
- * deleted when the consumer asks for the next one (so at most one chunk is on disk).
+ * deleted when the consumer asks for the next one (so at most one chunk is on disk) unless
+ * `keep` (then the consumer removes it).
  */
 export async function* chunkRecords(
   records: AsyncIterable<KV>,
-  opts: { chunkSize?: number; dir: string; prefix?: string },
+  opts: { chunkSize?: number; dir: string; prefix?: string; keep?: boolean },
 ): AsyncGenerator<ChunkFile> {
   const limit = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
   let index = 0;
@@ -79,7 +83,7 @@ export async function* chunkRecords(
       if (current && current.writer.bytesOut > limit) {
         const done = finish(current);
         yield done;
-        await fs.rm(done.file, { force: true });
+        if (!opts.keep) await fs.rm(done.file, { force: true });
       }
       current ??= open();
       current.writer.write(k, v);
@@ -87,7 +91,7 @@ export async function* chunkRecords(
     if (current) {
       const done = finish(current);
       yield done;
-      await fs.rm(done.file, { force: true });
+      if (!opts.keep) await fs.rm(done.file, { force: true });
     }
   } finally {
     const left = current as { file: string; fd: number } | null;

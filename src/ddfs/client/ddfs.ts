@@ -17,12 +17,14 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type HttpResponse, readRange, request } from '../../client/http.js';
+import { type HttpResponse, type RetryPolicy, readRange, request } from '../../client/http.js';
 import { CommError, DiscoError } from '../../common/errors.js';
 import { loadSettings, type Settings } from '../../common/settings.js';
 import { safeDdfsName } from '../../protocol/names.js';
 import { parseTagUrl, resolveHttp } from '../../protocol/urls.js';
+import type { KV } from '../../protocol/record-stream.js';
 import { type BlobSource, putBlob } from './blob-put.js';
+import { streamBlob } from './blob-read.js';
 import { chunkRecords, DEFAULT_CHUNK_SIZE, lineRecords, type RecordReader } from './chunker.js';
 
 /** The tag object `get` returns. */
@@ -45,6 +47,8 @@ export interface DDFSOptions {
   token?: string;
   /** Settings (default: environment and settings file). */
   settings?: Settings;
+  /** Retries of requests to the master and of blob reads (default: the client's, about 30 s). */
+  retry?: RetryPolicy;
 }
 
 /** A per-call token. */
@@ -60,14 +64,23 @@ export interface PushOptions extends TokenOption {
   retries?: number;
   delayed?: boolean;
   update?: boolean;
+  /** Progress: bytes uploaded (of the first replica of each blob). */
+  onBytes?: (n: number) => void;
+  /** Called with each blob's replica URLs once all its replicas are stored. */
+  onBlob?: (replicas: string[]) => void;
 }
 
 /** Options of {@link DDFS.chunk}. */
 export interface ChunkOptions extends PushOptions {
   /** Chunk size in bytes (default 64 MiB). */
   chunkSize?: number;
-  /** Records from an input's bytes (default: one `[line, null]` record per line). */
+  /**
+   * Records from an input's bytes (default: one `[line, null]` record per line). Items that
+   * are not `[key, value]` pairs are stored as `[item, null]`.
+   */
   reader?: RecordReader;
+  /** Progress: bytes read from the inputs. */
+  onInputBytes?: (n: number) => void;
 }
 
 /** What `push` accepts: a path, `[path, name]`, `[bytes, name]` or `[source, name]`. */
@@ -108,11 +121,13 @@ export class DDFS {
   readonly master: string;
   private readonly settings: Settings;
   private readonly token: string | undefined;
+  private readonly retry: RetryPolicy | undefined;
 
   /** `master`: `http://host:port`, `disco://host` or a host; default `DISCO_MASTER`. */
   constructor(master?: string, opts: DDFSOptions = {}) {
     this.settings = opts.settings ?? loadSettings();
     this.token = opts.token;
+    this.retry = opts.retry;
     const m = master ?? this.settings.get('DISCO_MASTER');
     if (/^https?:\/\//.test(m)) this.master = m.replace(/\/+$/, '');
     else if (m.startsWith('disco://'))
@@ -189,6 +204,7 @@ export class DDFS {
     try {
       await request(this.tagUrl(tag), {
         headers: { range: 'bytes=0-0', ...this.auth(this.pickToken(tag, undefined, 'GET')) },
+        retry: this.retry,
       });
       return true;
     } catch (e) {
@@ -263,6 +279,51 @@ export class DDFS {
     for await (const [, , blobs] of this.walk(tag, opts)) if (blobs) yield* blobs;
   }
 
+  /**
+   * The tag graph from `tags`, breadth first, each tag once (`DDFS.findtags`): yields
+   * `[tag, linked tags, blob replica sets]`. A missing tag is skipped when `ignoreMissing`
+   * (default), else it throws.
+   */
+  async *findtags(
+    tags: string | readonly string[],
+    opts: TokenOption & { ignoreMissing?: boolean; strictRoots?: boolean } = {},
+  ): AsyncGenerator<[tag: string, tags: string[], blobs: string[][]]> {
+    const queue = (typeof tags === 'string' ? [tags] : [...tags]).map(canonizeTag);
+    const roots = queue.length;
+    const seen = new Set<string>();
+    for (let i = 0; i < queue.length; i++) {
+      const tag = queue[i];
+      if (seen.has(tag)) continue;
+      seen.add(tag);
+      let urls: string[][];
+      try {
+        urls = await this.urls(tag, opts);
+      } catch (e) {
+        const skip = (opts.ignoreMissing ?? true) && !(opts.strictRoots && i < roots);
+        if (skip && e instanceof CommError && e.status === 404) continue;
+        throw e;
+      }
+      const split = partitionUrls(urls);
+      yield [tag, split.tags, split.blobs];
+      for (const t of split.tags) queue.push(relativizeTag(t, tag));
+    }
+  }
+
+  /**
+   * The blob replica sets a job input `tag://...` stands for (the original's
+   * `util.inputexpand`): the tag graph walked breadth first, each tag once, with the token of
+   * the URL (`tag://user:TOKEN@/name`) used for every tag of the graph, else the settings'.
+   * A missing linked tag is skipped; a missing root tag is an error.
+   */
+  async expandTag(url: string, opts: TokenOption = {}): Promise<string[][]> {
+    const root = canonizeTag(url);
+    const token = opts.token ?? parseTagUrl(root).token ?? undefined;
+    const out: string[][] = [];
+    for await (const [, , blobs] of this.findtags(root, { token, strictRoots: true }))
+      for (const set of blobs) if (set.length > 0) out.push(set);
+    return out;
+  }
+
   /** The blobs directly in `tag` whose names pass `blobfilter`, each from a replica that answers. */
   async *pull(
     tag: string,
@@ -275,7 +336,10 @@ export class DDFS {
       for (const url of shuffle(set)) {
         const http = this.resolve(url);
         try {
-          await request(http, { method: 'HEAD', retry: { retries: 2, baseDelayMs: 100, maxDelayMs: 1000 } });
+          await request(http, {
+            method: 'HEAD',
+            retry: this.retry ?? { retries: 2, baseDelayMs: 100, maxDelayMs: 1000 },
+          });
           found = http;
           break;
         } catch (e) {
@@ -287,10 +351,10 @@ export class DDFS {
       yield {
         url,
         name: DDFS.blobName(url),
-        chunks: () => readRange(url),
+        chunks: () => readRange(url, { retry: this.retry }),
         read: async () => {
           const parts: Buffer[] = [];
-          for await (const c of readRange(url)) parts.push(c);
+          for await (const c of readRange(url, { retry: this.retry })) parts.push(c);
           return Buffer.concat(parts);
         },
       };
@@ -314,8 +378,10 @@ export class DDFS {
 
   /**
    * Read each input (`urls`: local paths, `http(s)://`, `disco://`, `raw://`; a list = replicas,
-   * the first that opens is used), cut its records into chunks of about `chunkSize` bytes in
-   * the internal record format, push every chunk (named `<basename>-<n>`), then tag them all.
+   * read from the first that answers, switching replicas mid-stream if one fails), cut its
+   * records into chunks of about `chunkSize` bytes in the internal record format, push every
+   * chunk (named `<basename>-<n>`), then tag them all. The next chunk is built while the
+   * previous one uploads.
    */
   async chunk(
     tag: string,
@@ -324,20 +390,43 @@ export class DDFS {
   ): Promise<[string[], string[][]]> {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ddfs-chunk-'));
     const blobs: string[][] = [];
+    let inflight: Promise<void> | null = null;
+    let failure: { e: unknown } | null = null;
+    const settle = async () => {
+      if (inflight) await inflight;
+      inflight = null;
+      if (failure) throw failure.e;
+    };
     try {
       for (const input of urls) {
         const replicas = typeof input === 'string' ? [input] : input;
-        const { url, bytes } = await this.openInput(replicas);
-        const reader = opts.reader ?? ((b: AsyncIterable<Buffer>) => lineRecords(b));
+        const url = replicas[0] ?? '';
+        const bytes = counted(this.openInput(replicas), opts.onInputBytes);
+        const records = opts.reader ? pairs(opts.reader(bytes, url)) : lineRecords(bytes);
         const base = path.basename(url.replace(/[?#].*$/, '').replace(/\/+$/, '')) || 'chunk';
-        for await (const c of chunkRecords(reader(bytes, url), {
+        for await (const c of chunkRecords(records, {
           chunkSize: opts.chunkSize ?? DEFAULT_CHUNK_SIZE,
           dir,
+          prefix: `c${blobs.length}`,
+          keep: true,
         })) {
-          blobs.push(await this.pushBlob({ file: c.file }, DDFS.safeName(`${base}-${c.index}`), opts));
+          await settle();
+          const slot = blobs.push([]) - 1;
+          inflight = this.pushBlob({ file: c.file }, DDFS.safeName(`${base}-${c.index}`), opts)
+            .then(
+              (r) => {
+                blobs[slot] = r;
+              },
+              (e: unknown) => {
+                failure = { e };
+              },
+            )
+            .finally(() => fs.rm(c.file, { force: true }));
         }
       }
+      await settle();
     } finally {
+      await (inflight as Promise<void> | null)?.catch(() => undefined);
       await fs.rm(dir, { recursive: true, force: true });
     }
     return [await this.tag(tag, blobs, opts), blobs];
@@ -359,9 +448,15 @@ export class DDFS {
         'GET',
         `${this.master}/ddfs/new_blob/${name}${qs ? `?${qs}` : ''}`,
       )) as string[];
-      const results = await Promise.allSettled(targets.map((u) => putBlob(u, source)));
+      const results = await Promise.allSettled(
+        targets.map((u, i) => putBlob(u, source, i === 0 ? opts.onBytes : undefined)),
+      );
       const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [targets[i]] : []));
-      if (failed.length === 0) return results.map((r) => (r as PromiseFulfilledResult<string>).value);
+      if (failed.length === 0) {
+        const urls = results.map((r) => (r as PromiseFulfilledResult<string>).value);
+        opts.onBlob?.(urls);
+        return urls;
+      }
       const err = (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason;
       if (attempt >= retries) throw err;
       for (const u of failed) exclude.add(new URL(u).hostname);
@@ -417,29 +512,36 @@ export class DDFS {
     return resolveHttp(url, this.port(), this.master);
   }
 
-  private async openInput(replicas: string[]): Promise<{ url: string; bytes: AsyncIterable<Buffer> }> {
-    let last: unknown = new DiscoError('no input');
-    for (const url of replicas) {
-      try {
-        if (url.startsWith('raw://')) return { url, bytes: once(Buffer.from(url.slice('raw://'.length))) };
-        if (!url.includes('://') || url.startsWith('file://')) {
-          const file = url.startsWith('file://') ? url.slice('file://'.length) : url;
-          await fs.access(file);
-          return { url, bytes: createReadStream(file) as AsyncIterable<Buffer> };
-        }
-        const http = this.resolve(url);
-        await request(http, { method: 'HEAD' });
-        return { url, bytes: readRange(http) };
-      } catch (e) {
-        last = e;
-      }
+  /** The bytes of an input: a local file, `raw://` data, or a remote URL (replicas in order). */
+  private async *openInput(replicas: string[]): AsyncGenerator<Buffer> {
+    const first = replicas[0];
+    if (first === undefined) return;
+    if (first.startsWith('raw://')) {
+      yield Buffer.from(first.slice('raw://'.length));
+      return;
     }
-    throw last;
+    if (!first.includes('://') || first.startsWith('file://')) {
+      const file = first.startsWith('file://') ? first.slice('file://'.length) : first;
+      yield* createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
+      return;
+    }
+    yield* streamBlob(replicas.map((u) => this.resolve(u)));
   }
 }
 
-async function* once(b: Buffer): AsyncGenerator<Buffer> {
-  yield b;
+/** Count the bytes going through. */
+async function* counted(src: AsyncIterable<Buffer>, onBytes?: (n: number) => void): AsyncGenerator<Buffer> {
+  for await (const b of src) {
+    onBytes?.(b.length);
+    yield b;
+  }
+}
+
+/** Records of a custom reader: `[key, value]` pairs as they are, anything else as `[item, null]`. */
+async function* pairs(items: AsyncIterable<unknown> | Iterable<unknown>): AsyncGenerator<KV> {
+  for await (const x of items as AsyncIterable<unknown>) {
+    yield Array.isArray(x) && x.length === 2 ? (x as KV) : [x, null];
+  }
 }
 
 function aim(f: PushFile): [BlobSource, string] {
