@@ -43,7 +43,8 @@ test('map tasks run where their input is (data locality)', async () => {
   const job = await new Chatty({ master: disco }).run({ input: inputs });
   await job.wait();
   const where = assignments(await events(c.master, job.name));
-  inputs.forEach((url, i) => expect(where.get(i), url).toEqual([c.nodes[[0, 1, 2, 0, 1, 2][i]].host]));
+  for (const [i, url] of inputs.entries())
+    expect(where.get(i), url).toEqual([c.nodes[[0, 1, 2, 0, 1, 2][i]].host]);
 });
 
 test('a blacklisted node gets no new tasks; whitelisting brings it back', async () => {
