@@ -23,6 +23,10 @@ const entries = {
   'cli/ddfs': 'src/cli/ddfs.ts',
   master: 'src/master/main.ts',
   node: 'src/node/main.ts',
+  'cli/dispynode': 'src/cli/dispynode.ts',
+  'cli/dispyscheduler': 'src/cli/dispyscheduler.ts',
+  'cli/dispynetrelay': 'src/cli/dispynetrelay.ts',
+  'dispy-worker': 'src/dispy/node/worker-main.ts',
 };
 const present = Object.fromEntries(Object.entries(entries).filter(([, f]) => existsSync(f)));
 

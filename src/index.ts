@@ -41,10 +41,17 @@ export { isJobShortcut, type JobListEntry, resolveJobName, resolveJobRef } from 
 export type { JobFunction, JobInputSpec, JobOptions, SchedulerOptions } from './client/job-options.js';
 export { type BuiltJobPack, buildJobPack } from './client/jobpack-builder.js';
 export { classicIterator, type ResultIteratorOptions, resultIterator } from './client/result-iterator.js';
-
 // Errors and settings
 export { CommError, DataError, DiscoError, JobError, ProtocolError } from './common/errors.js';
 export { loadSettings, Settings } from './common/settings.js';
+export {
+  canonizeTag,
+  DDFS,
+  type DDFSOptions,
+  InvalidTag,
+  isTag,
+  type TagObject,
+} from './ddfs/client/ddfs.js';
 
 // Job-function helpers (shared with the worker)
 export { dataErr, err } from './worker/api.js';

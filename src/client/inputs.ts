@@ -3,8 +3,9 @@
  * when iterating results (`lib/disco/util.py` `inputlist`/`inputexpand`, wire spec §2.2,
  * §6.3): a `dir://` URL (an index file of a job's results) stands for the data files it
  * lists; a list of `dir://` URLs (replicas of one index) stands for the zipped lists of their
- * files; any other list is a replica set; `tag://` expansion needs DDFS and is passed through
- * for now. Index files are read over HTTP at the node's `DISCO_PORT` (or the port in a
+ * files; any other list is a replica set; a `tag://` URL stands for the blob replica sets of
+ * its tag graph (expanded by the `tags` option, see {@link ddfsTagExpander}; without it, passed
+ * through). Index files are read over HTTP at the node's `DISCO_PORT` (or the port in a
  * `host:port` node name).
  *
  * @example
@@ -13,6 +14,7 @@
  * // [['disco://n1/disco/n1/ab/J/.disco/partitions-…/part-0'], …]
  */
 import { DiscoError } from '../common/errors.js';
+import type { Settings } from '../common/settings.js';
 import { type IndexEntry, parseIndex } from '../protocol/index-file.js';
 import type { JobInput } from '../protocol/jobpack.js';
 import { resolveHttp } from '../protocol/urls.js';
@@ -21,6 +23,24 @@ import type { JobInputSpec } from './job-options.js';
 
 /** Reads the entries of a `dir://` index file. */
 export type IndexReader = (dirUrl: string) => Promise<IndexEntry[]>;
+
+/** The blob replica sets a `tag://` URL stands for. */
+export type TagExpander = (tagUrl: string) => Promise<string[][]>;
+
+/**
+ * A {@link TagExpander} asking the DDFS master (`DDFS.expandTag`: the tag graph, tokens from
+ * the URL or the settings). The DDFS client is loaded on first use only.
+ */
+export function ddfsTagExpander(opts: {
+  settings: Settings;
+  master?: string;
+  retry?: RetryPolicy;
+}): TagExpander {
+  return async (url) => {
+    const { DDFS } = await import('../ddfs/client/ddfs.js');
+    return new DDFS(opts.master, { settings: opts.settings, retry: opts.retry }).expandTag(url);
+  };
+}
 
 /** An {@link IndexReader} that fetches index files over HTTP. */
 export function httpIndexReader(opts: {
@@ -63,6 +83,8 @@ export interface ExpandOptions {
    * files itself). Otherwise expand them, keeping only entries of this label if given.
    */
   partition?: string | false;
+  /** Expands `tag://` inputs (default: none, they are kept as they are). */
+  tags?: TagExpander;
 }
 
 async function expandOne(input: JobInputSpec, read: IndexReader, opts: ExpandOptions): Promise<JobInput[]> {
@@ -80,6 +102,7 @@ async function expandOne(input: JobInputSpec, read: IndexReader, opts: ExpandOpt
     const flat = (await expandInputs(input, read, opts)).flatMap((x) => (typeof x === 'string' ? [x] : x));
     return flat.length > 0 ? [flat] : [];
   }
+  if (opts.tags && input.startsWith('tag://')) return (await opts.tags(input)).filter((s) => s.length > 0);
   return input === '' ? [] : [input];
 }
 

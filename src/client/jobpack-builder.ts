@@ -32,11 +32,13 @@ import { prefixError } from '../protocol/names.js';
 import { bundleJobModule, externalPackages, importJobModule, modulePath } from './bundle.js';
 import { type FunctionRefContext, functionRef } from './function-ref.js';
 import {
+  ddfsTagExpander,
   expandInputs,
   httpIndexReader,
   type IndexReader,
   isPartitioned,
   reducesFromIndexes,
+  type TagExpander,
 } from './inputs.js';
 import { type JobOptions, normalizeOptions, schedulerDict } from './job-options.js';
 import {
@@ -58,6 +60,8 @@ export interface BuildContext {
   master?: string;
   /** How to read `dir://` index files (default: HTTP at the node's DISCO_PORT). */
   readIndex?: IndexReader;
+  /** How to expand `tag://` inputs (default: ask the DDFS master). */
+  expandTag?: TagExpander;
   /** The worker runtime's bytes (default: this package's `dist/worker.js`). */
   workerRuntime?: () => Uint8Array;
 }
@@ -129,6 +133,7 @@ export async function buildJobPack(rawOptions: JobOptions, ctx: BuildContext): P
     ctx.readIndex ?? httpIndexReader({ discoPort: ctx.settings.get('DISCO_PORT'), master: ctx.master });
   const input: JobInput[] = await expandInputs(o.input ?? [], readIndex, {
     partition: hasMap ? undefined : false,
+    tags: ctx.expandTag ?? ddfsTagExpander({ settings: ctx.settings, master: ctx.master }),
   });
   const partitions = o.partitions === null ? 0 : checkCount(o.partitions ?? 1, 'partitions');
   let nrReduces: number;

@@ -1,7 +1,8 @@
 /**
  * Reading job results on the client (the original's `result_iterator` / `classic_iterator`,
  * wire spec §6.3): the result URLs are expanded (`dir://` index files → the data files they
- * list; a list of URLs = replicas of the same data), each data file is opened by scheme
+ * list; `tag://` → the blobs of the tag graph, via the DDFS master; a list of URLs = replicas
+ * of the same data), each data file is opened by scheme
  * (`disco://`, `http://` over HTTP at the node's `DISCO_PORT`, `file://` and plain paths from
  * the local disk, `raw://` inline) and decoded as a record stream, yielding `[key, value]`.
  *
@@ -26,7 +27,7 @@ import { resolveHttp, splitUrl } from '../protocol/urls.js';
 import { openChain, type StreamFunction } from '../worker/readers/chain.js';
 import { InputStream } from '../worker/readers/input-stream.js';
 import { type RetryPolicy, readRange } from './http.js';
-import { expandInputs, httpIndexReader } from './inputs.js';
+import { ddfsTagExpander, expandInputs, httpIndexReader } from './inputs.js';
 
 export interface ResultIteratorOptions {
   /** Turns a stream into entries: `reader(stream, size, url, params)` (default: the record format). */
@@ -95,10 +96,7 @@ function remoteUrl(url: string, o: Opener): string | null {
   if (scheme === 'disco' || scheme === 'dir' || scheme === 'part')
     return resolveHttp(url, o.discoPort, o.master);
   if (scheme === 'http' || scheme === 'https') return url;
-  if (scheme === 'tag')
-    throw new DiscoError(
-      `tag:// results need DDFS support in the client, which is not available yet: ${url}`,
-    );
+  if (scheme === 'tag') throw new DiscoError(`internal: ${url} must be expanded before it is read`);
   if (scheme === 'raw' || scheme === 'file') return null;
   throw new DataError(`unsupported URL scheme ${scheme}`, url);
 }
@@ -185,7 +183,9 @@ export async function* resultIterator<K = unknown, V = unknown>(
     retry: opts.retry,
     signal: opts.signal,
   };
-  const inputs = await expandInputs(urls, httpIndexReader({ ...o }));
+  const inputs = await expandInputs(urls, httpIndexReader({ ...o }), {
+    tags: ddfsTagExpander({ settings, master: o.master, retry: o.retry }),
+  });
   for (const input of inputs) {
     opts.notifier?.(input);
     const replicas = typeof input === 'string' ? [input] : input;

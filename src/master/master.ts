@@ -22,6 +22,8 @@ import type { DdfsHandler, MasterContext } from './http/context.js';
 import { createMasterServer } from './http/server.js';
 import { JobManager } from './jobs/manager.js';
 import { JobStore } from './jobs/store.js';
+import { registerMasterMetrics } from './metrics/master-metrics.js';
+import { Observatory } from './metrics/observatory.js';
 
 export interface MasterOptions {
   /** Structured log (default: silent). */
@@ -68,7 +70,8 @@ export async function startMaster(settings: Settings, opts: MasterOptions = {}):
   );
   const registry = new NodeRegistry(config);
   const store = new JobStore(root);
-  const manager = new JobManager({ settings, store, config, registry, log });
+  const observatory = new Observatory((job) => store.jobDir(job), log);
+  const manager = new JobManager({ settings, store, config, registry, log, observer: observatory });
   await manager.init();
   // DDFS (tags, blob placement, GC) unless the caller brings its own handler.
   const ddfsMaster: DdfsMaster | null = opts.ddfs
@@ -83,7 +86,11 @@ export async function startMaster(settings: Settings, opts: MasterOptions = {}):
     log,
     version: packageVersion(),
     ddfs: opts.ddfs ?? ddfsMaster?.handler,
+    observatory,
+    ddfsGc: ddfsMaster?.gc,
+    startedAt: Date.now(),
   };
+  const stopMetrics = registerMasterMetrics(ctx);
 
   const server = createMasterServer(ctx);
   let channel: ControlChannel | null = null;
@@ -145,6 +152,8 @@ export async function startMaster(settings: Settings, opts: MasterOptions = {}):
         server.closeAllConnections();
         await closed;
         await manager.close();
+        stopMetrics();
+        await observatory.close();
         log.info('master stopped');
       })();
       return closing;

@@ -6,7 +6,8 @@
  * `auth = hmac(DISCO_SECRET, masterNonce)` and its own nonce; the master answers `welcome`
  * with `hmac(DISCO_SECRET, nodeNonce)`, which the node checks, so both sides prove the
  * secret (an empty secret means no authentication). Every incoming message is validated
- * with `MasterToNodeSchema`; invalid ones are logged and dropped.
+ * ({@link parseMasterToNode}); invalid ones are logged and dropped. A frame may carry several
+ * messages (a JSON array); what the node sends in one event-loop turn goes out as one frame.
  *
  * Liveness: a handshake must finish within `handshakeTimeoutMs`; once connected, a
  * WebSocket ping goes out every `pingIntervalMs` and a connection that answered none of the
@@ -21,9 +22,11 @@ import { newNonce, proof, verifyProof } from '../common/auth.js';
 import {
   CONTROL_PATH,
   CONTROL_VERSION,
+  FrameBatcher,
   type MasterToNode,
-  MasterToNodeSchema,
   type NodeToMaster,
+  parseMasterToNode,
+  splitControlFrame,
 } from '../protocol/control.js';
 
 /** What the node tells the master when it says hello. */
@@ -66,6 +69,9 @@ export class ControlClient {
   private pingTimer: NodeJS.Timeout | null = null;
   private missedPongs = 0;
   private nonce = '';
+  private readonly out = new FrameBatcher<NodeToMaster>((text) => {
+    if (this.connected) this.ws!.send(text);
+  });
 
   constructor(private readonly opts: ControlClientOptions) {}
 
@@ -82,7 +88,7 @@ export class ControlClient {
   /** Send a message if connected; returns whether it was sent. */
   send(msg: NodeToMaster): boolean {
     if (!this.connected) return false;
-    this.ws!.send(JSON.stringify(msg));
+    this.out.push(msg);
     return true;
   }
 
@@ -134,19 +140,25 @@ export class ControlClient {
 
   private onData(ws: WebSocket, text: string): void {
     if (ws !== this.ws) return;
-    let raw: unknown;
+    let items: unknown[];
     try {
-      raw = JSON.parse(text);
+      items = splitControlFrame(text);
     } catch {
       this.opts.log.warn({ text: text.slice(0, 200) }, 'control message is not JSON; ignored');
       return;
     }
-    const parsed = MasterToNodeSchema.safeParse(raw);
-    if (!parsed.success) {
-      this.opts.log.warn({ text: text.slice(0, 200) }, 'invalid control message; ignored');
-      return;
+    for (const raw of items) {
+      if (ws !== this.ws) return;
+      const msg = parseMasterToNode(raw);
+      if (!msg) {
+        this.opts.log.warn({ text: JSON.stringify(raw)?.slice(0, 200) }, 'invalid control message; ignored');
+        continue;
+      }
+      this.onMessage(ws, msg);
     }
-    const msg = parsed.data;
+  }
+
+  private onMessage(ws: WebSocket, msg: MasterToNode): void {
     if (msg.type === 'refused') {
       this.opts.log.error({ reason: msg.reason }, 'master refused this node');
       ws.close();
@@ -239,6 +251,7 @@ export class ControlClient {
     if (ws !== this.ws) return;
     const wasReady = this.phase === 'ready';
     this.ws = null;
+    this.out.clear();
     this.phase = 'idle';
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     if (this.pingTimer) clearInterval(this.pingTimer);

@@ -107,7 +107,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
   function dispatch(msg: MasterToNode): void {
     switch (msg.type) {
       case 'run_task':
-        runner.run(msg.task);
+        runner.run(msg.task, msg.prefetched === true);
         return;
       case 'kill_task':
         runner.killTask(msg.task);

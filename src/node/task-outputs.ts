@@ -1,9 +1,15 @@
 /**
  * A task's outputs (wire spec §3.7): every local `OUTPUT` becomes one line
  * `<label> <type>://<host>/disco/<host>/<HH>/<job>/<path>\n` of the task's results file
- * `JobHome/.disco/<mode>-<taskid>-<usecs>.results`, opened on the first such output; `[tag,
- * "tag"]` outputs become `tag://<tag>` results. On DONE the file is fsynced and closed and the
- * task's results are the file's `dir://` URL followed by its tag URLs.
+ * `JobHome/.disco/<mode>-<taskid>-<usecs>.results` (named at the first such output); `[tag,
+ * "tag"]` outputs become `tag://<tag>` results. On DONE the file is written and the task's
+ * results are the file's `dir://` URL followed by its tag URLs.
+ *
+ * Cost per task: the lines are collected in memory (spilled to the open file past
+ * {@link SPILL_BYTES}) and written with one open/write/close at DONE. The file is not fsynced:
+ * it only matters while this node is connected — if the node (machine or daemon) goes away
+ * the master counts every result stored here as lost and runs those tasks again, and the
+ * shuffle's index, which is what outlives the phase, is written atomically with fsync.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -25,11 +31,16 @@ export interface JobLocation {
 
 const TYPE_RE = /^[A-Za-z][A-Za-z0-9+.-]*$/;
 
+/** Collected lines past which they go to the (then opened) file before DONE. */
+export const SPILL_BYTES = 256 * 1024;
+
 /** Results-file writer of one task attempt. */
 export class TaskOutputs {
   private file: fs.FileHandle | null = null;
   private fileName: string | null = null;
   private readonly tags: string[] = [];
+  private lines: string[] = [];
+  private bytes = 0;
 
   constructor(
     private readonly job: JobLocation,
@@ -53,31 +64,62 @@ export class TaskOutputs {
     if (label === '' || /\s/.test(label))
       throw new OutputRefused(`Invalid output label ${JSON.stringify(label)}`);
     const rel = this.relativePath(target);
-    if (this.file === null) await this.open();
-    await this.file!.write(`${label} ${type}://${this.job.urlBase}/${rel}\n`);
+    this.fileName ??= this.newName();
+    const line = `${label} ${type}://${this.job.urlBase}/${rel}\n`;
+    this.lines.push(line);
+    this.bytes += line.length;
+    if (this.bytes >= SPILL_BYTES) await this.spill();
   }
 
-  /** Flush and close the results file; returns the task's results (§3.7). */
+  /** Write the results file; returns the task's results (§3.7). */
   async close(): Promise<string[]> {
-    const results: string[] = [];
+    if (this.fileName === null) return this.tags.slice();
+    const data = this.take();
     if (this.file) {
       const fh = this.file;
       this.file = null;
       try {
-        await fh.sync();
+        if (data !== '') await fh.write(data);
       } finally {
         await fh.close();
       }
-      results.push(`dir://${this.job.urlBase}/.disco/${this.fileName}`);
+    } else {
+      const file = this.filePath();
+      try {
+        await fs.writeFile(file, data);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        // The first results file of this job home (or `.disco` was removed).
+        await fs.mkdir(path.dirname(file), { recursive: true });
+        await fs.writeFile(file, data);
+      }
     }
-    return [...results, ...this.tags];
+    return [`dir://${this.job.urlBase}/.disco/${this.fileName}`, ...this.tags];
   }
 
   /** Close without caring about the content (the task failed or was killed). */
   async abandon(): Promise<void> {
     const fh = this.file;
     this.file = null;
+    this.lines = [];
     await fh?.close().catch(() => {});
+  }
+
+  private take(): string {
+    const data = this.lines.join('');
+    this.lines = [];
+    this.bytes = 0;
+    return data;
+  }
+
+  /** Many outputs: move the collected lines to the file (opened now). */
+  private async spill(): Promise<void> {
+    if (this.file === null) {
+      const file = this.filePath();
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      this.file = await fs.open(file, 'w');
+    }
+    await this.file.write(this.take());
   }
 
   /**
@@ -93,12 +135,13 @@ export class TaskOutputs {
     return path.relative(path.resolve(this.job.dir), full).split(path.sep).join('/');
   }
 
-  private async open(): Promise<void> {
+  private newName(): string {
     const t = erlangNow();
     const usecs = (t.mega * 1e6 + t.secs) * 1e6 + t.micro;
-    this.fileName = `${this.mode}-${this.taskid}-${usecs}.results`;
-    const dir = path.join(this.job.dir, '.disco');
-    await fs.mkdir(dir, { recursive: true });
-    this.file = await fs.open(path.join(dir, this.fileName), 'w');
+    return `${this.mode}-${this.taskid}-${usecs}.results`;
+  }
+
+  private filePath(): string {
+    return path.join(this.job.dir, '.disco', this.fileName!);
   }
 }

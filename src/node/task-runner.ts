@@ -4,10 +4,17 @@
  * protocol through a {@link WorkerSession}, and reports `task_done` / `task_failed` and task
  * events to the master through `send`.
  *
+ * Slots: at most `maxWorkers` tasks run at once (no limit before the master said how many).
+ * The master may send more (`prefetched` tasks, to hide its round trip): they wait in a FIFO
+ * queue and start the moment a slot frees — preferably on the reusable worker that just
+ * finished a task of the same job, which is handed the next task before it even asks, so a
+ * warm worker is never passed over for a fresh process. A `prefetched` task reports
+ * `task_started` when it starts (at once or later); the master counts it as running from then.
+ *
  * Ownership: the runner owns every task record and every session. A record lives from
  * `run` until its result is reported or it is killed; a killed task reports nothing (the
- * master already decided its fate). Each attempt is keyed by {@link taskKey}, so a stale
- * attempt can never report for a newer one.
+ * master already decided its fate; a queued one is simply dropped). Each attempt is keyed by
+ * {@link taskKey}, so a stale attempt can never report for a newer one.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -58,6 +65,10 @@ export interface TaskRunnerOptions {
 
 interface TaskRecord {
   spec: TaskSpec;
+  /** The master wants `task_started` when it starts. */
+  prefetched: boolean;
+  /** Holds a slot (false while queued). */
+  started: boolean;
   /** When the master's request arrived (for the debug log). */
   receivedAt: number;
   /** How the worker was found: a parked or pre-started one, or a fresh process. */
@@ -70,6 +81,10 @@ interface TaskRecord {
 export class TaskRunner implements SessionListener {
   readonly homes: JobHomes;
   private readonly tasks = new Map<string, TaskRecord>();
+  /** Tasks waiting for a slot, oldest first. */
+  private readonly waiting: TaskRecord[] = [];
+  /** Tasks holding a slot (starting or running). */
+  private active = 0;
   /** Every live worker process, whatever its state (so shutdown leaves none behind). */
   private readonly sessions = new Set<WorkerSession>();
   /** Recently killed jobs: their reusable workers are not parked (bounded). */
@@ -107,9 +122,14 @@ export class TaskRunner implements SessionListener {
     });
   }
 
-  /** Tasks running (or preparing) on this node. */
+  /** Tasks running (or preparing) on this node; queued ones are not counted. */
   get running(): number {
-    return this.tasks.size;
+    return this.active;
+  }
+
+  /** Tasks waiting for a slot. */
+  get queued(): number {
+    return this.waiting.length;
   }
 
   /** Warm worker counts. */
@@ -120,21 +140,31 @@ export class TaskRunner implements SessionListener {
   /** The master's slot count for this node (sizes the pre-started pool). */
   setMaxWorkers(n: number): void {
     this.maxWorkers = Math.max(0, n);
+    this.startWaiting(null);
     this.replenish();
   }
 
-  /** Start a task attempt; its outcome is reported through `send`. */
-  run(spec: TaskSpec): void {
+  /**
+   * Start a task attempt, or queue it while every slot is busy; its outcome is reported
+   * through `send`. A `prefetched` task also reports `task_started` when it starts.
+   */
+  run(spec: TaskSpec, prefetched = false): void {
     if (this.closed) return;
     const key = taskKey(spec);
     this.deadJobs.delete(spec.job);
     if (this.tasks.has(key)) return; // a duplicate request for an attempt already running
-    const record: TaskRecord = { spec, session: null, killed: false, receivedAt: Date.now(), via: null };
+    const record: TaskRecord = {
+      spec,
+      prefetched,
+      started: false,
+      session: null,
+      killed: false,
+      receivedAt: Date.now(),
+      via: null,
+    };
     this.tasks.set(key, record);
-    void this.start(record).catch((e) => {
-      this.log.error({ err: e, task: key }, 'task start failed');
-      this.report(record, { kind: 'error', message: `Node failed to start the task: ${errorMessage(e)}` });
-    });
+    if (this.active < this.slots()) this.begin(record, null);
+    else this.waiting.push(record);
   }
 
   /** Kill one task attempt (no report). */
@@ -145,7 +175,10 @@ export class TaskRunner implements SessionListener {
 
   /** Kill every task of `job` and its warm workers (no reports). */
   killJob(job: string): void {
-    for (const record of [...this.tasks.values()]) if (record.spec.job === job) this.drop(record);
+    // Queued ones first, so that no freed slot starts a task that is about to be killed.
+    const all = [...this.tasks.values()].filter((r) => r.spec.job === job);
+    for (const record of all) if (!record.started) this.drop(record);
+    for (const record of all) if (!record.killed) this.drop(record);
     this.pool.killJob(job);
     this.deadJobs.add(job);
     if (this.deadJobs.size > 1000) this.deadJobs.delete(this.deadJobs.values().next().value as string);
@@ -159,6 +192,10 @@ export class TaskRunner implements SessionListener {
 
   /** Kill every task (after a reconnect: the master has re-run them elsewhere). */
   killAll(): void {
+    for (const record of this.waiting.splice(0)) {
+      record.killed = true;
+      this.tasks.delete(taskKey(record.spec));
+    }
     for (const record of [...this.tasks.values()]) this.drop(record);
   }
 
@@ -179,7 +216,7 @@ export class TaskRunner implements SessionListener {
 
   done(task: TaskContext, results: string[], durationMs: number): void {
     const record = this.tasks.get(taskKey(task.spec));
-    if (record) this.report(record, { results, durationMs });
+    if (record) this.report(record, { results, durationMs }, record.session);
   }
 
   failed(task: TaskContext, kind: 'error' | 'fatal', message: string): void {
@@ -203,7 +240,41 @@ export class TaskRunner implements SessionListener {
 
   // ------------------------------------------------------------------ internals
 
-  private async start(record: TaskRecord): Promise<void> {
+  private slots(): number {
+    return this.maxWorkers > 0 ? this.maxWorkers : Number.POSITIVE_INFINITY;
+  }
+
+  /** Give the record a slot and start it (`next`: a worker of the same job about to be free). */
+  private begin(record: TaskRecord, next: WorkerSession | null): void {
+    record.started = true;
+    this.active += 1;
+    if (record.prefetched) {
+      const { job, mode, taskid, attempt } = record.spec;
+      this.opts.send({ type: 'task_started', job, mode, taskid, attempt });
+    }
+    void this.start(record, next).catch((e) => {
+      this.log.error({ err: e, task: taskKey(record.spec) }, 'task start failed');
+      this.report(record, { kind: 'error', message: `Node failed to start the task: ${errorMessage(e)}` });
+    });
+  }
+
+  /** Fill free slots from the queue; a task of `next`'s job first, to run on `next`. */
+  private startWaiting(next: WorkerSession | null): void {
+    let reuse = next;
+    while (this.waiting.length > 0 && this.active < this.slots() && !this.closed) {
+      const job = reuse?.job ?? null;
+      let i = 0;
+      if (job !== null) {
+        const same = this.waiting.findIndex((r) => r.spec.job === job);
+        if (same >= 0) i = same;
+      }
+      const [record] = this.waiting.splice(i, 1);
+      this.begin(record, job !== null && record.spec.job === job ? reuse : null);
+      reuse = null;
+    }
+  }
+
+  private async start(record: TaskRecord, next: WorkerSession | null): Promise<void> {
     const { spec } = record;
     let home: JobHome;
     try {
@@ -220,7 +291,11 @@ export class TaskRunner implements SessionListener {
       outputs: new TaskOutputs(home, spec.mode, spec.taskid),
       startedAt: Date.now(),
     };
-    let session = this.pool.take(spec.job, home.tsWorker === WORKER_RUNTIME_VERSION);
+    // A parked worker of the job, else the one that just finished a task of it (it is about
+    // to ask for the next), else a pre-started one, else a fresh process.
+    let session = this.pool.takeParked(spec.job);
+    if (!session && next?.awaitingNext(spec.job)) session = next;
+    if (!session && home.tsWorker === WORKER_RUNTIME_VERSION) session = this.pool.takeReady();
     record.via = session ? (session.job === null ? 'prestarted' : 'parked') : 'fresh';
     if (!session) {
       const env = { ...this.env, ...home.jobenvs };
@@ -257,10 +332,12 @@ export class TaskRunner implements SessionListener {
   private report(
     record: TaskRecord,
     outcome: { results: string[]; durationMs: number } | { kind: 'error' | 'fatal'; message: string },
+    next: WorkerSession | null = null,
   ): void {
     const key = taskKey(record.spec);
     if (record.killed || this.tasks.get(key) !== record) return;
     this.tasks.delete(key);
+    this.release(record);
     const { job, mode, taskid, attempt } = record.spec;
     const ref = { job, mode, taskid, attempt };
     // Events first, so the master logs the task's messages before its outcome.
@@ -271,18 +348,34 @@ export class TaskRunner implements SessionListener {
     );
     if ('results' in outcome) this.opts.send({ type: 'task_done', ...ref, ...outcome });
     else this.opts.send({ type: 'task_failed', ...ref, ...outcome });
+    // The freed slot goes to the next queued task (sent in the same frame as this report).
+    this.startWaiting(next !== null && next.reusable ? next : null);
     this.replenish();
   }
 
   private drop(record: TaskRecord): void {
     record.killed = true;
     this.tasks.delete(taskKey(record.spec));
+    if (!record.started) {
+      const i = this.waiting.indexOf(record);
+      if (i >= 0) this.waiting.splice(i, 1);
+      return;
+    }
+    this.release(record);
     record.session?.kill();
+    this.startWaiting(null);
+  }
+
+  /** The record gives its slot back. */
+  private release(record: TaskRecord): void {
+    if (!record.started) return;
+    record.started = false;
+    this.active -= 1;
   }
 
   private replenish(): void {
     if (this.closed) return;
-    this.pool.replenish(Math.max(0, this.maxWorkers - this.tasks.size), this.maxWorkers);
+    this.pool.replenish(Math.max(0, this.maxWorkers - this.active), this.maxWorkers);
   }
 }
 

@@ -54,6 +54,11 @@ export class WorkerPool {
    * built for this runtime) a pre-started one. Null: spawn the job's own worker.
    */
   take(job: string, tsWorkerMatches: boolean): WorkerSession | null {
+    return this.takeParked(job) ?? (tsWorkerMatches ? this.takeReady() : null);
+  }
+
+  /** The most recently parked idle worker of `job`, or null. */
+  takeParked(job: string): WorkerSession | null {
     const list = this.parked.get(job);
     while (list && list.length > 0) {
       const { session, timer } = list.pop()!;
@@ -61,7 +66,11 @@ export class WorkerPool {
       if (list.length === 0) this.parked.delete(job);
       if (session.idle && session.job === job) return session;
     }
-    if (!tsWorkerMatches) return null;
+    return null;
+  }
+
+  /** The oldest ready pre-started worker, or null. */
+  takeReady(): WorkerSession | null {
     while (this.ready.length > 0) {
       const session = this.ready.shift()!;
       if (session.idle && session.job === null) return session;

@@ -24,6 +24,7 @@ import { errorMessage, ProtocolError } from '../common/errors.js';
 import { formatDuration } from '../common/time.js';
 import type { TaskSpec } from '../protocol/control.js';
 import {
+  ASYNC_MSG_ACCEPTED,
   encodeFrame,
   FrameDecoder,
   parseWorkerMessage,
@@ -103,6 +104,8 @@ export class WorkerSession {
   task: TaskContext | null = null;
   /** The worker announced `"reuse": true`. */
   reusable = false;
+  /** The worker asked for (and was granted) `MSG` without replies (`"async_msg": true`). */
+  asyncMsg = false;
   /** The pid the worker reported in `WORKER` (informational; kills use the process group). */
   workerPid: number | null = null;
 
@@ -162,6 +165,16 @@ export class WorkerSession {
   /** Waiting for a task (asked `TASK ""`, holds none). */
   get idle(): boolean {
     return this.taskRequested && !this.killed;
+  }
+
+  /**
+   * A reusable worker of `job` that finished its task and will ask for the next (it has sent
+   * `DONE`, not yet `TASK ""`): it may be {@link assign}ed the next task right away.
+   */
+  awaitingNext(job: string): boolean {
+    return (
+      this.reusable && !this.killed && this.job === job && this.task !== null && this.taskOver && !this.taskRequested
+    );
   }
 
   /**
@@ -356,7 +369,8 @@ export class WorkerSession {
       this.handshakeDone = true;
       this.workerPid = msg.body.pid;
       this.reusable = msg.body.reuse === true;
-      this.reply('OK', 'ok');
+      this.asyncMsg = msg.body.async_msg === true;
+      this.reply('OK', this.asyncMsg ? ASYNC_MSG_ACCEPTED : 'ok');
       return;
     }
     const task = this.task;
@@ -381,6 +395,8 @@ export class WorkerSession {
         return this.abort('fatal', 'Worker sent WORKER twice');
       case 'MSG':
         this.listener.event(task, `MSG: ${where} ${msg.body}`);
+        // An async_msg worker waits for no reply (it paces itself; a flood is still fatal).
+        if (this.asyncMsg) return;
         if (delayMs > 0) await sleep(delayMs);
         if (this.task === task && !this.taskOver) this.reply('OK', 'ok');
         return;
@@ -426,13 +442,11 @@ export class WorkerSession {
     }
     if (this.killed) return;
     const ms = Date.now() - task.startedAt;
+    // Armed first: the listener may hand this worker its next task at once (assign clears it).
+    if (this.reusable) this.reuseTimer = setTimeout(() => this.kill(), this.timeouts.reuseWaitMs);
     this.listener.event(task, `DONE: ${where} Task finished in ${formatDuration(ms)}`);
     this.listener.done(task, results, ms);
-    if (!this.reusable) {
-      this.kill();
-      return;
-    }
-    this.reuseTimer = setTimeout(() => this.kill(), this.timeouts.reuseWaitMs);
+    if (!this.reusable) this.kill();
   }
 
   /** End the current task (if any) with a failure, then kill the worker. */

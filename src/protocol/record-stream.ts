@@ -53,18 +53,52 @@ export class RecordWriter {
   ) {}
 
   write(key: unknown, value: unknown): void {
-    this.append(packr.pack(key));
-    this.append(packr.pack(value));
+    this.encode(key);
+    this.encode(value);
     this.records++;
     if (this.off > HUNK_SIZE) this.flush();
   }
 
-  private append(b: Uint8Array): void {
-    if (this.off + b.length > this.buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.off + b.length));
+  /**
+   * Append one MessagePack value. Strings, numbers, booleans and null are written here, byte
+   * for byte as msgpackr writes them (see {@link encodeString}); anything else by msgpackr.
+   */
+  private encode(v: unknown): void {
+    switch (typeof v) {
+      case 'string':
+        this.room(v.length * 3 + 5);
+        this.off = encodeString(this.buf, this.off, v);
+        return;
+      case 'number':
+        this.room(9);
+        this.off = encodeNumber(this.buf, this.off, v);
+        return;
+      case 'boolean':
+        this.room(1);
+        this.buf[this.off++] = v ? 0xc3 : 0xc2;
+        return;
+      case 'object':
+        if (v === null) {
+          this.room(1);
+          this.buf[this.off++] = 0xc0;
+          return;
+        }
+        break;
+    }
+    this.append(packr.pack(v));
+  }
+
+  /** Make sure `n` more bytes fit in the buffer. */
+  private room(n: number): void {
+    if (this.off + n > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.off + n));
       this.buf.copy(bigger, 0, 0, this.off);
       this.buf = bigger;
     }
+  }
+
+  private append(b: Uint8Array): void {
+    this.room(b.length);
     this.buf.set(b, this.off);
     this.off += b.length;
   }
@@ -93,6 +127,105 @@ export class RecordWriter {
     this.bytesOut += HUNK_HEADER + out.length;
     this.sink(Buffer.concat([header, out]));
   }
+}
+
+/** Node's native UTF-8 writer (on every `Buffer`, not in its type declarations). */
+interface Utf8Writer {
+  utf8Write(s: string, offset: number, length?: number): number;
+}
+
+/**
+ * Write `s` as a MessagePack string at `off` (room for `s.length * 3 + 5` bytes is there);
+ * returns the new offset. The same bytes as msgpackr (other languages read them; records must
+ * not depend on which path wrote them): the smallest header for the UTF-8 length, and — as
+ * msgpackr does — strings under 64 UTF-16 units encoded by the loop below, in which a lone
+ * surrogate becomes its 3-byte form, longer ones by Node's encoder (lone surrogates: U+FFFD).
+ */
+export function encodeString(buf: Buffer, off: number, s: string): number {
+  const len = s.length;
+  // The header is written after the text, whose UTF-8 length is not known yet: guess its size
+  // from the UTF-16 length, and move the text when the guess was short.
+  const guess = len < 0x20 ? 1 : len < 0x100 ? 2 : len < 0x10000 ? 3 : 5;
+  let n: number;
+  if (len < 0x40) {
+    let p = off + guess;
+    for (let i = 0; i < len; i++) {
+      let c = s.charCodeAt(i);
+      if (c < 0x80) buf[p++] = c;
+      else if (c < 0x800) {
+        buf[p++] = (c >> 6) | 0xc0;
+        buf[p++] = (c & 0x3f) | 0x80;
+      } else if ((c & 0xfc00) === 0xd800 && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+        c = 0x10000 + ((c & 0x03ff) << 10) + (s.charCodeAt(i + 1) & 0x03ff);
+        i++;
+        buf[p++] = (c >> 18) | 0xf0;
+        buf[p++] = ((c >> 12) & 0x3f) | 0x80;
+        buf[p++] = ((c >> 6) & 0x3f) | 0x80;
+        buf[p++] = (c & 0x3f) | 0x80;
+      } else {
+        buf[p++] = (c >> 12) | 0xe0;
+        buf[p++] = ((c >> 6) & 0x3f) | 0x80;
+        buf[p++] = (c & 0x3f) | 0x80;
+      }
+    }
+    n = p - off - guess;
+  } else n = (buf as unknown as Utf8Writer).utf8Write(s, off + guess, buf.length - off - guess);
+  if (n < 0x20) {
+    buf[off++] = 0xa0 | n;
+  } else if (n < 0x100) {
+    if (guess < 2) buf.copyWithin(off + 2, off + 1, off + 1 + n);
+    buf[off++] = 0xd9;
+    buf[off++] = n;
+  } else if (n < 0x10000) {
+    if (guess < 3) buf.copyWithin(off + 3, off + guess, off + guess + n);
+    buf[off++] = 0xda;
+    buf[off++] = n >> 8;
+    buf[off++] = n & 0xff;
+  } else {
+    if (guess < 5) buf.copyWithin(off + 5, off + guess, off + guess + n);
+    buf[off++] = 0xdb;
+    buf.writeUInt32BE(n, off);
+    off += 4;
+  }
+  return off + n;
+}
+
+/** Write `v` as msgpackr writes numbers (integers in the smallest form, others as float64). */
+export function encodeNumber(buf: Buffer, off: number, v: number): number {
+  if (v >>> 0 === v) {
+    if (v < 0x80) buf[off++] = v;
+    else if (v < 0x100) {
+      buf[off++] = 0xcc;
+      buf[off++] = v;
+    } else if (v < 0x10000) {
+      buf[off++] = 0xcd;
+      buf[off++] = v >> 8;
+      buf[off++] = v & 0xff;
+    } else {
+      buf[off++] = 0xce;
+      buf.writeUInt32BE(v, off);
+      off += 4;
+    }
+  } else if (v >> 0 === v) {
+    if (v >= -0x20) buf[off++] = 0x100 + v;
+    else if (v >= -0x80) {
+      buf[off++] = 0xd0;
+      buf[off++] = v + 0x100;
+    } else if (v >= -0x8000) {
+      buf[off++] = 0xd1;
+      buf.writeInt16BE(v, off);
+      off += 2;
+    } else {
+      buf[off++] = 0xd2;
+      buf.writeInt32BE(v, off);
+      off += 4;
+    }
+  } else {
+    buf[off++] = 0xcb;
+    buf.writeDoubleBE(v, off);
+    off += 8;
+  }
+  return off;
 }
 
 /** A synchronous byte source. `read(n)` returns up to n bytes; an empty buffer means EOF. */
@@ -158,27 +291,45 @@ export interface ReadOptions {
   url?: string;
 }
 
-/** Decode every record of a record stream (possibly several concatenated streams). */
-export function* readRecords(src: ByteSource, opts: ReadOptions = {}): Generator<KV> {
-  let header = readFully(src, HUNK_HEADER);
-  if (header.length > 0 && header[0] < 0x80) {
-    yield* readOldNetstrings(src, header, opts);
-    return;
+/**
+ * The hunks of a record stream (possibly several concatenated streams), one at a time: each
+ * {@link next} returns the decoded values of the next hunk that holds records — key, value,
+ * key, value… — checked as `docs/record-format.md` says. For readers that walk records by
+ * index (the external sort's merge) without a pair per record.
+ */
+export class HunkReader {
+  private header: Buffer | null = null;
+
+  constructor(
+    private readonly src: ByteSource,
+    private readonly opts: ReadOptions = {},
+    first?: Buffer,
+  ) {
+    if (first) this.header = first;
   }
-  while (header.length > 0) {
-    if (header.length < HUNK_HEADER) throw new DataError('truncated hunk header', opts.url);
-    const version = header[0] - 0x80;
-    const compressed = header[1];
-    const crc = header.readUInt32LE(2);
-    const len = Number(header.readBigUInt64LE(6));
-    if (version === 1)
-      throw new DataError(
-        'record stream written by the Python worker (pickle, version 1): not readable by the TypeScript worker',
-        opts.url,
-      );
-    if (version !== RECORD_VERSION) throw new DataError(`unknown record stream version ${version}`, opts.url);
-    if (len > MAX_HUNK) throw new DataError(`corrupt hunk: length ${len} exceeds ${MAX_HUNK}`, opts.url);
-    if (len > 0) {
+
+  /** The values of the next hunk with records; null at the end of the data. */
+  next(): unknown[] | null {
+    const { src, opts } = this;
+    for (;;) {
+      const header = this.header ?? readFully(src, HUNK_HEADER);
+      this.header = null;
+      if (header.length === 0) return null;
+      if (header.length < HUNK_HEADER) throw new DataError('truncated hunk header', opts.url);
+      const version = header[0] - 0x80;
+      const compressed = header[1];
+      const crc = header.readUInt32LE(2);
+      const len = Number(header.readBigUInt64LE(6));
+      if (version === 1)
+        throw new DataError(
+          'record stream written by the Python worker (pickle, version 1): not readable by the TypeScript worker',
+          opts.url,
+        );
+      if (version !== RECORD_VERSION)
+        throw new DataError(`unknown record stream version ${version}`, opts.url);
+      if (len > MAX_HUNK) throw new DataError(`corrupt hunk: length ${len} exceeds ${MAX_HUNK}`, opts.url);
+      // A zero-length hunk terminates one stream; another may follow (concatenated partitions).
+      if (len === 0) continue;
       const raw = readFully(src, len);
       if (raw.length < len)
         throw new DataError(`truncated hunk: expected ${len} bytes, got ${raw.length}`, opts.url);
@@ -186,19 +337,81 @@ export function* readRecords(src: ByteSource, opts: ReadOptions = {}): Generator
       try {
         body = compressed ? zlib.inflateSync(raw) : raw;
       } catch (e) {
-        if (opts.ignoreCorrupt) body = Buffer.alloc(0);
-        else throw new DataError(`corrupt hunk: ${(e as Error).message}`, opts.url);
+        if (opts.ignoreCorrupt) continue;
+        throw new DataError(`corrupt hunk: ${(e as Error).message}`, opts.url);
       }
-      if (body.length > 0 && zlib.crc32(body) !== crc) {
-        if (!opts.ignoreCorrupt) throw new DataError('corrupt hunk: checksum mismatch', opts.url);
-      } else {
-        const vals = unpackValues(body);
-        if (vals.length % 2 !== 0) throw new DataError('corrupt hunk: odd number of values', opts.url);
-        for (let i = 0; i < vals.length; i += 2) yield [vals[i], vals[i + 1]];
+      if (body.length === 0) continue;
+      if (zlib.crc32(body) !== crc) {
+        if (opts.ignoreCorrupt) continue;
+        throw new DataError('corrupt hunk: checksum mismatch', opts.url);
+      }
+      const vals = unpackValues(body);
+      if (vals.length % 2 !== 0) throw new DataError('corrupt hunk: odd number of values', opts.url);
+      if (vals.length > 0) return vals;
+    }
+  }
+}
+
+/**
+ * Decode every record of a record stream (possibly several concatenated streams), lazily:
+ * nothing is read before the first record is asked for.
+ */
+export function readRecords(src: ByteSource, opts: ReadOptions = {}): IterableIterator<KV> {
+  return new RecordIterator(src, opts);
+}
+
+class RecordIterator implements IterableIterator<KV> {
+  private hunks: HunkReader | null = null;
+  private old: Iterator<KV> | null = null;
+  private vals: unknown[] = [];
+  private i = 0;
+  private done = false;
+
+  constructor(
+    private readonly src: ByteSource,
+    private readonly opts: ReadOptions,
+  ) {}
+
+  next(): IteratorResult<KV> {
+    for (;;) {
+      const vals = this.vals;
+      const i = this.i;
+      if (i < vals.length) {
+        this.i = i + 2;
+        return { value: [vals[i], vals[i + 1]], done: false };
+      }
+      if (this.done) return { value: undefined, done: true };
+      if (this.old) return this.old.next();
+      try {
+        if (!this.hunks) {
+          const header = readFully(this.src, HUNK_HEADER);
+          if (header.length > 0 && header[0] < 0x80) {
+            this.old = readOldNetstrings(this.src, header, this.opts);
+            continue;
+          }
+          this.hunks = new HunkReader(this.src, this.opts, header);
+        }
+        const next = this.hunks.next();
+        this.vals = next ?? [];
+        this.i = 0;
+        if (next === null) this.done = true;
+      } catch (e) {
+        this.done = true;
+        this.vals = [];
+        throw e;
       }
     }
-    // A zero-length hunk terminates one stream; another may follow (concatenated partitions).
-    header = readFully(src, HUNK_HEADER);
+  }
+
+  return(): IteratorResult<KV> {
+    this.done = true;
+    this.vals = [];
+    this.old?.return?.();
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.iterator](): this {
+    return this;
   }
 }
 

@@ -106,7 +106,11 @@ export interface TagUrl {
   token: string | null;
 }
 
-/** `tag://NAME`, `tag://HOST[:PORT]/NAME`, `tag://user:TOKEN@/NAME`, `tag://user:TOKEN@HOST/NAME`. */
+/**
+ * `tag://NAME`, `tag://HOST[:PORT]/NAME`, `tag://user:TOKEN@/NAME`, `tag://user:TOKEN@HOST/NAME`.
+ * Without a `/`, everything is the name (tag names may contain `@` and `:`, e.g.
+ * `tag://disco:job:results:Job@5dc:1:2`), as in the original's `urlsplit`.
+ */
 export function parseTagUrl(url: string): TagUrl {
   const m = /^tag:\/\/(.*)$/s.exec(url);
   if (!m) throw new Error(`not a tag:// URL: ${url}`);
@@ -114,7 +118,8 @@ export function parseTagUrl(url: string): TagUrl {
   let token: string | null = null;
   const at = rest.indexOf('@');
   const slash = rest.indexOf('/');
-  if (at >= 0 && (slash < 0 || at < slash)) {
+  if (slash < 0) return { tag: rest, host: null, token: null };
+  if (at >= 0 && at < slash) {
     const cred = rest.slice(0, at);
     const colon = cred.indexOf(':');
     token = colon >= 0 ? cred.slice(colon + 1) : null;

@@ -89,9 +89,17 @@ function accKey(key: unknown): unknown {
     : key;
 }
 
+/** Bounds of the helpers' memory (mutable for tests). */
+export const FUNC_LIMITS = {
+  /** `sumCombiner` writes its sums out early once a buffer holds this many keys. */
+  sumCombinerKeys: 200_000,
+};
+
 /**
  * Combiner that sums the values of each key within a partition; emits the sums when the map
- * is done. `buffer` is the per-partition accumulator the worker passes in.
+ * is done, or earlier when the buffer holds more than `FUNC_LIMITS.sumCombinerKeys` keys (the
+ * partial sums then add up in the reduce). `buffer` is the per-partition accumulator the worker
+ * passes in.
  */
 export function sumCombiner(
   key: unknown,
@@ -104,7 +112,14 @@ export function sumCombiner(
     const id = accKey(key);
     const slot = buffer.get(id) as [unknown, number] | undefined;
     if (slot) slot[1] += value as number;
-    else buffer.set(id, [key, value as number]);
+    else {
+      buffer.set(id, [key, value as number]);
+      if (buffer.size >= FUNC_LIMITS.sumCombinerKeys) {
+        const early = [...buffer.values()] as [unknown, unknown][];
+        buffer.clear();
+        return early;
+      }
+    }
     return undefined;
   }
   return buffer.values() as Iterable<[unknown, unknown]>;

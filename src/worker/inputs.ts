@@ -97,38 +97,149 @@ export function withReplicas<T>(input: TaskInput, proto: ReplicaProtocol | null,
 /**
  * The entries of one input, read through `open` (which builds the stream chain), failing
  * over between replicas. Errors of whoever consumes the entries (e.g. `map`) are not read
- * failures: they never reach this generator.
+ * failures: they never reach this iterator. Nothing is opened before the first `next()`;
+ * `return()` (a consumer stopping early) closes what is open.
  */
-export function* readInput(
+export function readInput(
   input: TaskInput,
   proto: ReplicaProtocol | null,
   open: (url: string) => OpenedInput,
-): Generator<unknown> {
-  const cursor = new ReplicaCursor(input, proto);
-  let delivered = 0;
-  for (;;) {
-    const [rid, url] = cursor.next();
-    let opened: OpenedInput | null = null;
-    try {
-      opened = open(url);
-      const it = opened.entries[Symbol.iterator]();
-      let seen = 0;
-      for (;;) {
+): IterableIterator<unknown> {
+  return new InputReader(input, proto, open);
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+/**
+ * {@link readInput} as a plain iterator: entries pass through without being wrapped again
+ * (this is the per-entry path of every task).
+ */
+class InputReader implements IterableIterator<unknown> {
+  private cursor: ReplicaCursor | null = null;
+  private opened: OpenedInput | null = null;
+  private it: Iterator<unknown> | null = null;
+  private rid = 0;
+  /** Entries delivered so far (a replica taking over skips them). */
+  private delivered = 0;
+  private finished = false;
+
+  constructor(
+    private readonly input: TaskInput,
+    private readonly proto: ReplicaProtocol | null,
+    private readonly open: (url: string) => OpenedInput,
+  ) {}
+
+  next(): IteratorResult<unknown> {
+    const it = this.it;
+    if (it !== null) {
+      try {
         const r = it.next();
-        if (r.done) break;
-        // A replica taking over starts from the beginning: skip what was delivered.
-        if (seen++ < delivered) continue;
-        delivered++;
-        yield r.value;
+        if (!r.done) {
+          this.delivered++;
+          return r;
+        }
+      } catch (e) {
+        return this.failOver(e);
       }
-      return;
-    } catch (e) {
-      if (!isReadFailure(e)) throw e;
-      cursor.failed(rid, e);
-    } finally {
-      opened?.close();
+      this.finish();
+      return DONE;
     }
+    if (this.finished) return DONE;
+    return this.startReplica();
   }
+
+  /** Open the next replica and skip what was delivered; then go on with {@link next}. */
+  private startReplica(): IteratorResult<unknown> {
+    try {
+      this.cursor ??= new ReplicaCursor(this.input, this.proto);
+      for (;;) {
+        const [rid, url] = this.cursor.next();
+        this.rid = rid;
+        try {
+          this.opened = this.open(url);
+          const it = this.opened.entries[Symbol.iterator]();
+          for (let seen = 0; seen < this.delivered; seen++) if (it.next().done) break;
+          this.it = it;
+          break;
+        } catch (e) {
+          this.closeOpened();
+          if (!isReadFailure(e)) throw e;
+          this.cursor.failed(rid, e);
+        }
+      }
+    } catch (e) {
+      this.finish();
+      throw e;
+    }
+    return this.next();
+  }
+
+  private failOver(e: unknown): IteratorResult<unknown> {
+    this.closeOpened();
+    if (!isReadFailure(e)) {
+      this.finish();
+      throw e;
+    }
+    (this.cursor as ReplicaCursor).failed(this.rid, e);
+    return this.startReplica();
+  }
+
+  private closeOpened(): void {
+    const o = this.opened;
+    this.opened = null;
+    this.it = null;
+    o?.close();
+  }
+
+  private finish(): void {
+    this.finished = true;
+    this.closeOpened();
+  }
+
+  return(): IteratorResult<unknown> {
+    this.finish();
+    return DONE;
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+}
+
+/**
+ * The entries of every input in turn (each through {@link readInput}). A plain iterator, as
+ * {@link readInput}.
+ */
+export function readInputs(
+  inputs: readonly TaskInput[],
+  proto: ReplicaProtocol | null,
+  open: (url: string) => OpenedInput,
+): IterableIterator<unknown> {
+  let i = 0;
+  let cur: IterableIterator<unknown> | null = null;
+  const chained: IterableIterator<unknown> = {
+    next(): IteratorResult<unknown> {
+      for (;;) {
+        if (cur !== null) {
+          const r = cur.next();
+          if (!r.done) return r;
+          cur = null;
+        }
+        if (i >= inputs.length) return DONE;
+        cur = readInput(inputs[i++], proto, open);
+      }
+    },
+    return(): IteratorResult<unknown> {
+      cur?.return?.();
+      cur = null;
+      i = inputs.length;
+      return DONE;
+    },
+    [Symbol.iterator]() {
+      return chained;
+    },
+  };
+  return chained;
 }
 
 export interface ExpandOptions {

@@ -38,19 +38,6 @@ function fail(e: unknown): never {
   process.exit(1);
 }
 
-// PROFHACK-BEGIN
-import { Session } from 'node:inspector';
-import { writeFileSync as __w } from 'node:fs';
-const __profDir = process.env.DISCO_TS_WORKER_PROF;
-const __sess = __profDir ? new Session() : null;
-let __n = 0;
-if (__sess) { __sess.connect(); __sess.post('Profiler.enable'); __sess.post('Profiler.start'); }
-function __tick(): void {
-  if (!__sess) return;
-  if (++__n % 600 !== 0) return;
-  __sess.post('Profiler.stop', (err, r) => { if (!err) __w(`${__profDir}/worker-${process.pid}-${__n}.cpuprofile`, JSON.stringify(r.profile)); __sess.post('Profiler.start'); });
-}
-// PROFHACK-END
 async function main(): Promise<void> {
   captureConsole(sendMessage);
   setMessageSink(sendMessage);
@@ -70,7 +57,6 @@ async function main(): Promise<void> {
       await runTask(client, task);
       active = false;
       client.done();
-      __tick();
     } catch (e) {
       fail(e);
     }

@@ -7,31 +7,37 @@
  * Combiner semantics (as the original): `combiner(key, value, buffer, false, params)` for every
  * record, with one `buffer` (a `Map`) per partition; after the last entry,
  * `combiner(null, null, buffer, true, params)` once per partition. Only what the combiner
- * returns (an iterable of pairs, or nothing) is written.
+ * returns (an iterable of pairs, or nothing) is written. The built-in `sumCombiner` has a
+ * faster equivalent with bounded memory (see `combine.ts`).
  *
  * @example
  * const outputs = runMap(run); // then OUTPUT [rel, 'part', label] for each
  */
 import { JobError } from '../common/errors.js';
-import { defaultPartition } from './func.js';
-import { expandInputs, readInput } from './inputs.js';
+import { makeMapSink } from './combine.js';
+import { expandInputs, readInputs } from './inputs.js';
 import type { TaskOutput } from './outputs.js';
 import type { StreamFunction } from './readers/chain.js';
-import { pairsOf } from './results.js';
+import { asPair, itemsOf } from './results.js';
 import { StatusIterator } from './status.js';
 import type { TaskRun } from './task-run.js';
 
-/** The partition label of `key`, checked (a NaN or missing label would lose records). */
-function labelOf(
-  partition: (key: unknown, n: number, params: unknown) => unknown,
-  key: unknown,
-  n: number,
-  params: unknown,
-): string {
-  const p = partition(key, n, params);
-  if (p === null || p === undefined || (typeof p === 'number' && !Number.isFinite(p)))
-    throw new TypeError(`partition() returned ${String(p)} for key ${JSON.stringify(key) ?? String(key)}`);
-  return String(p);
+type PairSink = { add(key: unknown, value: unknown): void };
+
+/** Hand every pair of what `map` returned to `sink` (arrays without an iterator). */
+function addPairs(produced: unknown, sink: PairSink): void {
+  if (Array.isArray(produced)) {
+    for (let i = 0; i < produced.length; i++) {
+      const x: unknown = produced[i];
+      const p = Array.isArray(x) && x.length === 2 ? x : asPair(x, 'map');
+      sink.add(p[0], p[1]);
+    }
+    return;
+  }
+  for (const x of itemsOf(produced, 'map')) {
+    const p = Array.isArray(x) && x.length === 2 ? x : asPair(x, 'map');
+    sink.add(p[0], p[1]);
+  }
 }
 
 /** Run the map phase; returns the outputs written (not yet closed). */
@@ -39,21 +45,11 @@ export function runMap(run: TaskRun): TaskOutput[] {
   const { fns, params, data } = run;
   const map = fns.map;
   if (!map) throw new JobError('this job has no map function');
-  const partitions = data.partitions;
-  const partition = (fns.partition ?? defaultPartition) as (
-    key: unknown,
-    n: number,
-    params: unknown,
-  ) => unknown;
-  const combiner = fns.combiner ?? null;
 
   const inputs = expandInputs(run.inputs, { proto: run.proto, ctx: run.openCtx, label: null });
   const streams = (fns.mapInputStream ?? []) as StreamFunction[];
   const reader = fns.mapReader as StreamFunction | null | undefined;
-  function* allEntries(): Generator<unknown> {
-    for (const input of inputs)
-      yield* readInput(input, run.proto, (url) => run.openInput(url, streams, reader));
-  }
+  const allEntries = () => readInputs(inputs, run.proto, (url) => run.openInput(url, streams, reader));
   const entries = new StatusIterator(
     allEntries(),
     data.statusInterval,
@@ -61,30 +57,15 @@ export function runMap(run: TaskRun): TaskOutput[] {
     run.msg,
   );
 
+  const sink = makeMapSink({
+    outputs: run.outputs,
+    partitions: data.partitions > 0 ? data.partitions : 0,
+    partition: fns.partition as Parameters<typeof makeMapSink>[0]['partition'],
+    combiner: fns.combiner as Parameters<typeof makeMapSink>[0]['combiner'],
+    params,
+  });
   fns.mapInit?.(entries, params);
-  const buffers = new Map<string | null, Map<unknown, unknown>>();
-  for (const entry of entries) {
-    for (const [key, value] of pairsOf(map(entry, params), 'map')) {
-      const label = partitions > 0 ? labelOf(partition, key, partitions, params) : null;
-      if (combiner) {
-        let buf = buffers.get(label);
-        if (!buf) {
-          buf = new Map();
-          buffers.set(label, buf);
-        }
-        const produced = combiner(key, value, buf, false, params);
-        if (produced !== undefined && produced !== null) {
-          const out = run.outputs.get(label);
-          for (const rec of pairsOf(produced, 'combiner')) out.add(rec[0], rec[1]);
-        }
-      } else run.outputs.get(label).add(key, value);
-    }
-  }
-  for (const [label, buf] of buffers) {
-    const produced = combiner?.(null, null, buf, true, params);
-    if (produced === undefined || produced === null) continue;
-    const out = run.outputs.get(label);
-    for (const rec of pairsOf(produced, 'combiner')) out.add(rec[0], rec[1]);
-  }
+  for (const entry of entries) addPairs(map(entry, params), sink);
+  sink.finish();
   return run.outputs.list();
 }

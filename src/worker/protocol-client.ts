@@ -8,6 +8,14 @@
  * `TASK ""`; the node answers with another task of the same job, or closes stdin, on which
  * {@link ProtocolClient.nextTask} returns null and the worker exits.
  *
+ * It also asks for `"async_msg": true`; when the node's `OK` accepts it, `MSG` gets no reply,
+ * so a message costs a write instead of a round trip (the client keeps the message rate
+ * itself either way). Messages without a reply may be *deferred* (`DONE` before the next
+ * `TASK ""`, the per-task "Done: …" and "Results sent to master" messages): they go out with
+ * the next message, in the same write, so a task costs three round trips (`INPUT`, `OUTPUT`,
+ * `TASK`) instead of six writes and five round trips. Nothing that a person waits to see is
+ * deferred past the end of its task.
+ *
  * @example
  * const c = new ProtocolClient();
  * c.hello();
@@ -16,9 +24,11 @@
 import { readSync, writeSync } from 'node:fs';
 import { DataError, ProtocolError } from '../common/errors.js';
 import {
+  ASYNC_MSG_ACCEPTED,
   encodeFrame,
   type Frame,
   FrameDecoder,
+  fastTaskInfo,
   type InputEntry,
   type Replica,
   type TaskInfo,
@@ -43,6 +53,8 @@ export interface ProtocolClientOptions {
   output?: number;
   /** Ask to be reused for further tasks (default true). */
   reuse?: boolean;
+  /** Ask for `MSG` without replies (default true; used only if the node accepts). */
+  asyncMsg?: boolean;
 }
 
 function isErrno(e: unknown, ...codes: string[]): boolean {
@@ -53,6 +65,11 @@ export class ProtocolClient {
   private readonly inFd: number;
   private readonly outFd: number;
   readonly reuse: boolean;
+  private readonly askAsyncMsg: boolean;
+  /** The node accepted `async_msg`: `MSG` has no reply. */
+  private asyncMsg = false;
+  /** Encoded frames without a reply, waiting to go out with the next write. */
+  private deferred: Buffer[] = [];
   private readonly decoder = new FrameDecoder();
   private readonly queued: Frame[] = [];
   private readonly readBuf = Buffer.allocUnsafe(64 * 1024);
@@ -63,11 +80,22 @@ export class ProtocolClient {
     this.inFd = opts.input ?? 0;
     this.outFd = opts.output ?? 2;
     this.reuse = opts.reuse ?? true;
+    this.askAsyncMsg = opts.asyncMsg ?? true;
   }
 
-  /** `WORKER {"version":"1.0","pid":N,"reuse":true}` → `OK`. */
+  /** `WORKER {"version":"1.0","pid":N,"reuse":true,"async_msg":true}` → `OK`. */
   hello(): void {
-    this.request('WORKER', { version: '1.0', pid: process.pid, reuse: this.reuse }, ['OK']);
+    const body: Record<string, unknown> = { version: '1.0', pid: process.pid, reuse: this.reuse };
+    if (this.askAsyncMsg) body.async_msg = true;
+    const r = this.request('WORKER', body, ['OK']);
+    const b = r.body as Record<string, unknown> | null;
+    this.asyncMsg =
+      this.askAsyncMsg && typeof b === 'object' && b !== null && b.async_msg === ASYNC_MSG_ACCEPTED.async_msg;
+  }
+
+  /** Whether `MSG` goes out without waiting for a reply (the node accepted `async_msg`). */
+  get msgWithoutReply(): boolean {
+    return this.asyncMsg;
   }
 
   /** `TASK ""` → the task; null when the node closed stdin instead of answering. */
@@ -79,13 +107,17 @@ export class ProtocolClient {
       if (e instanceof EndOfInput) return null;
       throw e;
     }
-    const parsed = TaskInfoSchema.safeParse(reply.body);
-    if (!parsed.success)
-      throw new ProtocolError(`invalid TASK reply: ${JSON.stringify(reply.body).slice(0, 300)}`);
+    let info = fastTaskInfo(reply.body);
+    if (!info) {
+      const parsed = TaskInfoSchema.safeParse(reply.body);
+      if (!parsed.success)
+        throw new ProtocolError(`invalid TASK reply: ${JSON.stringify(reply.body).slice(0, 300)}`);
+      info = parsed.data;
+    }
     // The node throttles MSGs per task, so a reused worker's pacing starts afresh with each
     // task; carrying it over made a reused worker sleep ~1 s every few tasks.
     this.recentMsgs.length = 0;
-    return parsed.data;
+    return info;
   }
 
   /** `INPUT ""` → every input of the task with its replicas. */
@@ -113,22 +145,36 @@ export class ProtocolClient {
   }
 
   /**
-   * `MSG text` → `OK`. Blank texts are skipped; at most {@link MSG_PER_SECOND} go out per
-   * second (the client waits), so the node's throttle never has to kill the job. A
-   * `droppable` message (periodic progress) is skipped instead of waited for.
+   * `MSG text` → `OK` (no reply with `async_msg`). Blank texts are skipped; at most
+   * {@link MSG_PER_SECOND} go out per second (the client waits), so the node's throttle never
+   * has to kill the job. A `droppable` message (periodic progress) is skipped instead of
+   * waited for. A `defer`red message (with `async_msg` only) goes out with the next message
+   * the worker sends — for messages that are immediately followed by another one.
    */
-  msg(text: string, opts: { droppable?: boolean } = {}): void {
+  msg(text: string, opts: { droppable?: boolean; defer?: boolean } = {}): void {
     let t = text.trim();
     if (t === '') return;
     if (t.length > MAX_MSG_LENGTH)
       t = `${t.slice(0, MAX_MSG_LENGTH)}… (${t.length - MAX_MSG_LENGTH} more characters)`;
     if (!this.pace(opts.droppable === true)) return;
-    this.request('MSG', t, ['OK']);
+    if (this.asyncMsg) this.send('MSG', t, opts.defer === true);
+    else this.request('MSG', t, ['OK']);
   }
 
-  /** `DONE ""` (no reply). */
+  /**
+   * `DONE ""` (no reply). A reusable worker asks `TASK ""` right after, so its `DONE` waits
+   * to go out in the same write; call {@link flush} before exiting instead.
+   */
   done(): void {
-    this.send('DONE', '');
+    this.send('DONE', '', this.reuse);
+  }
+
+  /** Write out deferred messages now. */
+  flush(): void {
+    if (this.deferred.length === 0) return;
+    const frames = this.deferred;
+    this.deferred = [];
+    this.writeAll(frames.length === 1 ? frames[0] : Buffer.concat(frames));
   }
 
   /** `ERROR text` (no reply): the task failed and may be retried elsewhere. */
@@ -197,8 +243,21 @@ export class ProtocolClient {
     return reply;
   }
 
-  private send(type: string, body: unknown): void {
+  private send(type: string, body: unknown, defer = false): void {
     const frame = encodeFrame(type, body);
+    if (defer) {
+      this.deferred.push(frame);
+      return;
+    }
+    if (this.deferred.length > 0) {
+      this.deferred.push(frame);
+      this.flush();
+      return;
+    }
+    this.writeAll(frame);
+  }
+
+  private writeAll(frame: Buffer): void {
     let off = 0;
     while (off < frame.length) {
       try {

@@ -14,7 +14,7 @@
  * const [output] = runReduce(run); // then OUTPUT [rel, 'disco', '0']
  */
 import { JobError } from '../common/errors.js';
-import { expandInputs, isPartitioned, readInput } from './inputs.js';
+import { expandInputs, isPartitioned, readInputs } from './inputs.js';
 import type { TaskOutput } from './outputs.js';
 import type { StreamFunction } from './readers/chain.js';
 import { asPair, pairsOf } from './results.js';
@@ -32,10 +32,7 @@ export function runReduce(run: TaskRun): TaskOutput[] {
   const inputs = expandInputs(run.inputs, { proto: run.proto, ctx: run.openCtx, label });
   const streams = (fns.reduceInputStream ?? []) as StreamFunction[];
   const reader = fns.reduceReader as StreamFunction | null | undefined;
-  function* allEntries(): Generator<unknown> {
-    for (const input of inputs)
-      yield* readInput(input, run.proto, (url) => run.openInput(url, streams, reader));
-  }
+  const allEntries = () => readInputs(inputs, run.proto, (url) => run.openInput(url, streams, reader));
 
   let source: Iterator<unknown> = allEntries();
   if (data.sort) {

@@ -4,20 +4,25 @@
  *
  * 1. records are buffered until their estimated size reaches `bufferSize` bytes, then sorted
  *    (stable, by `compareKeys`) and spilled to a run file in the record format;
- * 2. runs are merged with a binary heap, at most `fanIn` at a time (several passes when there
- *    are more), ties broken by run order — so the whole sort is stable.
+ * 2. runs are merged with a tournament tree, at most `fanIn` at a time (several passes when
+ *    there are more), ties broken by run order — so the whole sort is stable.
  *
  * Input that fits in the buffer is sorted in memory and never touches the disk. Run files
  * live in `tmpDir` and are removed as soon as they are merged (and when the caller stops
  * early).
+ *
+ * String keys (the common case) take a fast path: each key gets a number that orders like its
+ * first six UTF-16 units (see {@link keyPrefix}), so most comparisons are between two numbers;
+ * equal numbers fall back to comparing the strings. A buffer whose keys are all strings is
+ * sorted by a merge sort over record indices with that comparison inlined; other buffers use
+ * `Array.prototype.sort` with `compareKeys`. Both give the order of `compareKeys`.
  *
  * @example
  * for (const [k, v] of externalSort(records, { bufferSize: 64 << 20, tmpDir })) ...
  */
 import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { FileSource, type KV, RecordWriter, readRecords } from '../protocol/record-stream.js';
-import { MinHeap } from './heap.js';
+import { FileSource, HunkReader, type KV, RecordWriter } from '../protocol/record-stream.js';
 import { compareKeys, estimateSize } from './key-order.js';
 
 export interface ExternalSortOptions {
@@ -29,6 +34,19 @@ export interface ExternalSortOptions {
   fanIn?: number;
   /** Told the number of runs after each spill (for progress messages). */
   onSpill?: (runs: number) => void;
+  /** Filled in as the sort goes (for progress and benchmarks). */
+  stats?: SortStats;
+}
+
+/** What a sort did. */
+export interface SortStats {
+  records: number;
+  /** Run files written (merge passes included). */
+  runs: number;
+  /** Bytes written to run files (merge passes included). */
+  bytesSpilled: number;
+  /** Merge passes over run files (the final merge included; 0 when nothing was spilled). */
+  mergePasses: number;
 }
 
 /** Estimated per-record overhead beyond key and value (the pair array, references). */
@@ -36,7 +54,140 @@ const RECORD_OVERHEAD = 40;
 
 let runCounter = 0;
 
-const byKey = (a: KV, b: KV) => compareKeys(a[0], b[0]);
+/**
+ * A number that orders string keys like `compareKeys` does, as far as it goes: `a < b` implies
+ * `keyPrefix(a) <= keyPrefix(b)`. The first six UTF-16 units, 8 bits each (missing units count
+ * as 0); a unit of 255 or more counts as 255 and ends the prefix (what follows it is left to
+ * the full comparison). Exact in a double (48 bits).
+ */
+export function keyPrefix(s: string): number {
+  const n = s.length < 6 ? s.length : 6;
+  let p = 0;
+  let i = 0;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 255) {
+      p = p * 256 + 255;
+      i++;
+      break;
+    }
+    p = p * 256 + c;
+  }
+  for (; i < 6; i++) p *= 256;
+  return p;
+}
+
+/** Compare two string keys knowing their prefixes (the order of `compareKeys`). */
+function compareStrings(pa: number, a: string, pb: number, b: string): number {
+  if (pa !== pb) return pa < pb ? -1 : 1;
+  if (a === b) return 0;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The order of `keys[0..n)`, stable: a permutation of indices. String keys with their
+ * prefixes use a merge sort with the comparison inlined; `prefixes` null means mixed keys.
+ */
+function sortOrder(keys: unknown[], prefixes: Float64Array | null): Int32Array {
+  const n = keys.length;
+  let src = new Int32Array(n);
+  for (let i = 0; i < n; i++) src[i] = i;
+  if (prefixes === null) {
+    const sorted = Array.from(src).sort((i, j) => compareKeys(keys[i], keys[j]) || i - j);
+    return Int32Array.from(sorted);
+  }
+  const p = prefixes;
+  const k = keys as string[];
+  // Insertion sort of short stretches, then bottom-up merges (stable: ties keep the left one).
+  const RUN = 24;
+  for (let lo = 0; lo < n; lo += RUN) {
+    const hi = lo + RUN < n ? lo + RUN : n;
+    for (let i = lo + 1; i < hi; i++) {
+      const x = src[i];
+      const px = p[x];
+      const kx = k[x];
+      let j = i - 1;
+      while (j >= lo) {
+        const y = src[j];
+        if (compareStrings(p[y], k[y], px, kx) <= 0) break;
+        src[j + 1] = y;
+        j--;
+      }
+      src[j + 1] = x;
+    }
+  }
+  if (n <= RUN) return src;
+  let dst = new Int32Array(n);
+  for (let width = RUN; width < n; width *= 2) {
+    for (let lo = 0; lo < n; lo += 2 * width) {
+      const mid = lo + width < n ? lo + width : n;
+      const hi = lo + 2 * width < n ? lo + 2 * width : n;
+      let i = lo;
+      let j = mid;
+      let o = lo;
+      // Already in order (common for presorted input): copy.
+      if (mid >= hi || compareStrings(p[src[mid - 1]], k[src[mid - 1]], p[src[mid]], k[src[mid]]) <= 0) {
+        dst.set(src.subarray(lo, hi), lo);
+        continue;
+      }
+      while (i < mid && j < hi) {
+        const a = src[i];
+        const b = src[j];
+        if (compareStrings(p[b], k[b], p[a], k[a]) < 0) {
+          dst[o++] = b;
+          j++;
+        } else {
+          dst[o++] = a;
+          i++;
+        }
+      }
+      while (i < mid) dst[o++] = src[i++];
+      while (j < hi) dst[o++] = src[j++];
+    }
+    const t = src;
+    src = dst;
+    dst = t;
+  }
+  return src;
+}
+
+/** Records held in memory: keys and values side by side. */
+class SortBuffer {
+  keys: unknown[] = [];
+  values: unknown[] = [];
+  /** Every key is a string. */
+  strings = true;
+  bytes = 0;
+
+  add(key: unknown, value: unknown): void {
+    this.keys.push(key);
+    this.values.push(value);
+    if (typeof key !== 'string') this.strings = false;
+    this.bytes += RECORD_OVERHEAD + estimateSize(key) + estimateSize(value);
+  }
+
+  get size(): number {
+    return this.keys.length;
+  }
+
+  /** The sort order (see {@link sortOrder}). */
+  order(): Int32Array {
+    let prefixes: Float64Array | null = null;
+    if (this.strings) {
+      const keys = this.keys as string[];
+      prefixes = new Float64Array(keys.length);
+      for (let i = 0; i < keys.length; i++) prefixes[i] = keyPrefix(keys[i]);
+    }
+    return sortOrder(this.keys, prefixes);
+  }
+}
+
+/** A run file on disk. */
+interface Run {
+  file: string;
+  /** Every key in it is a string. */
+  strings: boolean;
+}
 
 /** Sort `records` by key (see module docs); yields `[key, value]` pairs in order. */
 export function* externalSort(
@@ -44,6 +195,7 @@ export function* externalSort(
   opts: ExternalSortOptions,
 ): Generator<KV> {
   const fanIn = Math.max(2, opts.fanIn ?? 64);
+  const stats = opts.stats ?? { records: 0, runs: 0, bytesSpilled: 0, mergePasses: 0 };
   // Hunks small enough that `fanIn` open runs stay within about the buffer size.
   const hunkBytes = Math.min(1 << 20, Math.max(16 << 10, Math.floor(opts.bufferSize / fanIn)));
   const live = new Set<string>();
@@ -60,48 +212,96 @@ export function* externalSort(
       // already removed
     }
   };
+  const spill = (records: RecordSource, strings: boolean): Run => {
+    stats.runs++;
+    const file = newRun();
+    stats.bytesSpilled += writeRun(records, file, hunkBytes);
+    return { file, strings };
+  };
   try {
-    let buf: KV[] = [];
-    let est = 0;
-    let runs: string[] = [];
+    let buf = new SortBuffer();
+    let runs: Run[] = [];
     for (const rec of records) {
-      const kv: KV = [rec[0], rec[1]];
-      buf.push(kv);
-      est += RECORD_OVERHEAD + estimateSize(kv[0]) + estimateSize(kv[1]);
-      if (est >= opts.bufferSize) {
-        runs.push(writeRun(buf.sort(byKey), newRun(), hunkBytes));
-        buf = [];
-        est = 0;
+      buf.add(rec[0], rec[1]);
+      stats.records++;
+      if (buf.bytes >= opts.bufferSize) {
+        runs.push(spill(bufferSource(buf, buf.order()), buf.strings));
+        buf = new SortBuffer();
         opts.onSpill?.(runs.length);
       }
     }
-    buf.sort(byKey);
     if (runs.length === 0) {
-      yield* buf;
+      const { keys, values } = buf;
+      const order = buf.order();
+      buf = new SortBuffer();
+      for (let i = 0; i < order.length; i++) {
+        const j = order[i];
+        yield [keys[j], values[j]];
+      }
       return;
     }
-    if (buf.length > 0) runs.push(writeRun(buf, newRun(), hunkBytes));
-    buf = [];
+    if (buf.size > 0) runs.push(spill(bufferSource(buf, buf.order()), buf.strings));
+    buf = new SortBuffer();
     while (runs.length > fanIn) {
-      const next: string[] = [];
+      stats.mergePasses++;
+      const next: Run[] = [];
       for (let i = 0; i < runs.length; i += fanIn) {
         const group = runs.slice(i, i + fanIn);
         if (group.length === 1) {
           next.push(group[0]);
           continue;
         }
-        next.push(writeRun(mergeRuns(group, drop), newRun(), hunkBytes));
+        const merger = new Merger(group, drop);
+        try {
+          next.push(spill(merger, group.every((r) => r.strings)));
+        } finally {
+          merger.close();
+        }
       }
       runs = next;
     }
-    yield* mergeRuns(runs, drop);
+    stats.mergePasses++;
+    const merger = new Merger(runs, drop);
+    try {
+      for (;;) {
+        if (!merger.advance()) break;
+        yield [merger.key, merger.value];
+      }
+    } finally {
+      merger.close();
+    }
   } finally {
     for (const p of [...live]) drop(p);
   }
 }
 
-/** Write sorted records to a run file; returns its path. */
-function writeRun(records: Iterable<KV>, file: string, hunkBytes: number): string {
+/** Records in order, one at a time (`advance()` false at the end). */
+interface RecordSource {
+  key: unknown;
+  value: unknown;
+  advance(): boolean;
+}
+
+/** The buffered records in `order`. */
+function bufferSource(buf: SortBuffer, order: Int32Array): RecordSource {
+  const { keys, values } = buf;
+  let i = 0;
+  const src: RecordSource = {
+    key: undefined,
+    value: undefined,
+    advance() {
+      if (i >= order.length) return false;
+      const j = order[i++];
+      src.key = keys[j];
+      src.value = values[j];
+      return true;
+    },
+  };
+  return src;
+}
+
+/** Write sorted records to a run file (uncompressed record format); returns the bytes written. */
+function writeRun(records: RecordSource, file: string, hunkBytes: number): number {
   const fd = openSync(file, 'w');
   try {
     const w = new RecordWriter(
@@ -112,7 +312,9 @@ function writeRun(records: Iterable<KV>, file: string, hunkBytes: number): strin
       { compress: false },
     );
     let pending = 0;
-    for (const [k, v] of records) {
+    while (records.advance()) {
+      const k = records.key;
+      const v = records.value;
       w.write(k, v);
       pending += RECORD_OVERHEAD + estimateSize(k) + estimateSize(v);
       if (pending >= hunkBytes) {
@@ -121,47 +323,171 @@ function writeRun(records: Iterable<KV>, file: string, hunkBytes: number): strin
       }
     }
     w.close();
+    return w.bytesOut;
   } finally {
     closeSync(fd);
   }
-  return file;
 }
 
-interface Head {
-  kv: KV;
-  run: number;
-  it: Iterator<KV>;
-}
+/** One run being merged: its current record. */
+class RunCursor {
+  key: unknown = undefined;
+  value: unknown = undefined;
+  /** {@link keyPrefix} of the key (string runs only). */
+  prefix = 0;
+  done = false;
+  private vals: unknown[] = [];
+  private i = 0;
+  private readonly hunks: HunkReader;
 
-/** K-way merge of sorted run files (stable: equal keys come in run order); removes each run once read. */
-function* mergeRuns(runs: string[], drop: (p: string) => void): Generator<KV> {
-  const sources: (FileSource | null)[] = runs.map((p) => new FileSource(p));
-  const heap = new MinHeap<Head>((a, b) => compareKeys(a.kv[0], b.kv[0]) || a.run - b.run);
-  const finish = (i: number) => {
-    sources[i]?.close();
-    sources[i] = null;
-    drop(runs[i]);
-  };
-  try {
-    sources.forEach((src, i) => {
-      const it = readRecords(src as FileSource, { url: runs[i] });
-      const first = it.next();
-      if (first.done) finish(i);
-      else heap.push({ kv: first.value, run: i, it });
-    });
-    while (heap.size > 0) {
-      const top = heap.peek() as Head;
-      const kv = top.kv;
-      const next = top.it.next();
-      if (next.done) {
-        heap.pop();
-        finish(top.run);
-      } else heap.replaceTop({ kv: next.value, run: top.run, it: top.it });
-      yield kv;
+  constructor(
+    readonly index: number,
+    private readonly src: FileSource,
+    url: string,
+    private readonly strings: boolean,
+  ) {
+    this.hunks = new HunkReader(src, { url });
+  }
+
+  /** Move to the next record; false (and `done`) at the end. */
+  advance(): boolean {
+    if (this.i >= this.vals.length) {
+      const next = this.done ? null : this.hunks.next();
+      if (next === null) {
+        this.done = true;
+        this.vals = [];
+        this.key = undefined;
+        this.value = undefined;
+        return false;
+      }
+      this.vals = next;
+      this.i = 0;
     }
-  } finally {
-    sources.forEach((s, i) => {
-      if (s) finish(i);
-    });
+    const k = this.vals[this.i];
+    this.key = k;
+    this.value = this.vals[this.i + 1];
+    this.i += 2;
+    if (this.strings) this.prefix = keyPrefix(k as string);
+    return true;
+  }
+
+  close(): void {
+    this.src.close();
+  }
+}
+
+/**
+ * K-way merge of sorted run files with a tournament (loser) tree: each record costs
+ * log2(k) comparisons. Stable: equal keys come in run order. Each run file is removed once
+ * read.
+ */
+class Merger implements RecordSource {
+  key: unknown = undefined;
+  value: unknown = undefined;
+  private readonly cursors: RunCursor[];
+  /** `tree[0]` is the winner's cursor index, `tree[1..k)` the losers of each match. */
+  private readonly tree: Int32Array;
+  private readonly k: number;
+  private readonly strings: boolean;
+  private started = false;
+
+  constructor(
+    private readonly runs: Run[],
+    private readonly drop: (p: string) => void,
+  ) {
+    this.k = runs.length;
+    this.strings = runs.every((r) => r.strings);
+    this.cursors = [];
+    try {
+      for (let i = 0; i < runs.length; i++) {
+        const c = new RunCursor(i, new FileSource(runs[i].file), runs[i].file, this.strings);
+        this.cursors.push(c);
+        if (!c.advance()) this.finish(c);
+      }
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+    this.tree = new Int32Array(Math.max(1, this.k));
+    this.build();
+  }
+
+  /** True when cursor `a` comes before cursor `b`. */
+  private before(a: RunCursor, b: RunCursor): boolean {
+    if (a.done) return false;
+    if (b.done) return true;
+    let c: number;
+    if (this.strings) c = compareStrings(a.prefix, a.key as string, b.prefix, b.key as string);
+    else c = compareKeys(a.key, b.key);
+    return c !== 0 ? c < 0 : a.index < b.index;
+  }
+
+  /** Play every match once (leaves are cursors; node i's children are 2i and 2i+1). */
+  private build(): void {
+    const k = this.k;
+    if (k === 1) {
+      this.tree[0] = 0;
+      return;
+    }
+    // winners[i] for the internal nodes 1..k-1; leaves are k..2k-1 (cursor = leaf - k).
+    const winners = new Int32Array(2 * k);
+    for (let i = 0; i < k; i++) winners[k + i] = i;
+    for (let node = k - 1; node >= 1; node--) {
+      const a = winners[2 * node];
+      const b = winners[2 * node + 1];
+      const aFirst = this.before(this.cursors[a], this.cursors[b]);
+      winners[node] = aFirst ? a : b;
+      this.tree[node] = aFirst ? b : a;
+    }
+    this.tree[0] = winners[1];
+  }
+
+  /** Replay the matches of cursor `w` (whose record changed) from its leaf to the root. */
+  private replay(w: number): void {
+    const tree = this.tree;
+    const cursors = this.cursors;
+    let winner = w;
+    for (let node = (w + this.k) >> 1; node >= 1; node >>= 1) {
+      const other = tree[node];
+      if (this.before(cursors[other], cursors[winner])) {
+        tree[node] = winner;
+        winner = other;
+      }
+    }
+    tree[0] = winner;
+  }
+
+  /** Move to the next record in order; false at the end. */
+  advance(): boolean {
+    if (this.k === 0) return false;
+    if (this.started) {
+      const w = this.tree[0];
+      const c = this.cursors[w];
+      if (!c.done && !c.advance()) this.finish(c);
+      this.replay(w);
+    }
+    this.started = true;
+    const top = this.cursors[this.tree[0]];
+    if (top.done) return false;
+    this.key = top.key;
+    this.value = top.value;
+    return true;
+  }
+
+  private finish(c: RunCursor): void {
+    c.close();
+    this.drop(this.runs[c.index].file);
+  }
+
+  /** Close every run file (each is removed). */
+  close(): void {
+    for (const c of this.cursors) {
+      try {
+        c.close();
+      } catch {
+        // closing twice is harmless
+      }
+      this.drop(this.runs[c.index].file);
+    }
   }
 }

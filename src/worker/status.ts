@@ -19,7 +19,7 @@ export class StatusIterator<T> implements IterableIterator<T> {
     private readonly source: Iterator<T>,
     private readonly interval: number,
     private readonly template: (n: number) => string,
-    private readonly send: (text: string, opts?: { droppable?: boolean }) => void,
+    private readonly send: (text: string, opts?: { droppable?: boolean; defer?: boolean }) => void,
   ) {}
 
   next(): IteratorResult<T> {
@@ -27,7 +27,8 @@ export class StatusIterator<T> implements IterableIterator<T> {
     const r = this.source.next();
     if (r.done) {
       this.finished = true;
-      this.send(`Done: ${this.template(this.count)}`);
+      // The end of the walk is followed by the task's outputs: the message may go out with them.
+      this.send(`Done: ${this.template(this.count)}`, { defer: true });
       return r;
     }
     this.count++;

@@ -30,8 +30,11 @@ export interface TaskRun {
   proto: ReplicaProtocol;
   /** Where URLs are opened from (this node, data roots, temporary directory). */
   openCtx: OpenContext;
-  /** Send a task message (`MSG`); `droppable` ones are skipped rather than delayed by the rate limit. */
-  msg(text: string, opts?: { droppable?: boolean }): void;
+  /**
+   * Send a task message (`MSG`); `droppable` ones are skipped rather than delayed by the rate
+   * limit; `defer`red ones may wait to go out with the next protocol message.
+   */
+  msg(text: string, opts?: { droppable?: boolean; defer?: boolean }): void;
   /** Open one input URL through the stream chain; the task closes whatever is left open. */
   openInput(
     url: string,

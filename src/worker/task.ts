@@ -9,7 +9,7 @@
  * await runTask(client, task);
  * client.done();
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { JobError } from '../common/errors.js';
 import { type JobData, JobDataSchema } from '../protocol/jobdata.js';
@@ -106,7 +106,10 @@ export async function runTask(client: ProtocolClient, task: TaskInfo): Promise<v
       discoData: task.disco_data,
       ddfsData: task.ddfs_data,
       master: task.master,
-      tmpDir: paths.tmp,
+      // Created on first use: most tasks download nothing.
+      get tmpDir() {
+        return paths.tmp;
+      },
     };
     const isMap = task.mode === 'map';
     outputs = new OutputFactory({
@@ -150,17 +153,18 @@ export async function runTask(client: ProtocolClient, task: TaskInfo): Promise<v
         files: produced.map((o) => o.abs),
       });
       client.output(tag, 'tag');
-      client.msg('Results saved to DDFS');
+      // DONE follows at once: the message goes out with it (see ProtocolClient).
+      client.msg('Results saved to DDFS', { defer: true });
     } else {
       for (const o of produced) client.output(o.rel, o.type, o.label);
-      client.msg('Results sent to master');
+      client.msg('Results sent to master', { defer: true });
     }
   } catch (e) {
     outputs?.abortAll();
     throw e;
   } finally {
     for (const o of openInputs) o.close();
-    rmSync(paths.tmp, { recursive: true, force: true });
+    paths.cleanup();
     setTaskContext(null);
   }
 }

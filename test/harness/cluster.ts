@@ -94,6 +94,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const nNodes = opts.nodes ?? 1;
   const cores = opts.cores ?? 2;
   const port = await freePort();
+  // Every node's DDFS PUT server shares one port (as in the original); a free one per cluster
+  // keeps concurrent test files apart.
+  const putPort = await freePort();
   const root = mkdtempSync(path.join(os.tmpdir(), 'disco-test-'));
   const master = `http://127.0.0.1:${port}`;
   const hosts = Array.from({ length: nNodes }, (_, i) => `127.0.0.${i + 2}`);
@@ -107,6 +110,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     DISCO_EVENTS: '',
     DISCO_SETTINGS_FILE: path.join(root, 'no-settings-file'),
     DISCO_SECRET: opts.secret ?? '',
+    DDFS_PUT_PORT: String(putPort),
     ...opts.env,
   };
   const masterRoot = path.join(root, 'master');

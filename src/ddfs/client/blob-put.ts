@@ -69,7 +69,11 @@ function putOnce(
 }
 
 /** PUT `source` to `url`; resolves to the blob's `disco://` URL. `onBytes` counts what is sent. */
-export async function putBlob(url: string, source: BlobSource, onBytes?: (n: number) => void): Promise<string> {
+export async function putBlob(
+  url: string,
+  source: BlobSource,
+  onBytes?: (n: number) => void,
+): Promise<string> {
   for (let attempt = 0; ; attempt++) {
     let r: { status: number; text: string };
     try {

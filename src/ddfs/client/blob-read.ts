@@ -103,3 +103,96 @@ export async function* streamBlob(
   }
   throw last;
 }
+
+/**
+ * Like {@link streamBlob}, but hands the bytes to `write` from the socket's `data` events (no
+ * async iteration per chunk: the fast path of `ddfs cat`). `write` may return a promise: the
+ * transfer pauses until it resolves (back-pressure). Resolves with the number of bytes.
+ */
+export async function pipeBlob(
+  replicas: readonly string[],
+  write: (b: Buffer) => void | Promise<void>,
+  opts: StreamBlobOptions = {},
+): Promise<number> {
+  if (replicas.length === 0) throw new CommError('blob has no replicas', undefined, 404);
+  const start = opts.start ?? 0;
+  let offset = start;
+  let last: Error = new CommError('no replica answered', replicas[0]);
+  const idle = opts.idleTimeoutMs ?? 60_000;
+  for (const url of replicas) {
+    for (let busy = 0; ; busy++) {
+      opts.signal?.throwIfAborted();
+      let res: http.IncomingMessage;
+      try {
+        res = await get(url, offset, idle);
+      } catch (e) {
+        last = new CommError(`GET failed: ${(e as Error).message}`, url, 0);
+        break;
+      }
+      const status = res.statusCode ?? 0;
+      if (status === 503 && busy < (opts.busyRetries ?? 5)) {
+        res.resume();
+        await new Promise((ok) => setTimeout(ok, Math.min(5000, 100 * 2 ** busy * (1 + Math.random()))));
+        continue;
+      }
+      if (status !== 200 && status !== 206) {
+        last = new CommError((await drainText(res).catch(() => '')) || `HTTP ${status}`, url, status);
+        break;
+      }
+      const r = res;
+      let skip = status === 200 ? offset : 0;
+      let sinkError: Error | null = null;
+      const ok = await new Promise<boolean>((resolve) => {
+        let failed = false;
+        const fail = (e: Error, sink = false) => {
+          if (failed) return;
+          failed = true;
+          if (sink) sinkError = e;
+          else last = new CommError(`read failed at byte ${offset}: ${e.message}`, url, 0);
+          r.destroy();
+          resolve(false);
+        };
+        r.on('data', (chunk: Buffer) => {
+          let b = chunk;
+          if (skip > 0) {
+            if (b.length <= skip) {
+              skip -= b.length;
+              return;
+            }
+            b = b.subarray(skip);
+            skip = 0;
+          }
+          offset += b.length;
+          let p: void | Promise<void>;
+          try {
+            p = write(b);
+          } catch (e) {
+            fail(e as Error, true);
+            return;
+          }
+          if (p) {
+            r.pause();
+            p.then(
+              () => r.resume(),
+              (e: Error) => fail(e, true),
+            );
+          }
+        });
+        r.on('error', fail);
+        r.on('aborted', () => fail(new Error('connection closed before the end of the blob')));
+        r.on('end', () => {
+          if (!failed) {
+            if (r.complete) resolve(true);
+            else fail(new Error('connection closed before the end of the blob'));
+          }
+        });
+      });
+      if (ok) return offset - start;
+      // The destination failed: not the replica's fault, nothing to retry.
+      if (sinkError) throw sinkError;
+      break;
+    }
+    opts.onReplicaError?.(url, last);
+  }
+  throw last;
+}

@@ -12,7 +12,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { type KV, RecordWriter } from '../../protocol/record-stream.js';
+import { HUNK_SIZE, type KV, packValue, RecordWriter } from '../../protocol/record-stream.js';
 
 /** The original's default chunk size: 64 MiB. */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
@@ -21,7 +21,10 @@ export const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
  * Turns an input's bytes into records: `[key, value]` pairs (anything else is stored as
  * `[item, null]` by `DDFS.chunk`).
  */
-export type RecordReader = (input: AsyncIterable<Buffer>, url: string) => AsyncIterable<unknown> | Iterable<unknown>;
+export type RecordReader = (
+  input: AsyncIterable<Buffer>,
+  url: string,
+) => AsyncIterable<unknown> | Iterable<unknown>;
 
 /**
  * The default reader: one record per line, `[line, null]`, the line decoded as UTF-8 without
@@ -61,6 +64,9 @@ export async function* chunkRecords(
   opts: { chunkSize?: number; dir: string; prefix?: string; keep?: boolean },
 ): AsyncGenerator<ChunkFile> {
   const limit = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const small = limit < 4 * HUNK_SIZE;
+  const smallHunk = Math.max(1024, Math.floor(limit / 4));
+  let pending = 0;
   let index = 0;
   let current: { file: string; fd: number; writer: RecordWriter } | null = null;
   const open = () => {
@@ -75,6 +81,7 @@ export async function* chunkRecords(
   const finish = (c: { file: string; fd: number; writer: RecordWriter }): ChunkFile => {
     c.writer.close();
     closeSync(c.fd);
+    pending = 0;
     current = null;
     return { file: c.file, index: index++, size: c.writer.bytesOut, records: c.writer.records };
   };
@@ -87,6 +94,15 @@ export async function* chunkRecords(
       }
       current ??= open();
       current.writer.write(k, v);
+      if (small) {
+        // Chunks smaller than a few hunks: cut hunks early, or a chunk could never be smaller
+        // than one 1 MiB hunk (the original's granularity).
+        pending += packValue(k).length + packValue(v).length;
+        if (pending >= smallHunk) {
+          current.writer.flush();
+          pending = 0;
+        }
+      }
     }
     if (current) {
       const done = finish(current);

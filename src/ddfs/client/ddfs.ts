@@ -17,12 +17,12 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type HttpResponse, type RetryPolicy, readRange, request } from '../../client/http.js';
+import { type HttpResponse, type RetryPolicy, request } from '../../client/http.js';
 import { CommError, DiscoError } from '../../common/errors.js';
 import { loadSettings, type Settings } from '../../common/settings.js';
 import { safeDdfsName } from '../../protocol/names.js';
-import { parseTagUrl, resolveHttp } from '../../protocol/urls.js';
 import type { KV } from '../../protocol/record-stream.js';
+import { parseTagUrl, resolveHttp } from '../../protocol/urls.js';
 import { type BlobSource, putBlob } from './blob-put.js';
 import { streamBlob } from './blob-read.js';
 import { chunkRecords, DEFAULT_CHUNK_SIZE, lineRecords, type RecordReader } from './chunker.js';
@@ -90,7 +90,7 @@ export type PushFile = string | [string | Uint8Array | BlobSource, string];
 export interface PulledBlob {
   url: string;
   name: string;
-  /** The blob's bytes in ranged chunks (bounded memory). */
+  /** The blob's bytes as they arrive (bounded memory; another replica takes over on failure). */
   chunks(): AsyncGenerator<Buffer>;
   /** The whole blob. */
   read(): Promise<Buffer>;
@@ -348,13 +348,15 @@ export class DDFS {
       }
       if (!found) throw lastErr;
       const url = found;
+      // The replica that answered first; the others take over if it fails during the read.
+      const order = [url, ...set.map((u) => this.resolve(u)).filter((u) => u !== url)];
       yield {
         url,
         name: DDFS.blobName(url),
-        chunks: () => readRange(url, { retry: this.retry }),
+        chunks: () => streamBlob(order),
         read: async () => {
           const parts: Buffer[] = [];
-          for await (const c of readRange(url, { retry: this.retry })) parts.push(c);
+          for await (const c of streamBlob(order)) parts.push(c);
           return Buffer.concat(parts);
         },
       };
@@ -503,7 +505,13 @@ export class DDFS {
     token?: string,
     idempotent = method !== 'POST',
   ): Promise<unknown> {
-    const res: HttpResponse = await request(url, { method, body, headers: this.auth(token), idempotent });
+    const res: HttpResponse = await request(url, {
+      method,
+      body,
+      headers: this.auth(token),
+      idempotent,
+      retry: this.retry,
+    });
     return JSON.parse(res.body.toString('utf8'));
   }
 

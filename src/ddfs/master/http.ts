@@ -163,6 +163,8 @@ export function createDdfsHandler(deps: DdfsApiDeps) {
       if (!(e instanceof Reply) && !(e instanceof DdfsError))
         deps.log.error({ err: e, method, path }, 'DDFS request failed');
       const r = errorReply(e);
+      // A body left unread (refused as too big) is not waited for: the connection closes.
+      if (!req.complete) res.setHeader('Connection', 'close');
       text(res, r.status, r.text);
       req.resume();
       return true;
@@ -211,9 +213,12 @@ export function createDdfsHandler(deps: DdfsApiDeps) {
     if (typeof p.attrib === 'object' && Buffer.byteLength(p.attrib.user) > MAX_ATTR_NAME)
       throw new Reply(403, 'Attribute name too big.');
     const token = parseAuthToken(req.headers.authorization);
-    const { value, size } = await payload(req);
-    if (typeof p.attrib === 'object' && size > MAX_ATTR_VALUE)
-      throw new Reply(403, 'Attribute value too big.');
+    const userAttr = typeof p.attrib === 'object';
+    const { value } = await payload(
+      req,
+      userAttr ? MAX_ATTR_VALUE : MAX_TAG_BODY,
+      userAttr ? 'Attribute value too big.' : 'Invalid request.',
+    );
     validTag(p.tag);
     const body = await deps.tags.op(p.tag, { type: 'put', field: p.attrib as Field, value, token });
     json(res, JSON.parse(body));
@@ -268,13 +273,22 @@ export function createDdfsHandler(deps: DdfsApiDeps) {
     json(res, await deps.gc.hostedTags(value));
   }
 
-  /** Read and parse a JSON body (`process_payload/2`). */
-  async function payload(req: IncomingMessage): Promise<{ value: unknown; size: number }> {
+  /**
+   * Read and parse a JSON body (`process_payload/2`). A body over `limit` bytes is refused
+   * (403 `tooBig`) as soon as it is declared or seen, never buffered.
+   */
+  async function payload(
+    req: IncomingMessage,
+    limit = MAX_TAG_BODY,
+    tooBig = 'Invalid request.',
+  ): Promise<{ value: unknown; size: number }> {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) throw new Reply(403, tooBig);
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const c of req) {
       size += (c as Buffer).length;
-      if (size > MAX_TAG_BODY) throw new Reply(403, 'Invalid request.');
+      if (size > limit) throw new Reply(403, tooBig);
       chunks.push(c as Buffer);
     }
     try {

@@ -2,9 +2,10 @@
  * The master's end of the control channel (src/protocol/control.ts): nodes dial in with a
  * WebSocket on the master's HTTP port at {@link CONTROL_PATH}. Handshake: `challenge` →
  * `hello` (checked: protocol version, HMAC proof of `DISCO_SECRET`, host in the config table)
- * → `welcome` or `refused`. Every later message is validated with {@link NodeToMasterSchema};
+ * → `welcome` or `refused`. Every later message is validated ({@link parseNodeToMaster});
  * a message that does not validate closes the connection (its tasks are then retried
- * elsewhere rather than left hanging).
+ * elsewhere rather than left hanging). Messages sent in one event-loop turn go out as one
+ * frame ({@link FrameBatcher}); a node's frames may likewise carry several messages.
  *
  * Liveness: a WebSocket ping every 15 s; a node that misses one is dropped.
  */
@@ -16,9 +17,11 @@ import { newNonce, proof, verifyProof } from '../../common/auth.js';
 import {
   CONTROL_PATH,
   CONTROL_VERSION,
+  FrameBatcher,
   type MasterToNode,
   type NodeToMaster,
-  NodeToMasterSchema,
+  parseNodeToMaster,
+  splitControlFrame,
 } from '../../protocol/control.js';
 import type { ClusterConfig } from './config.js';
 import type { NodeConnection, NodeRegistry } from './nodes.js';
@@ -45,14 +48,20 @@ export interface ControlChannelDeps {
 
 class WsConnection implements NodeConnection {
   alive = true;
+  private readonly out: FrameBatcher<MasterToNode>;
+
   constructor(
     readonly host: string,
     readonly ws: WebSocket,
-  ) {}
+  ) {
+    this.out = new FrameBatcher((text) => {
+      if (this.ws.readyState === this.ws.OPEN) this.ws.send(text);
+    });
+  }
 
   send(msg: MasterToNode): boolean {
     if (this.ws.readyState !== this.ws.OPEN) return false;
-    this.ws.send(JSON.stringify(msg));
+    this.out.push(msg);
     return true;
   }
 
@@ -152,17 +161,25 @@ export class ControlChannel {
     });
     ws.on('message', (data: RawData) => {
       conn.alive = true;
-      const msg = parseMessage(data);
-      if (!msg.ok || msg.value.type === 'hello') {
-        const error = msg.ok ? 'unexpected second hello' : msg.error;
-        this.deps.log.warn({ host: conn.host, error }, 'invalid control message; closing the connection');
-        conn.close(1008, error.slice(0, 120));
-        return;
-      }
+      let items: unknown[];
       try {
-        this.deps.onMessage(conn.host, msg.value);
-      } catch (e) {
-        this.deps.log.error({ host: conn.host, err: e }, 'handling a node message failed');
+        items = splitControlFrame(rawText(data));
+      } catch {
+        items = [undefined];
+      }
+      for (const item of items) {
+        const msg = item === undefined ? notJson : parseNodeToMaster(item);
+        if (!msg.ok || msg.value.type === 'hello') {
+          const error = msg.ok ? 'unexpected second hello' : msg.error;
+          this.deps.log.warn({ host: conn.host, error }, 'invalid control message; closing the connection');
+          conn.close(1008, error.slice(0, 120));
+          return;
+        }
+        try {
+          this.deps.onMessage(conn.host, msg.value);
+        } catch (e) {
+          this.deps.log.error({ host: conn.host, err: e }, 'handling a node message failed');
+        }
       }
     });
     ws.on('close', () => {
@@ -184,20 +201,20 @@ export class ControlChannel {
   }
 }
 
+const notJson = { ok: false, error: 'control message is not JSON' } as const;
+
+function rawText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
+}
+
+/** The handshake's one message (a single object, never a batch). */
 function parseMessage(data: RawData): { ok: true; value: NodeToMaster } | { ok: false; error: string } {
   let raw: unknown;
   try {
-    const text = Array.isArray(data)
-      ? Buffer.concat(data).toString('utf8')
-      : Buffer.from(data as Buffer).toString('utf8');
-    raw = JSON.parse(text);
+    raw = JSON.parse(rawText(data));
   } catch {
-    return { ok: false, error: 'control message is not JSON' };
+    return notJson;
   }
-  const r = NodeToMasterSchema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    return { ok: false, error: `invalid control message: ${issue?.path.join('.')} ${issue?.message}` };
-  }
-  return { ok: true, value: r.data };
+  return parseNodeToMaster(raw);
 }

@@ -6,6 +6,7 @@ import type { ClusterConfig } from '../cluster/config.js';
 import type { NodeRegistry } from '../cluster/nodes.js';
 import type { JobManager } from '../jobs/manager.js';
 import type { JobStore } from '../jobs/store.js';
+import type { Observatory } from '../metrics/observatory.js';
 
 /**
  * A handler for `/ddfs/*` requests (the DDFS API, plugged in by a later module). Returns true
@@ -28,4 +29,17 @@ export interface MasterContext {
   /** Package version (`GET /disco/version`). */
   version: string;
   ddfs?: DdfsHandler;
+  /** Task histories and metrics (web UI, `/metrics`, `disco trace`). */
+  observatory: Observatory;
+  /** The built-in DDFS's garbage collector, for the UI and metrics (absent with a custom DDFS). */
+  ddfsGc?: DdfsGcView;
+  /** When this master started (ms since the epoch). */
+  startedAt: number;
+}
+
+/** What the UI and metrics read from DDFS GC (the `/ddfs/ctrl/gc_*` answers). */
+export interface DdfsGcView {
+  stats(): unknown | null;
+  status(): string;
+  safeBlacklist(): string[];
 }

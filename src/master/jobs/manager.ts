@@ -17,6 +17,7 @@ import { decodeJobPack } from '../../protocol/jobpack.js';
 import { isValidJobName, makeJobName } from '../../protocol/names.js';
 import type { ClusterConfig } from '../cluster/config.js';
 import type { NodeRegistry } from '../cluster/nodes.js';
+import type { TaskObserver } from '../metrics/observatory.js';
 import { SchedulerShell } from '../scheduler/shell.js';
 import type { Mode, PhaseCounters, SchedTask, SchedulerEffect, SchedulerPolicy } from '../scheduler/types.js';
 import { EventLog } from './events.js';
@@ -55,6 +56,8 @@ export interface JobManagerDeps {
   config: ClusterConfig;
   registry: NodeRegistry;
   log: Logger;
+  /** Told where task attempts start and end (task history, metrics; src/master/metrics). */
+  observer?: TaskObserver;
 }
 
 /** Owner of every job, the scheduler and the task traffic with the nodes. */
@@ -124,6 +127,7 @@ export class JobManager {
       live: null,
     };
     this.jobs.add(entry);
+    this.deps.observer?.jobSubmitted(name);
     entry.events.add('master', 'New job initialized!');
     await this.deps.store.saveRecord(entry.record);
     const runner = new JobRunner(
@@ -172,6 +176,7 @@ export class JobManager {
     const entry = this.jobs.get(name);
     entry?.events.discard();
     this.jobs.delete(name);
+    this.deps.observer?.jobRemoved(name);
     this.ended.delete(name);
     await this.deps.store.remove(name);
   }
@@ -209,6 +214,11 @@ export class JobManager {
     };
   }
 
+  /** The scheduler's queue lengths (metrics). */
+  schedulerStats(): { queued: number; running: number; jobs: number } {
+    return this.scheduler.stats();
+  }
+
   /** host → job name of each running task (nodeinfo). */
   tasksByHost(): Map<string, string[]> {
     return this.running.byHost();
@@ -231,6 +241,7 @@ export class JobManager {
     this.nodesChanged();
     const lost = this.running.takeWhere((t) => t.node === host);
     for (const t of lost) {
+      this.deps.observer?.taskEnded(t, 'lost', NODE_LOST_MESSAGE);
       this.deps.registry.countOutcome(host, 'error');
       this.scheduler.apply({
         type: 'task_end',
@@ -257,6 +268,7 @@ export class JobManager {
         const t = this.running.take(msg, host);
         if (!t) return;
         this.deps.registry.countOutcome(host, 'ok');
+        this.deps.observer?.taskEnded(t, 'done');
         this.runners.get(t.job)?.apply({
           type: 'task_done',
           mode: t.mode,
@@ -280,6 +292,7 @@ export class JobManager {
         const t = this.running.take(msg, host);
         if (!t) return;
         this.deps.registry.countOutcome(host, msg.kind);
+        this.deps.observer?.taskEnded(t, msg.kind, msg.message);
         this.runners.get(t.job)?.apply({
           type: 'task_failed',
           mode: t.mode,
@@ -321,6 +334,9 @@ export class JobManager {
           now: Date.now(),
           random: Math.random(),
         });
+        return;
+      case 'task_started':
+        this.running.started(msg, host);
         return;
       case 'status':
         this.deps.registry.setDisk(host, msg.diskFree, msg.diskUsed);
@@ -370,16 +386,21 @@ export class JobManager {
       return;
     }
     this.running.add({ ...ref, node: e.node });
+    this.deps.observer?.taskAssigned({ ...ref, node: e.node });
     runner.apply({ type: 'task_assigned', ...ref, node: e.node, now: Date.now() });
     // The coordinator may not want this attempt any more (superseded: it asked to kill it,
     // which freed the slot) or the job may have ended meanwhile: then nothing is sent.
     if (!this.running.has(ref)) return;
     if (!this.runners.has(task.job)) {
-      if (this.running.take(ref)) end();
+      if (this.running.take(ref)) {
+        this.deps.observer?.taskEnded({ ...ref, node: e.node }, 'killed');
+        end();
+      }
       return;
     }
     if (!this.deps.registry.send(e.node, { type: 'run_task', task: { ...ref, inputs: e.inputs } })) {
       if (!this.running.take(ref)) return;
+      this.deps.observer?.taskEnded({ ...ref, node: e.node }, 'lost', NODE_LOST_MESSAGE);
       this.deps.registry.countOutcome(e.node, 'error');
       runner.apply({
         type: 'task_failed',
@@ -405,7 +426,10 @@ export class JobManager {
         const ref = { job, mode, taskid, attempt };
         this.deps.registry.send(node, { type: 'kill_task', task: ref });
         const t = this.running.take(ref);
-        if (t) this.scheduler.apply({ type: 'task_end', ...ref, node: t.node });
+        if (t) {
+          this.deps.observer?.taskEnded(t, 'killed');
+          this.scheduler.apply({ type: 'task_end', ...ref, node: t.node });
+        }
       },
       shuffle: (node, mode, requestId, resultFiles) => {
         if (this.deps.registry.send(node, { type: 'shuffle', job, mode, requestId, resultFiles })) return;
@@ -447,6 +471,7 @@ export class JobManager {
     };
     entry.live = null;
     this.endJob(job);
+    this.deps.observer?.jobEnded(job, outcome.status);
     // Waiters hear of the end once it is on disk: what a client saw survives a crash.
     void Promise.all([entry.events.sync(), this.persist(entry, true)]).then(() => this.jobs.notifyEnded(job));
     this.deps.log.info({ job, status: outcome.status }, 'job ended');
@@ -461,6 +486,7 @@ export class JobManager {
     runner?.dispose();
     this.scheduler.apply({ type: 'job_remove', job });
     for (const t of this.running.takeWhere((x) => x.job === job)) {
+      this.deps.observer?.taskEnded(t, 'killed');
       this.deps.registry.send(t.node, {
         type: 'kill_task',
         task: { job, mode: t.mode, taskid: t.taskid, attempt: t.attempt },

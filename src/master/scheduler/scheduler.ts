@@ -13,6 +13,17 @@
  *    wins), else a nopref task on the least-loaded free node that may take it, else, only onto
  *    free nodes for which no job has local tasks, a task stolen from the job's longest node
  *    queue (never a force_local task). A job with nothing for the free nodes is passed over.
+ * 4. Prefetching (option `prefetch` > 0, off by default): when nothing more fits into free
+ *    slots, a node may be handed up to `prefetch × maxWorkers` tasks beyond its slots, which
+ *    wait in the node's queue and start the moment a slot there frees — hiding the master's
+ *    round trip between two short tasks. Only jobs whose tasks are short may prefetch: the
+ *    moving average of their successful task durations (`task_end.durationMs`, per mode, for
+ *    every mode the job has queued) is known and below `prefetchBelowMs`, so a task waiting in
+ *    a node's queue while another node idles costs little. Jobs are tried in policy order and
+ *    the first job that may not prefetch (long or not yet measured tasks) stops prefetching
+ *    for everyone behind it: it gets the next slot that frees (after at most the queued short
+ *    tasks), so prefetching never starves a job the policy puts first. Extra slots go to the
+ *    least-loaded nodes first, with the same locality rules.
  * Placement of a queued task: in the local queue of every usable node among its
  * `preferredHosts`; with none usable, in the nopref queue (force_local: the queue of a known
  * but currently unusable preferred node, waiting for it; no known preferred node at all →
@@ -24,11 +35,15 @@
  *   (mode, taskid) at most one attempt is queued (a newer `task_add` replaces it).
  * - `node.running` equals the number of assigned-not-ended attempts on that node, and
  *   `job.running` those of the job.
- * - An assignment never makes a node exceed `maxWorkers` nor a job exceed `maxCores`
- *   (a `nodes`/`job_add` event that lowers a limit does not stop running tasks; the count then
- *   drains below the new limit before anything new is assigned).
- * - Work conservation: after a step, no free node could take a queued data-local or
- *   unconstrained nopref task of a job below its `maxCores`.
+ * - An assignment never makes a node exceed `maxWorkers` — or `maxWorkers × (1 + prefetch)`
+ *   for a `prefetched` assignment of a job with short tasks — nor a job exceed `maxCores`
+ *   (assigned attempts, prefetched ones included, count against it). A `nodes`/`job_add`
+ *   event that lowers a limit does not stop running tasks; the count then drains below the new
+ *   limit before anything new is assigned.
+ * - `assign.prefetched` is true exactly when the node already had `maxWorkers` or more
+ *   assigned attempts.
+ * - Work conservation: after a step, no free node (fewer than `maxWorkers` assigned) could
+ *   take a queued data-local or unconstrained nopref task of a job below its `maxCores`.
  *
  * Ownership: the state is mutated in place and returned, so that a step costs O(1) amortised
  * per assignment rather than a copy of 50,000 queued tasks. The caller (the master's single
@@ -56,6 +71,10 @@ import type {
 
 /** Default fair-share smoothing factor (`FF_ALPHA_DEFAULT`). */
 export const DEFAULT_ALPHA = 0.001;
+/** Default limit below which a job's average task duration allows prefetching (ms). */
+export const DEFAULT_PREFETCH_BELOW_MS = 100;
+/** Weight of the newest duration in a job's moving average. */
+const DURATION_EMA = 0.2;
 
 /** A node as the scheduler tracks it. */
 export interface NodeRec extends SchedNode {
@@ -75,6 +94,10 @@ export interface JobRec extends PolicyJob {
   nopref: TaskQueue;
   /** The queued entry per `mode:taskid`. */
   byKey: Map<string, QueueEntry>;
+  /** Queued entries per mode. */
+  queuedByMode: Record<Mode, number>;
+  /** Moving average of successful task durations per mode (ms; null: none finished yet). */
+  avgMs: Record<Mode, number | null>;
 }
 
 /** An assigned attempt. */
@@ -88,6 +111,9 @@ export interface SchedulerState {
   readonly policyName: SchedulerPolicy;
   readonly policy: JobPolicy;
   readonly alpha: number;
+  /** Extra assignments per slot for jobs with short tasks (0: no prefetching). */
+  readonly prefetch: number;
+  readonly prefetchBelowMs: number;
   nodes: Map<string, NodeRec>;
   jobs: Map<string, JobRec>;
   /** Assigned attempts by {@link attemptKey}. */
@@ -134,12 +160,22 @@ function taskKey(mode: Mode, taskid: number): string {
 /**
  * A scheduler with no nodes and no jobs.
  * @param opts.alpha fair-share smoothing factor, default {@link DEFAULT_ALPHA}.
+ * @param opts.prefetch extra assignments per slot for jobs with short tasks (default 0: none).
+ * @param opts.prefetchBelowMs "short": average duration below this, default {@link DEFAULT_PREFETCH_BELOW_MS}.
  */
-export function createScheduler(opts: { policy: SchedulerPolicy; alpha?: number }): SchedulerState {
+export function createScheduler(opts: {
+  policy: SchedulerPolicy;
+  alpha?: number;
+  prefetch?: number;
+  prefetchBelowMs?: number;
+}): SchedulerState {
+  const prefetch = opts.prefetch ?? 0;
   return {
     policyName: opts.policy,
     policy: policyFor(opts.policy),
     alpha: opts.alpha ?? DEFAULT_ALPHA,
+    prefetch: Number.isFinite(prefetch) && prefetch > 0 ? prefetch : 0,
+    prefetchBelowMs: opts.prefetchBelowMs ?? DEFAULT_PREFETCH_BELOW_MS,
     nodes: new Map(),
     jobs: new Map(),
     running: new Map(),
@@ -210,6 +246,8 @@ function addJob(state: SchedulerState, name: string, maxCores: number, submitted
     local: new Map(),
     nopref: new TaskQueue(null),
     byKey: new Map(),
+    queuedByMode: { map: 0, reduce: 0 },
+    avgMs: { map: null, reduce: null },
   };
   state.jobs.set(name, job);
   return job;
@@ -243,7 +281,13 @@ function endTask(state: SchedulerState, ev: Extract<SchedulerEvent, { type: 'tas
     if (!node.known && node.running === 0) state.nodes.delete(node.name);
   }
   const job = state.jobs.get(ev.job);
-  if (job) job.running -= 1;
+  if (!job) return;
+  job.running -= 1;
+  const d = ev.durationMs;
+  if (d !== undefined && Number.isFinite(d) && d >= 0) {
+    const avg = job.avgMs[ev.mode];
+    job.avgMs[ev.mode] = avg === null ? d : avg + DURATION_EMA * (d - avg);
+  }
 }
 
 function setNodes(state: SchedulerState, list: readonly SchedNode[], effects: SchedulerEffect[]): void {
@@ -301,6 +345,7 @@ function place(state: SchedulerState, job: JobRec, e: QueueEntry, effects: Sched
   }
   job.all.push(e);
   job.byKey.set(taskKey(t.mode, t.taskid), e);
+  job.queuedByMode[t.mode] += 1;
   state.queued += 1;
   if (hosts.length === 0) {
     job.nopref.push(e);
@@ -320,7 +365,10 @@ function dropEntry(state: SchedulerState, e: QueueEntry): void {
     if (q.node !== null) state.localCount.set(q.node, (state.localCount.get(q.node) ?? 0) - 1);
   const job = state.jobs.get(e.task.job);
   const key = taskKey(e.task.mode, e.task.taskid);
-  if (job && job.byKey.get(key) === e) job.byKey.delete(key);
+  if (job && job.byKey.get(key) === e) {
+    job.byKey.delete(key);
+    job.queuedByMode[e.task.mode] -= 1;
+  }
 }
 
 /** The node set changed: re-place every queued task, keeping each job's arrival order. */
@@ -333,6 +381,7 @@ function replaceAll(state: SchedulerState, effects: SchedulerEffect[]): void {
     job.local = new Map();
     job.nopref = new TaskQueue(null);
     job.byKey = new Map();
+    job.queuedByMode = { map: 0, reduce: 0 };
     for (const t of tasks) place(state, job, newEntry(t), effects);
   }
 }
@@ -345,13 +394,24 @@ function totalCores(state: SchedulerState): number {
   return n;
 }
 
-function freeNodes(state: SchedulerState): NodeRec[] {
+/** Usable nodes with fewer than `maxWorkers × (1 + extra)` assigned, least loaded first. */
+function freeNodes(state: SchedulerState, extra = 0): NodeRec[] {
   const free: NodeRec[] = [];
   for (const name of state.usable) {
     const n = state.nodes.get(name);
-    if (n && n.running < n.maxWorkers) free.push(n);
+    if (n && n.running < n.maxWorkers * (1 + extra)) free.push(n);
   }
   return free.sort((a, b) => a.running - b.running || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** May the job's queued tasks wait in a node's queue? (Every queued mode has short tasks.) */
+function mayPrefetch(state: SchedulerState, job: JobRec): boolean {
+  for (const mode of ['map', 'reduce'] as const) {
+    if (job.queuedByMode[mode] === 0) continue;
+    const avg = job.avgMs[mode];
+    if (avg === null || avg >= state.prefetchBelowMs) return false;
+  }
+  return true;
 }
 
 function underCap(job: JobRec): boolean {
@@ -363,20 +423,36 @@ function assignAll(state: SchedulerState, effects: SchedulerEffect[]): void {
   const cores = totalCores(state);
   while (state.queued > 0) {
     const free = freeNodes(state);
-    if (free.length === 0) return;
+    const spare = state.prefetch > 0 ? freeNodes(state, state.prefetch) : free;
+    if (spare.length === 0) return;
     const candidates: JobRec[] = [];
     for (const j of state.jobs.values()) if (j.all.live > 0 && underCap(j)) candidates.push(j);
     if (candidates.length === 0) return;
+    const order = state.policy.order(candidates);
     let picked: [QueueEntry, NodeRec, JobRec] | null = null;
-    for (const job of state.policy.order(candidates)) {
-      const p = pickTask(state, job, free);
-      if (p) {
-        picked = [p[0], p[1], job];
-        break;
+    if (free.length > 0) {
+      for (const job of order) {
+        const p = pickTask(state, job, free);
+        if (p) {
+          picked = [p[0], p[1], job];
+          break;
+        }
+      }
+    }
+    if (!picked && spare !== free) {
+      // Nothing fits a free slot: short tasks may wait in nodes' queues (see the module doc).
+      for (const job of order) {
+        if (!mayPrefetch(state, job)) break;
+        const p = pickTask(state, job, spare);
+        if (p) {
+          picked = [p[0], p[1], job];
+          break;
+        }
       }
     }
     if (!picked) return;
     const [e, node, job] = picked;
+    const prefetched = node.running >= node.maxWorkers;
     dropEntry(state, e);
     state.running.set(attemptKey(job.name, e.task.mode, e.task.taskid, e.task.attempt), {
       task: e.task,
@@ -390,6 +466,7 @@ function assignAll(state: SchedulerState, effects: SchedulerEffect[]): void {
       task: e.task,
       node: node.name,
       inputs: orderInputsForNode(e.task.inputs, node.name),
+      prefetched,
     });
   }
 }
@@ -517,6 +594,10 @@ export function checkSchedulerInvariants(state: SchedulerState): string[] {
       for (const q of e.queues) if (q.node !== null) local.set(q.node, (local.get(q.node) ?? 0) + 1);
     }
     if (seen.size !== job.byKey.size) errors.push(`job ${job.name}: index size mismatch`);
+    let maps = 0;
+    for (const k of seen) if (k.startsWith('map:')) maps++;
+    if (job.queuedByMode.map !== maps || job.queuedByMode.reduce !== seen.size - maps)
+      errors.push(`job ${job.name}: queuedByMode ${JSON.stringify(job.queuedByMode)} mismatch`);
     queued += seen.size;
   }
   if (queued !== state.queued) errors.push(`queued ${state.queued} != ${queued}`);

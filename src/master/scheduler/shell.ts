@@ -31,4 +31,9 @@ export class SchedulerShell {
   apply(ev: SchedulerEvent): void {
     this.queue.push(ev);
   }
+
+  /** Queue lengths for metrics: queued attempts, assigned attempts, jobs known. */
+  stats(): { queued: number; running: number; jobs: number } {
+    return { queued: this.state.queued, running: this.state.running.size, jobs: this.state.jobs.size };
+  }
 }

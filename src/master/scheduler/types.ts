@@ -51,14 +51,29 @@ export type SchedulerEvent =
    * different attempt is queued. Added for the coordinator's `unqueue_task` effect.
    */
   | { type: 'task_remove'; job: string; mode: Mode; taskid: number; attempt: number }
-  /** A running task ended (any outcome): frees its slot. */
-  | { type: 'task_end'; job: string; mode: Mode; taskid: number; attempt: number; node: string }
+  /**
+   * A running task ended (any outcome): frees its slot. `durationMs` (a successful attempt's
+   * run time) feeds the job's task-duration average, which decides whether it may prefetch.
+   */
+  | {
+      type: 'task_end';
+      job: string;
+      mode: Mode;
+      taskid: number;
+      attempt: number;
+      node: string;
+      durationMs?: number;
+    }
   /** Periodic (1 s): fair-share priorities are recomputed from `now` (ms). */
   | { type: 'tick'; now: number };
 
 export type SchedulerEffect =
-  /** Run `task` on `node`; `inputs` are the task's replica sets re-ordered best-first for that node. */
-  | { type: 'assign'; task: SchedTask; node: string; inputs: string[][] }
+  /**
+   * Run `task` on `node`; `inputs` are the task's replica sets re-ordered best-first for that
+   * node. `prefetched`: the node's slots were all taken when it was assigned, so it may wait
+   * in the node's queue for one (see the scheduler's prefetching).
+   */
+  | { type: 'assign'; task: SchedTask; node: string; inputs: string[][]; prefetched: boolean }
   /** The task can never run (e.g. force_local but no node hosts its input): the job must fail. */
   | { type: 'unschedulable'; task: SchedTask; reason: string };
 

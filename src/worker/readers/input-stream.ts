@@ -75,7 +75,7 @@ export class InputStream implements ByteSource, Iterable<string> {
   }
 
   /** The remaining bytes as text lines, without their `\n` / `\r\n` terminators. */
-  lines(): Generator<string> {
+  lines(): IterableIterator<string> {
     return splitLines(this);
   }
 

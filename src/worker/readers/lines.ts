@@ -9,43 +9,88 @@
  * @example
  * [...splitLines(new BufferSource(Buffer.from('a\nb\r\nc')))]; // ['a', 'b', 'c']
  */
+import { isAscii } from 'node:buffer';
 import type { ByteSource } from '../../protocol/record-stream.js';
 
 /** Bytes read per `read()` call. */
-export const LINE_CHUNK = 64 * 1024;
+export const LINE_CHUNK = Number(process.env.LC ?? 262144);
 
-function decodeLine(b: Buffer): string {
-  const end = b.length > 0 && b[b.length - 1] === 0x0d ? b.length - 1 : b.length;
-  return b.toString('utf8', 0, end);
+/** Node's native slicers (present on every `Buffer`, not in its type declarations). */
+interface Slicers {
+  latin1Slice(start: number, end: number): string;
+  utf8Slice(start: number, end: number): string;
 }
 
-/** Yield the lines of `src` (see module docs), reading `chunkSize` bytes at a time. */
-export function* splitLines(src: ByteSource, chunkSize = LINE_CHUNK): Generator<string> {
-  // Pieces of a line that started in an earlier chunk; joined once its end is found, so a
-  // very long line costs O(length), not O(length²).
-  let parts: Buffer[] = [];
-  for (;;) {
-    const chunk = src.read(chunkSize);
-    if (chunk.length === 0) break;
-    let start = 0;
+/** The text of `b[start, end)` without a final `\r`; `ascii`: the bytes are known to be ASCII. */
+function decodeLine(b: Buffer, start: number, end: number, ascii: boolean): string {
+  if (end > start && b[end - 1] === 0x0d) end--;
+  // ASCII is its own Latin-1 decoding, and the Latin-1 slicer is the cheapest one.
+  return ascii
+    ? (b as unknown as Slicers).latin1Slice(start, end)
+    : (b as unknown as Slicers).utf8Slice(start, end);
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The lines of `src` (see module docs), reading `chunkSize` bytes at a time. A plain iterator
+ * rather than a generator: it is on the per-entry path of every text input.
+ */
+export function splitLines(src: ByteSource, chunkSize = LINE_CHUNK): IterableIterator<string> {
+  return new LineSplitter(src, chunkSize);
+}
+
+class LineSplitter implements IterableIterator<string> {
+  private chunk: Buffer = EMPTY;
+  private pos = 0;
+  private ascii = true;
+  /**
+   * Pieces of a line that started in an earlier chunk; joined once its end is found, so a
+   * very long line costs O(length), not O(length²).
+   */
+  private parts: Buffer[] = [];
+  private eof = false;
+
+  constructor(
+    private readonly src: ByteSource,
+    private readonly chunkSize: number,
+  ) {}
+
+  next(): IteratorResult<string> {
     for (;;) {
-      const nl = chunk.indexOf(0x0a, start);
-      if (nl < 0) {
-        if (start < chunk.length) parts.push(chunk.subarray(start));
-        break;
+      const chunk = this.chunk;
+      const from = this.pos;
+      const nl = chunk.indexOf(0x0a, from);
+      if (nl >= 0) {
+        this.pos = nl + 1;
+        if (this.parts.length === 0) return { value: decodeLine(chunk, from, nl, this.ascii), done: false };
+        this.parts.push(chunk.subarray(from, nl));
+        return { value: this.joinParts(), done: false };
       }
-      let line = chunk.subarray(start, nl);
-      if (parts.length > 0) {
-        parts.push(line);
-        line = Buffer.concat(parts);
-        parts = [];
+      if (from < chunk.length) this.parts.push(chunk.subarray(from));
+      this.chunk = EMPTY;
+      this.pos = 0;
+      if (this.eof) return { value: undefined, done: true };
+      const next = this.src.read(this.chunkSize);
+      if (next.length === 0) {
+        this.eof = true;
+        // What is left is a last line without its terminator (never empty: only non-empty
+        // pieces are kept across chunks).
+        if (this.parts.length > 0) return { value: this.joinParts(), done: false };
+        return { value: undefined, done: true };
       }
-      start = nl + 1;
-      yield decodeLine(line);
+      this.chunk = next;
+      this.ascii = isAscii(next);
     }
   }
-  if (parts.length > 0) {
-    const rest = Buffer.concat(parts);
-    if (rest.length > 0) yield decodeLine(rest);
+
+  private joinParts(): string {
+    const line = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
+    this.parts = [];
+    return decodeLine(line, 0, line.length, false);
+  }
+
+  [Symbol.iterator](): this {
+    return this;
   }
 }

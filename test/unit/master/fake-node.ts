@@ -18,7 +18,9 @@ export class FakeNode {
     readonly ws: WebSocket,
   ) {
     ws.on('message', (d) => {
-      this.inbox.push(JSON.parse(d.toString()) as MasterToNode);
+      // One message, or several sent in the same turn (a JSON array).
+      const parsed = JSON.parse(d.toString()) as MasterToNode | MasterToNode[];
+      this.inbox.push(...(Array.isArray(parsed) ? parsed : [parsed]));
       for (const w of this.waiters.splice(0)) w();
     });
     ws.on('close', () => {

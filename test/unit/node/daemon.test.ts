@@ -55,13 +55,16 @@ class FakeMaster {
     const nonce = newNonce();
     ws.send(JSON.stringify({ type: 'challenge', version: CONTROL_VERSION, nonce }));
     ws.on('message', (data) => {
-      const msg = JSON.parse(data.toString()) as NodeToMaster;
-      if (msg.type === 'hello') {
-        expect(msg.auth).toBe(proof(SECRET, nonce));
-        const auth = this.lie ? proof('wrong', msg.nonce) : proof(SECRET, msg.nonce);
-        ws.send(JSON.stringify({ type: 'welcome', auth, master: 'http://the-master:8989', maxWorkers: 2 }));
+      // One message, or several sent in the same turn (a JSON array).
+      const parsed = JSON.parse(data.toString()) as NodeToMaster | NodeToMaster[];
+      for (const msg of Array.isArray(parsed) ? parsed : [parsed]) {
+        if (msg.type === 'hello') {
+          expect(msg.auth).toBe(proof(SECRET, nonce));
+          const auth = this.lie ? proof('wrong', msg.nonce) : proof(SECRET, msg.nonce);
+          ws.send(JSON.stringify({ type: 'welcome', auth, master: 'http://the-master:8989', maxWorkers: 2 }));
+        }
+        this.received.push(msg);
       }
-      this.received.push(msg);
       for (const w of this.waiters.splice(0)) w();
     });
   }

@@ -1,0 +1,306 @@
+/**
+ * The `ddfs` command line (the original's `bin/ddfs`, `bin/ddfscli.py`): push files and
+ * chunks into DDFS, read blobs back raw (`cat`) or decoded (`xcat`), and manage tags, their
+ * attributes and tokens. Settings come from the environment and the settings file (`-s`), the
+ * master from `-m` or `DISCO_MASTER`, tokens from `-t` or `DDFS_READ_TOKEN` /
+ * `DDFS_WRITE_TOKEN` (and `tag://user:TOKEN@/name` arguments). Long transfers draw a progress
+ * line on stderr when it is a terminal.
+ *
+ * Exit status: 0 on success, 1 on failure (a one-line message on stderr, the stack too when
+ * DISCO_DEBUG is set; `exists` also exits 1 for a missing tag), 2 on a usage error.
+ *
+ * @example
+ * // ddfs chunk data:bigtxt ./bigfile.txt
+ * // ddfs xcat data:bigtxt | less
+ * // ddfs push data:both_sets ./xa?
+ * // ddfs ls -r data:
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { errorMessage } from '../common/errors.js';
+import { PACKAGE_ROOT } from '../common/settings.js';
+import { CliExit } from './context.js';
+import {
+  attrsCommand,
+  blobsCommand,
+  catCommand,
+  chtokCommand,
+  chunkCommand,
+  cpCommand,
+  delattrCommand,
+  existsCommand,
+  findCommand,
+  getattrCommand,
+  getCommand,
+  lsCommand,
+  pushCommand,
+  putCommand,
+  rmCommand,
+  setattrCommand,
+  statCommand,
+  tagCommand,
+  touchCommand,
+  urlsCommand,
+  xcatCommand,
+} from './ddfs-commands.js';
+import { DdfsContext, type DdfsGlobalOptions, type DdfsIo, ddfsProcessIo } from './ddfs-context.js';
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string })
+      .version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** `-i` and `-p`, as the original's `add_program_blobs`. */
+function blobsOptions(cmd: Command, prefix = true): Command {
+  cmd.option('-i, --ignore-missing', 'skip missing tags instead of failing');
+  if (prefix) cmd.option('-p, --prefix-mode', 'tag arguments are prefixes: every tag starting with one');
+  return cmd;
+}
+
+/** Build the program. `setExit` receives the status of commands that end with one. */
+export function buildProgram(
+  io: DdfsIo = ddfsProcessIo,
+  setExit: (code: number) => void = () => undefined,
+): Command {
+  const program = new Command('ddfs');
+  program
+    .description('DDFS, the Disco Distributed Filesystem: push, read and tag data')
+    .version(packageVersion(), '--version', 'print the version of disco-ts')
+    .option('-s, --settings <file>', 'settings file (default: DISCO_SETTINGS_FILE, ~/.disco)')
+    .option('-m, --master <url>', 'master address (default: DISCO_MASTER)')
+    .option('-t, --token <token>', 'token for tag operations (default: DDFS_READ_TOKEN / DDFS_WRITE_TOKEN)')
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .showHelpAfterError('(ddfs --help lists the commands)')
+    .exitOverride();
+
+  let context: DdfsContext | null = null;
+  const ctxOf = (cmd: Command): DdfsContext => {
+    context ??= new DdfsContext(cmd.optsWithGlobals<DdfsGlobalOptions>(), io);
+    return context;
+  };
+  const act =
+    <A extends unknown[]>(fn: (ctx: DdfsContext, ...args: A) => Promise<unknown>) =>
+    async (...args: A) => {
+      const cmd = args[args.length - 1] as Command;
+      const code = await fn(ctxOf(cmd), ...args);
+      if (typeof code === 'number') setExit(code);
+    };
+
+  // -- data in --
+  program
+    .command('push')
+    .description('push files as blobs and tag them')
+    .argument('<tag>')
+    .argument('[files...]')
+    .option('-n, --replicas <n>', 'replicas per blob (default: DDFS_BLOB_REPLICAS)')
+    .option('-r, --recursive', 'push the files of directories, recursively')
+    .option('-u, --update', 'skip blobs whose names the tag already has')
+    .option('-d, --delayed', 'delayed tag update')
+    .action(act((ctx, tag: string, files: string[], o) => pushCommand(ctx, tag, files, o)));
+  blobsOptions(
+    program
+      .command('chunk')
+      .description('cut inputs into record-aligned chunks (internal format), push and tag them')
+      .argument('<tag>')
+      .argument('[urls...]', 'files (with a /), URLs or tags (default: one per line on standard input)')
+      .option('-n, --replicas <n>', 'replicas per chunk (default: DDFS_BLOB_REPLICAS)')
+      .option('-u, --update', 'skip chunks whose names the tag already has')
+      .option('-d, --delayed', 'delayed tag update')
+      .option('-S, --chunk-size <bytes>', 'chunk size, e.g. 64M (default 64M)')
+      .option(
+        '-R, --reader <reader>',
+        'records from the input bytes: lines (default), records (the internal format), or module.ts:export',
+      ),
+  ).action(act((ctx, tag: string, urls: string[], o) => chunkCommand(ctx, tag, urls, o)));
+  program
+    .command('tag')
+    .description('add urls to a tag (creates it); replicas of one blob: one quoted argument')
+    .argument('<tag>')
+    .argument('[urls...]', 'default: one per line on standard input')
+    .option('-u, --update', 'skip urls whose blob names the tag already has')
+    .option('-d, --delayed', 'delayed tag update')
+    .action(act((ctx, tag: string, urls: string[], o) => tagCommand(ctx, tag, urls, o)));
+  program
+    .command('put')
+    .description('replace the urls of a tag (creates it)')
+    .argument('<tag>')
+    .argument('[urls...]', 'default: one per line on standard input')
+    .action(act((ctx, tag: string, urls: string[]) => putCommand(ctx, tag, urls)));
+  program
+    .command('touch')
+    .description('create tags that do not exist')
+    .argument('[tags...]')
+    .action(act((ctx, tags: string[]) => touchCommand(ctx, tags)));
+  program
+    .command('cp')
+    .description('copy the urls of a tag to another (replacing them)')
+    .argument('<source>')
+    .argument('<target>')
+    .action(act((ctx, src: string, dst: string) => cpCommand(ctx, src, dst)));
+
+  // -- data out --
+  blobsOptions(
+    program
+      .command('cat')
+      .description('print the raw bytes of urls, then of the blobs of tags')
+      .argument('[urls...]', 'default: one per line on standard input')
+      .option('-j, --job-mode', 'arguments are job names: print their results'),
+  ).action(act((ctx, urls: string[], o) => catCommand(ctx, urls, o)));
+  blobsOptions(
+    program
+      .command('xcat')
+      .description('print the records (internal format) of urls and of the blobs of tags: key<TAB>value')
+      .argument('[urls...]', 'default: one per line on standard input')
+      .option('-j, --job-mode', 'arguments are job names: print their results')
+      .option(
+        '-R, --reader <module:export>',
+        'reader function(stream, size, url, params) instead of the format',
+      )
+      .option('--json', 'one JSON record per line'),
+  ).action(act((ctx, urls: string[], o) => xcatCommand(ctx, urls, o)));
+  blobsOptions(
+    program
+      .command('blobs')
+      .description('list the blobs reachable from tags (replicas tab-separated)')
+      .argument('[tags...]')
+      .option('--json', 'print JSON'),
+  ).action(act((ctx, tags: string[], o) => blobsCommand(ctx, tags, o)));
+  program
+    .command('get')
+    .description('print the tag object (JSON)')
+    .argument('<tag>')
+    .action(act((ctx, tag: string) => getCommand(ctx, tag)));
+  blobsOptions(
+    program
+      .command('urls')
+      .description('print the urls of tags (replicas tab-separated)')
+      .argument('[tags...]')
+      .option('--json', 'print JSON'),
+    true,
+  ).action(act((ctx, tags: string[], o) => urlsCommand(ctx, tags, o)));
+
+  // -- tags --
+  blobsOptions(
+    program
+      .command('ls')
+      .description('list tags with the prefixes (default: all tags)')
+      .argument('[prefixes...]')
+      .option('-r, --recursive', 'also list the blobs reachable from each tag')
+      .option('--json', 'print JSON'),
+    false,
+  ).action(act((ctx, prefixes: string[], o) => lsCommand(ctx, prefixes, o)));
+  program
+    .command('exists')
+    .description('print True and exit 0 if the tag exists, else print False and exit 1')
+    .argument('<tag>')
+    .action(act((ctx, tag: string) => existsCommand(ctx, tag)));
+  blobsOptions(
+    program
+      .command('find')
+      .description('walk the tag graph from tags, printing each tag path')
+      .argument('[tags...]')
+      .option('-w, --warn-missing', 'report missing tags (implies -i)'),
+  ).action(act((ctx, tags: string[], o) => findCommand(ctx, tags, o)));
+  program
+    .command('stat')
+    .description('print version, id, last-modified and attributes of tags')
+    .argument('[tags...]')
+    .option('-p, --prefix-mode', 'tag arguments are prefixes')
+    .option('--json', 'print JSON')
+    .action(act((ctx, tags: string[], o) => statCommand(ctx, tags, o)));
+  program
+    .command('rm')
+    .description('delete tags (their blobs go when no tag refers to them)')
+    .argument('[tags...]')
+    .option('-p, --prefix-mode', 'tag arguments are prefixes')
+    .action(act((ctx, tags: string[], o) => rmCommand(ctx, tags, o)));
+  program
+    .command('attrs')
+    .description('print the attributes of a tag (name<TAB>value)')
+    .argument('<tag>')
+    .option('--json', 'print JSON')
+    .action(act((ctx, tag: string, o) => attrsCommand(ctx, tag, o)));
+  program
+    .command('getattr')
+    .description('print one attribute of a tag')
+    .argument('<tag>')
+    .argument('<attr>')
+    .action(act((ctx, tag: string, attr: string) => getattrCommand(ctx, tag, attr)));
+  program
+    .command('setattr')
+    .description('set an attribute of a tag')
+    .argument('<tag>')
+    .argument('<attr>')
+    .argument('<value>')
+    .action(act((ctx, tag: string, attr: string, value: string) => setattrCommand(ctx, tag, attr, value)));
+  program
+    .command('delattr')
+    .description('delete an attribute of a tag')
+    .argument('<tag>')
+    .argument('<attr>')
+    .action(act((ctx, tag: string, attr: string) => delattrCommand(ctx, tag, attr)));
+  program
+    .command('chtok')
+    .description('change the read and/or write token of a tag (neither -r nor -w: both)')
+    .argument('<tag>')
+    .argument('<token>')
+    .option('-r, --read', 'change the read token')
+    .option('-w, --write', 'change the write token')
+    .action(act((ctx, tag: string, token: string, o) => chtokCommand(ctx, tag, token, o)));
+  return program;
+}
+
+/** Run the command line; resolves with the exit status. */
+export async function main(
+  argv: readonly string[] = process.argv,
+  io: DdfsIo = ddfsProcessIo,
+): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync([...argv]);
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version are not failures (nor is `ddfs` alone, which prints the help).
+      const ok = ['commander.helpDisplayed', 'commander.version', 'commander.help'];
+      return ok.includes(e.code) ? 0 : 2;
+    }
+    if (e instanceof CliExit) {
+      if (e.message) io.err(`ddfs: ${e.message}`);
+      return e.code;
+    }
+    const debug = (process.env.DISCO_DEBUG ?? '').toLowerCase();
+    io.err(`ddfs: ${errorMessage(e)}`);
+    if (debug && debug !== 'off' && e instanceof Error && e.stack) io.err(e.stack);
+    return 1;
+  }
+}
+
+// Run when this file is the program (dist/cli/ddfs.js via bin/ddfs.mjs), not when imported.
+const entry = process.argv[1] ? path.resolve(process.argv[1]) : '';
+if (/[\\/](ddfs\.(?:m?js|ts)|ddfs)$/.test(entry) && !/vitest/.test(entry)) {
+  // `ddfs cat … | head`: a closed pipe ends the command quietly.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+      throw e;
+    });
+  }
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`ddfs: ${errorMessage(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
