@@ -277,8 +277,11 @@ export async function chunkCommand(
     delayed?: boolean;
     reader?: string;
     chunkSize?: string;
+    compression?: string;
   },
 ): Promise<void> {
+  if (o.compression !== undefined && !/^[0-9]$/.test(o.compression))
+    throw new CliExit(`--compression must be a zlib level 0-9, got ${o.compression}`, 2);
   const { tags, urls } = separateTags(await inputs(ctx, args));
   const blobs: UrlArg[] = [...urls];
   for await (const set of programBlobs(ctx, tags, o)) blobs.push(set);
@@ -306,6 +309,7 @@ export async function chunkCommand(
         delayed: o.delayed,
         reader,
         chunkSize: o.chunkSize === undefined ? undefined : parseSize(o.chunkSize),
+        compression: o.compression === undefined ? undefined : Number(o.compression),
         onInputBytes: (n) => p.bytes(n),
         onBlob: (replicas) => {
           p.item();

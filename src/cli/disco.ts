@@ -34,6 +34,7 @@ import {
   resultsCommand,
   runCommand,
   submitCommand,
+  traceCommand,
   waitCommand,
 } from './job-commands.js';
 
@@ -143,6 +144,7 @@ export function buildProgram(io: Io = processIo, setExit: (code: number) => void
     .option('--profile', 'profile the tasks')
     .option('-w, --wait', 'wait for the job, then print its result URLs')
     .option('--show [format]', 'wait, printing events (color, nocolor, json)')
+    .option('--no-progress', 'no progress bar while waiting (it only shows on a terminal)')
     .action(act((ctx, spec: string, inputs: string[], o) => runCommand(ctx, spec, inputs, o)));
   program
     .command('submit')
@@ -156,6 +158,7 @@ export function buildProgram(io: Io = processIo, setExit: (code: number) => void
     .option('--show [format]', 'print events while waiting (color, nocolor, json)')
     .option('--timeout <seconds>', 'give up after this long')
     .option('--json', 'print the results as JSON')
+    .option('--no-progress', 'no progress bar (it only shows on a terminal)')
     .action(act((ctx, job: string, o) => waitCommand(ctx, job, o)));
   program
     .command('results')
@@ -209,6 +212,13 @@ export function buildProgram(io: Io = processIo, setExit: (code: number) => void
     .argument('<job>')
     .option('--json', 'print JSON')
     .action(act((ctx, job: string, o) => jobdictCommand(ctx, job, o)));
+
+  program
+    .command('trace')
+    .description('write a job\u2019s task timeline as a Chrome trace (chrome://tracing, Perfetto)')
+    .argument('<job>')
+    .option('-o, --output <file>', 'output file (default: <job>.trace.json; - = standard output)')
+    .action(act((ctx, job: string, o) => traceCommand(ctx, job, o)));
 
   // -- the cluster --
   program

@@ -1,16 +1,17 @@
 /**
  * The job subcommands of `disco`: run, submit, wait, results, events, jobs, info, kill,
- * purge, clean, mapresults, jobdict. Each takes the command line context and prints human
+ * purge, clean, mapresults, jobdict, trace. Each takes the command line context and prints human
  * output by default, JSON with `--json`. Job names accept the `@` / `@?text` shortcuts.
  *
  * @example
  * await runCommand(ctx, 'examples/wordcount.ts', ['/data/text.txt'], { wait: true });
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatEvent } from '../client/event-monitor.js';
 import type { JobInputSpec, JobOptions } from '../client/job-options.js';
 import { schedulerDict } from '../client/job-options.js';
+import { chromeTrace, type TimelineJson } from '../client/trace.js';
 import { CommError, DiscoError } from '../common/errors.js';
 import { type CliContext, CliExit } from './context.js';
 import { formatJobInfo, formatResultUrl, formatValue, toJson } from './format.js';
@@ -70,6 +71,8 @@ export interface RunOptions {
   profile?: boolean;
   wait?: boolean;
   show?: string | boolean;
+  /** Progress bar while waiting (on a terminal; `--no-progress` turns it off). */
+  progress?: boolean;
 }
 
 /** `disco run <module[:Export]> [inputs...]`. */
@@ -102,7 +105,10 @@ export async function runCommand(
   await job.run(args as JobOptions);
   ctx.io.out(job.name);
   if (o.wait || o.show) {
-    const results = await job.wait({ show: o.show === true ? true : o.show || undefined });
+    const results = await job.wait({
+      show: o.show === true ? true : o.show || undefined,
+      progress: o.progress !== false,
+    });
     for (const r of results) ctx.io.out(formatResultUrl(r));
   }
 }
@@ -117,11 +123,15 @@ export async function submitCommand(ctx: CliContext, file: string | undefined): 
 export async function waitCommand(
   ctx: CliContext,
   ref: string,
-  o: { show?: string | boolean; timeout?: string; json?: boolean },
+  o: { show?: string | boolean; timeout?: string; json?: boolean; progress?: boolean },
 ): Promise<void> {
   const name = await ctx.jobName(ref);
   const timeout = o.timeout === undefined ? undefined : Number(o.timeout) * 1000;
-  const results = await ctx.disco.wait(name, { show: o.show === true ? true : o.show || undefined, timeout });
+  const results = await ctx.disco.wait(name, {
+    show: o.show === true ? true : o.show || undefined,
+    timeout,
+    progress: o.progress !== false,
+  });
   if (o.json) ctx.io.out(toJson(results));
   else for (const r of results) ctx.io.out(formatResultUrl(r));
 }
@@ -222,4 +232,27 @@ export async function jobdictCommand(ctx: CliContext, ref: string, o: { json?: b
   }
   ctx.io.out(name);
   for (const [k, v] of Object.entries(pack.jobdict)) ctx.io.out(`\t${k}\t${formatValue(v)}`);
+}
+
+/** `disco trace <job> [-o file]`: the job's task attempts as a Chrome trace JSON file. */
+export async function traceCommand(ctx: CliContext, ref: string, o: { output?: string }): Promise<void> {
+  const name = await ctx.jobName(ref);
+  let timeline: TimelineJson;
+  try {
+    const res = await ctx.disco.request(`/disco/api/v1/jobs/${encodeURIComponent(name)}/timeline`);
+    timeline = JSON.parse(res.body.toString('utf8')) as TimelineJson;
+  } catch (e) {
+    if (e instanceof CommError && e.status === 404) throw new CliExit(`unknown job ${name}`);
+    throw e;
+  }
+  const trace = JSON.stringify(chromeTrace(name, timeline));
+  const file = o.output ?? `${name.replace(/[^A-Za-z0-9_.-]/g, '_')}.trace.json`;
+  if (file === '-') {
+    ctx.io.out(trace);
+    return;
+  }
+  writeFileSync(file, trace);
+  ctx.io.err(
+    `${file}: ${timeline.bars.length} task attempts on ${timeline.nodes.length} nodes (open it in chrome://tracing or https://ui.perfetto.dev)`,
+  );
 }

@@ -18,6 +18,7 @@ import { DEFAULT_RETRY, type HttpResponse, type RetryPolicy, request, sleep } fr
 import { Job } from './job.js';
 import type { JobListEntry } from './job-history.js';
 import type { JobOptions } from './job-options.js';
+import { JobProgress } from './progress-bar.js';
 import type { ResultIteratorOptions } from './result-iterator.js';
 
 /** Job status as `get_results` reports it. */
@@ -80,6 +81,11 @@ export interface WaitOptions {
   show?: boolean | string;
   /** Milliseconds between status requests (each is a long poll; default 2000). */
   pollInterval?: number;
+  /**
+   * Show a progress bar (phase, tasks done/total, rate) on standard error while waiting —
+   * only on a terminal, and not together with `show`.
+   */
+  progress?: boolean;
   /** Give up after this many ms with `JobError('Timeout')`. */
   timeout?: number;
   /** Delete the job's records on the master once it has ended (deprecated in the original). */
@@ -412,9 +418,11 @@ export class Disco {
    */
   async wait(job: JobRef, opts: WaitOptions = {}): Promise<string[]> {
     const name = nameOf(job);
-    const poll = opts.pollInterval ?? 2000;
+    const pollInterval = opts.pollInterval ?? 2000;
     const format = eventFormat(opts.show ?? this.settings.get('DISCO_EVENTS'), process.stderr);
     const monitor = format ? new EventMonitor(this, name, format) : null;
+    const bar = opts.progress && !monitor ? JobProgress.forSink(process.stderr, name) : null;
+    const poll = bar ? Math.min(pollInterval, 1000) : pollInterval;
     const start = Date.now();
     let unreachableSince: number | null = null;
     try {
@@ -434,12 +442,18 @@ export class Disco {
           status = 'active';
         }
         if (monitor) await monitor.refresh().catch(() => undefined);
+        if (bar && status === 'active')
+          await this.jobinfo(name).then(
+            (info) => bar.update(info),
+            () => undefined,
+          );
         if (status === 'ready') return results;
         if (status !== 'active') throw new JobError(`Status ${status}`, name);
         if (opts.timeout !== undefined && Date.now() - start > opts.timeout)
           throw new JobError('Timeout', name);
       }
     } finally {
+      bar?.clear();
       if (opts.clean) await this.clean(name).catch(() => undefined);
     }
   }

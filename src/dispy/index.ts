@@ -33,6 +33,7 @@ export {
 export type { Depend } from './client/computation.js';
 export { DispyJob, DispyJobError } from './client/dispy-job.js';
 export { DispyNode, NodeAllocate, type NodeAllocateOptions, type NodeSpec } from './client/dispy-node.js';
+export { type FaultRecoverOptions, faultRecoverJobs, newestRecoverFile } from './client/fault-recover.js';
 export { JobCluster, type JobClusterOptions } from './client/job-cluster.js';
 export {
   dispyJobId,
@@ -44,3 +45,4 @@ export {
 } from './job-api.js';
 export { DISPY_PROTOCOL_VERSION, JobStatus, NodeStatus } from './protocol/constants.js';
 export { AuthError } from './protocol/transport.js';
+export { SharedJobCluster, type SharedJobClusterOptions } from './client/shared-job-cluster.js';

@@ -17,6 +17,7 @@ import { startDdfsNode } from '../ddfs/node/index.js';
 import type { MasterToNode, NodeToMaster } from '../protocol/control.js';
 import { ControlClient } from './control-client.js';
 import { type DataServer, startDataServer } from './data-server.js';
+import { NodeMetrics } from './node-metrics.js';
 import { shuffle } from './shuffle.js';
 import { TaskRunner, type TaskRunnerOptions } from './task-runner.js';
 
@@ -56,6 +57,14 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
 
   const { name, port: hostPort } = splitHost(opts.host);
   const discoPort = settings.int('DISCO_PORT');
+  // Read at scrape time only, once everything below exists.
+  const metrics = new NodeMetrics(() => ({
+    host: opts.host,
+    connected: control.connected,
+    tasksRunning: runner.running,
+    pool: runner.poolStats(),
+    disk: ddfs.disk(),
+  }));
   let data: DataServer | null = null;
   if (opts.dataServer !== false) data = await listenData(name, hostPort ?? discoPort);
   // DDFS storage: volumes under DDFS_DATA and the PUT server on DDFS_PUT_PORT (src/ddfs/node).
@@ -63,6 +72,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
 
   let masterUrl = opts.master;
   const send = (msg: NodeToMaster) => {
+    metrics.sent(msg);
     control.send(msg);
   };
   const runner = new TaskRunner({
@@ -182,7 +192,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
 
   /** Listen on the address the node's name resolves to; if it does not, on every interface. */
   async function listenData(listenHost: string, port: number): Promise<DataServer> {
-    const common = { port, discoData, ddfsData, log };
+    const common = { port, discoData, ddfsData, log, metrics };
     try {
       return await startDataServer({ ...common, listenHost });
     } catch (e) {

@@ -5,12 +5,14 @@
  *
  * Behaviour the clients rely on: byte ranges (206 + `Content-Range`), an unsatisfiable range
  * answered 200 with the whole file (never 416), unsafe paths 404, directories 403, other
- * methods 501, and the `/proxy/<node>/<METHOD>/` prefix stripped. A gate bounds concurrent
+ * methods 501, and the `/proxy/<node>/<METHOD>/` prefix stripped. With `metrics`, it also
+ * answers `/metrics` (Prometheus text) and `/health`, and counts requests and bytes sent. A gate bounds concurrent
  * transfers; when its queue is full the answer is 503, which clients retry.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
+import { PROMETHEUS_CONTENT_TYPE } from '../common/prometheus.js';
 import { plain, serveFile } from '../common/static-files.js';
 import { Gate } from './gate.js';
 
@@ -26,6 +28,15 @@ export interface DataServerOptions {
   maxQueued?: number;
   maxWaitMs?: number;
   log?: Logger;
+  /** Serves `/metrics` and `/health` and counts the traffic (node-metrics.ts). */
+  metrics?: DataServerMetrics;
+}
+
+/** What the data server reports to and serves from the node's metrics. */
+export interface DataServerMetrics {
+  served(area: 'disco' | 'ddfs' | 'other', status: number, bytes: number): void;
+  render(): string;
+  health(): unknown;
 }
 
 /** A running data server. */
@@ -54,6 +65,29 @@ export async function startDataServer(opts: DataServerOptions): Promise<DataServ
     let raw = (req.url ?? '/').split('?')[0];
     const proxied = PROXY_PREFIX.exec(raw);
     if (proxied) raw = proxied[1];
+    const m = opts.metrics;
+    if (m) {
+      const area = raw.startsWith('/disco/') ? 'disco' : raw.startsWith('/ddfs/') ? 'ddfs' : 'other';
+      res.once('finish', () =>
+        m.served(
+          area,
+          res.statusCode,
+          req.method === 'HEAD' ? 0 : Number(res.getHeader('Content-Length') ?? 0),
+        ),
+      );
+      if (raw === '/metrics') {
+        const body = Buffer.from(m.render());
+        res.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE, 'Content-Length': body.length });
+        res.end(body);
+        return;
+      }
+      if (raw === '/health') {
+        const body = Buffer.from(JSON.stringify(m.health()));
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length });
+        res.end(body);
+        return;
+      }
+    }
     let root: string;
     let rel: string;
     if (raw.startsWith('/disco/')) {

@@ -10,7 +10,9 @@
  *
  * Partition files are built by streaming each part file into them (never a whole file in
  * memory); at most {@link MAX_OPEN_PARTITIONS} stay open at once. Shuffles of one job are
- * serialised so two rounds never interleave their writes.
+ * serialised so two rounds never interleave their writes. The `.results` files (one per task,
+ * 20,000 of them for a 20,000-task phase) are read {@link READ_AHEAD} at a time and handled in
+ * order, so a big phase is not one sequential file read after another.
  */
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -23,6 +25,8 @@ import type { JobLocation } from './task-outputs.js';
 
 /** Partition files kept open at once while concatenating. */
 export const MAX_OPEN_PARTITIONS = 64;
+/** `.results` files read ahead of the one being handled. */
+export const READ_AHEAD = 32;
 
 /** One node's shuffle of one phase. */
 export interface ShuffleRequest {
@@ -59,10 +63,7 @@ async function doShuffle(req: ShuffleRequest): Promise<string | null> {
   const partDirName = `partitions-${ddfsTimestamp()}`;
   const partitions = new PartitionWriter(path.join(home.dir, '.disco', partDirName));
   try {
-    for (const rel of req.resultFiles) {
-      const file = safeJoin(home.dir, rel);
-      if (!file) throw new Error(`results file ${JSON.stringify(rel)} is outside the job home`);
-      const text = await fs.readFile(file, 'utf8');
+    for await (const [rel, text] of readAhead(home.dir, req.resultFiles)) {
       for (const line of text.split('\n')) {
         if (line.trim() === '') continue;
         const [label, url, ...rest] = line.trim().split(/\s+/);
@@ -88,6 +89,37 @@ async function doShuffle(req: ShuffleRequest): Promise<string | null> {
   const indexName = `${req.mode}-index.txt.gz`;
   await writeFileAtomic(path.join(home.dir, '.disco', indexName), encodeIndex(entries));
   return `dir://${home.urlBase}/.disco/${indexName}`;
+}
+
+/**
+ * The text of each file, in order, with up to {@link READ_AHEAD} reads in flight. Every path
+ * is checked to stay inside `dir` before anything is read.
+ */
+async function* readAhead(dir: string, rels: readonly string[]): AsyncGenerator<[string, string]> {
+  const files = rels.map((rel) => {
+    const file = safeJoin(dir, rel);
+    if (!file) throw new Error(`results file ${JSON.stringify(rel)} is outside the job home`);
+    return file;
+  });
+  const inflight: Promise<string>[] = [];
+  let next = 0;
+  const fill = () => {
+    while (next < files.length && inflight.length < READ_AHEAD) {
+      const p = fs.readFile(files[next++], 'utf8');
+      p.catch(() => {}); // awaited in order below; this only keeps an early failure from being unhandled
+      inflight.push(p);
+    }
+  };
+  try {
+    for (let i = 0; i < files.length; i++) {
+      fill();
+      const text = await inflight.shift()!;
+      yield [rels[i], text];
+    }
+  } finally {
+    // Stopped early (an error): let the reads still in flight settle quietly.
+    for (const p of inflight) p.catch(() => {});
+  }
 }
 
 /** Appends part files to partition files, keeping a bounded number of them open. */

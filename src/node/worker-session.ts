@@ -24,8 +24,8 @@ import { errorMessage, ProtocolError } from '../common/errors.js';
 import { formatDuration } from '../common/time.js';
 import type { TaskSpec } from '../protocol/control.js';
 import {
-  ASYNC_MSG_ACCEPTED,
   encodeFrame,
+  PIPELINE_ACCEPTED,
   FrameDecoder,
   parseWorkerMessage,
   type TaskInfo,
@@ -104,8 +104,11 @@ export class WorkerSession {
   task: TaskContext | null = null;
   /** The worker announced `"reuse": true`. */
   reusable = false;
-  /** The worker asked for (and was granted) `MSG` without replies (`"async_msg": true`). */
-  asyncMsg = false;
+  /**
+   * The worker asked for (and was granted) the `pipeline` extension: no replies to `MSG` and
+   * `OUTPUT`, and the `INPUT ""` reply pushed after every `TASK` reply.
+   */
+  pipeline = false;
   /** The pid the worker reported in `WORKER` (informational; kills use the process group). */
   workerPid: number | null = null;
 
@@ -194,7 +197,7 @@ export class WorkerSession {
     this.clearTimer('reuseTimer');
     if (this.taskRequested) {
       this.taskRequested = false;
-      this.reply('TASK', task.info);
+      this.replyTask(task);
     }
   }
 
@@ -369,14 +372,14 @@ export class WorkerSession {
       this.handshakeDone = true;
       this.workerPid = msg.body.pid;
       this.reusable = msg.body.reuse === true;
-      this.asyncMsg = msg.body.async_msg === true;
-      this.reply('OK', this.asyncMsg ? ASYNC_MSG_ACCEPTED : 'ok');
+      this.pipeline = msg.body.pipeline === true;
+      this.reply('OK', this.pipeline ? PIPELINE_ACCEPTED : 'ok');
       return;
     }
     const task = this.task;
     if (msg.type === 'TASK') {
       if (task && !this.taskOver) {
-        this.reply('TASK', task.info);
+        this.replyTask(task);
         return;
       }
       if (task && !this.reusable) return this.kill();
@@ -395,8 +398,8 @@ export class WorkerSession {
         return this.abort('fatal', 'Worker sent WORKER twice');
       case 'MSG':
         this.listener.event(task, `MSG: ${where} ${msg.body}`);
-        // An async_msg worker waits for no reply (it paces itself; a flood is still fatal).
-        if (this.asyncMsg) return;
+        // A pipeline worker waits for no reply (it paces itself; a flood is still fatal).
+        if (this.pipeline) return;
         if (delayMs > 0) await sleep(delayMs);
         if (this.task === task && !this.taskOver) this.reply('OK', 'ok');
         return;
@@ -416,7 +419,7 @@ export class WorkerSession {
           if (e instanceof OutputRefused) return this.abort('fatal', e.message);
           return this.abort('error', `Writing the results file failed: ${errorMessage(e)}`);
         }
-        if (this.task === task && !this.taskOver) this.reply('OK', 'ok');
+        if (this.task === task && !this.taskOver && !this.pipeline) this.reply('OK', 'ok');
         return;
       case 'PING':
         this.reply('OK', 'pong');
@@ -479,9 +482,19 @@ export class WorkerSession {
   // ------------------------------------------------------------------ output side
 
   private reply(type: string, body: unknown): void {
+    this.write(encodeFrame(type, body));
+  }
+
+  /** The TASK reply; for a pipeline worker followed by its `INPUT ""` reply, in one write. */
+  private replyTask(task: TaskContext): void {
+    const frame = encodeFrame('TASK', task.info);
+    this.write(this.pipeline ? Buffer.concat([frame, encodeFrame('INPUT', task.inputs.reply(''))]) : frame);
+  }
+
+  private write(bytes: Buffer): void {
     const stdin = this.child.stdin;
     if (this.killed || !stdin || stdin.destroyed) return;
-    stdin.write(encodeFrame(type, body));
+    stdin.write(bytes);
   }
 
   private clearTimer(name: 'firstOutputTimer' | 'stuckTimer' | 'reuseTimer' | 'lastWordsTimer'): void {

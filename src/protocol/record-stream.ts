@@ -27,7 +27,9 @@ const MAX_HUNK = 256 * 1024 * 1024;
 
 export type KV = [key: unknown, value: unknown];
 
-const packr = new Packr({ useRecords: false, moreTypes: true, variableMapSize: true });
+// `copyBuffers`: decoded binary values are copies, never views of the hunk they came from (a
+// small value must not keep a whole hunk alive, and readers reuse their hunk buffers).
+const packr = new Packr({ useRecords: false, moreTypes: true, variableMapSize: true, copyBuffers: true });
 
 /** Encode one value as MessagePack (shared so readers and writers agree on options). */
 export function packValue(v: unknown): Buffer {
@@ -39,31 +41,22 @@ export function unpackValues(body: Uint8Array): unknown[] {
   return packr.unpackMultiple(body) as unknown[];
 }
 
-/** Streams records into hunks; `sink` receives finished hunks (header + body). */
-export class RecordWriter {
-  private buf = Buffer.allocUnsafe(HUNK_SIZE + 64 * 1024);
-  private off = 0;
-  /** Bytes handed to the sink so far. */
-  bytesOut = 0;
-  records = 0;
+/**
+ * A growing buffer of MessagePack values. Strings, numbers, booleans and null are encoded
+ * here, byte for byte as msgpackr encodes them (see {@link encodeString}); anything else by
+ * msgpackr.
+ */
+export class PackBuffer {
+  buf: Buffer;
+  /** Bytes used. */
+  off = 0;
 
-  constructor(
-    private readonly sink: (hunk: Buffer) => void,
-    private readonly opts: { compress?: boolean; level?: number } = {},
-  ) {}
-
-  write(key: unknown, value: unknown): void {
-    this.encode(key);
-    this.encode(value);
-    this.records++;
-    if (this.off > HUNK_SIZE) this.flush();
+  constructor(initial = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(initial);
   }
 
-  /**
-   * Append one MessagePack value. Strings, numbers, booleans and null are written here, byte
-   * for byte as msgpackr writes them (see {@link encodeString}); anything else by msgpackr.
-   */
-  private encode(v: unknown): void {
+  /** Append one value. */
+  pack(v: unknown): void {
     switch (typeof v) {
       case 'string':
         this.room(v.length * 3 + 5);
@@ -85,29 +78,76 @@ export class RecordWriter {
         }
         break;
     }
-    this.append(packr.pack(v));
+    const b = packr.pack(v);
+    this.append(b, 0, b.length);
   }
 
-  /** Make sure `n` more bytes fit in the buffer. */
-  private room(n: number): void {
+  /** Append bytes `src[start, end)` (values encoded elsewhere). */
+  append(src: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    this.room(n);
+    const buf = this.buf;
+    let o = this.off;
+    if (n <= 32) for (let i = start; i < end; i++) buf[o++] = src[i];
+    else {
+      buf.set(src.subarray(start, end), o);
+      o += n;
+    }
+    this.off = o;
+  }
+
+  /** Make sure `n` more bytes fit. */
+  room(n: number): void {
     if (this.off + n > this.buf.length) {
       const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.off + n));
       this.buf.copy(bigger, 0, 0, this.off);
       this.buf = bigger;
     }
   }
+}
 
-  private append(b: Uint8Array): void {
-    this.room(b.length);
-    this.buf.set(b, this.off);
-    this.off += b.length;
+/** Streams records into hunks; `sink` receives finished hunks (header + body). */
+export class RecordWriter {
+  private readonly body: PackBuffer;
+  private readonly hunkSize: number;
+  /** Bytes handed to the sink so far. */
+  bytesOut = 0;
+  records = 0;
+
+  /**
+   * @param opts.hunkSize start a new hunk past this many body bytes (default {@link HUNK_SIZE};
+   *   smaller hunks are for files only this implementation reads, e.g. sort runs)
+   */
+  constructor(
+    private readonly sink: (hunk: Buffer) => void,
+    private readonly opts: { compress?: boolean; level?: number; hunkSize?: number } = {},
+  ) {
+    this.hunkSize = opts.hunkSize ?? HUNK_SIZE;
+    this.body = new PackBuffer(this.hunkSize + 64 * 1024);
+  }
+
+  write(key: unknown, value: unknown): void {
+    const body = this.body;
+    body.pack(key);
+    body.pack(value);
+    this.records++;
+    if (body.off > this.hunkSize) this.flush();
+  }
+
+  /** Write one record already encoded: its key and value are the bytes `src[start, end)`. */
+  writeEncoded(src: Uint8Array, start: number, end: number): void {
+    const body = this.body;
+    body.append(src, start, end);
+    this.records++;
+    if (body.off > this.hunkSize) this.flush();
   }
 
   /** Write the buffered records as one hunk (no-op when empty). */
   flush(): void {
-    if (this.off === 0) return;
-    this.emit(this.buf.subarray(0, this.off));
-    this.off = 0;
+    const body = this.body;
+    if (body.off === 0) return;
+    this.emit(body.buf.subarray(0, body.off));
+    body.off = 0;
   }
 
   /** Flush and write the terminating empty hunk. */
@@ -231,6 +271,11 @@ export function encodeNumber(buf: Buffer, off: number, v: number): number {
 /** A synchronous byte source. `read(n)` returns up to n bytes; an empty buffer means EOF. */
 export interface ByteSource {
   read(n: number): Buffer;
+  /**
+   * Optional: read up to `n` bytes into `buf` at `off`; returns how many (0 at EOF). Lets a
+   * reader reuse its buffers instead of allocating one per read.
+   */
+  readInto?(buf: Buffer, off: number, n: number): number;
   close?(): void;
 }
 
@@ -263,6 +308,13 @@ export class FileSource implements ByteSource {
     this.pos += got;
     return got === want ? b : b.subarray(0, got);
   }
+  readInto(buf: Buffer, off: number, n: number): number {
+    const want = Math.min(n, this.end - this.pos);
+    if (want <= 0) return 0;
+    const got = readSync(this.fd, buf, off, want, this.pos);
+    this.pos += got;
+    return got;
+  }
   close(): void {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
@@ -289,16 +341,27 @@ export interface ReadOptions {
   ignoreCorrupt?: boolean;
   /** Name for error messages. */
   url?: string;
+  /** Bytes of a hunk decoded at a time (default 64 KiB; see {@link HunkReader}). */
+  sliceBytes?: number;
 }
 
 /**
- * The hunks of a record stream (possibly several concatenated streams), one at a time: each
- * {@link next} returns the decoded values of the next hunk that holds records — key, value,
- * key, value… — checked as `docs/record-format.md` says. For readers that walk records by
- * index (the external sort's merge) without a pair per record.
+ * The records of a record stream (possibly several concatenated streams), a slice at a time:
+ * each {@link next} returns decoded values — key, value, key, value… — of whole records of the
+ * next hunk, checked as `docs/record-format.md` says. A hunk (1 MiB or more decoded) is checked
+ * whole, then decoded about 64 KiB at a time, so that a reader holds little decoded data at
+ * once and most of it dies young (the garbage collector's cheap case). For readers that walk
+ * records by index (the external sort's merge) without a pair per record.
  */
 export class HunkReader {
   private header: Buffer | null = null;
+  /** The hunk being read in slices (see {@link sliceRecords}), and where its slices start. */
+  private body: Buffer | null = null;
+  private cuts: number[] = [];
+  private cut = 0;
+  /** Reused read buffers (see {@link readBytes}). */
+  private headerBuf = Buffer.allocUnsafe(HUNK_HEADER);
+  private rawBuf = Buffer.allocUnsafe(0);
 
   constructor(
     private readonly src: ByteSource,
@@ -311,8 +374,12 @@ export class HunkReader {
   /** The values of the next hunk with records; null at the end of the data. */
   next(): unknown[] | null {
     const { src, opts } = this;
+    if (this.body !== null) {
+      const vals = this.nextSlice();
+      if (vals !== null) return vals;
+    }
     for (;;) {
-      const header = this.header ?? readFully(src, HUNK_HEADER);
+      const header = this.header ?? this.readBytes(HUNK_HEADER, true);
       this.header = null;
       if (header.length === 0) return null;
       if (header.length < HUNK_HEADER) throw new DataError('truncated hunk header', opts.url);
@@ -330,7 +397,7 @@ export class HunkReader {
       if (len > MAX_HUNK) throw new DataError(`corrupt hunk: length ${len} exceeds ${MAX_HUNK}`, opts.url);
       // A zero-length hunk terminates one stream; another may follow (concatenated partitions).
       if (len === 0) continue;
-      const raw = readFully(src, len);
+      const raw = this.readBytes(len, false);
       if (raw.length < len)
         throw new DataError(`truncated hunk: expected ${len} bytes, got ${raw.length}`, opts.url);
       let body: Buffer;
@@ -345,11 +412,168 @@ export class HunkReader {
         if (opts.ignoreCorrupt) continue;
         throw new DataError('corrupt hunk: checksum mismatch', opts.url);
       }
-      const vals = unpackValues(body);
-      if (vals.length % 2 !== 0) throw new DataError('corrupt hunk: odd number of values', opts.url);
-      if (vals.length > 0) return vals;
+      const cuts = sliceRecords(body, opts.sliceBytes ?? SLICE_BYTES);
+      if (cuts === null) {
+        // Extension types (or bytes that are not MessagePack): msgpackr reads it all at once.
+        const vals = unpackValues(body);
+        if (vals.length % 2 !== 0) throw new DataError('corrupt hunk: odd number of values', opts.url);
+        if (vals.length > 0) return vals;
+        continue;
+      }
+      if (cuts.odd) throw new DataError('corrupt hunk: odd number of values', opts.url);
+      this.body = body;
+      this.cuts = cuts.at;
+      this.cut = 0;
+      const vals = this.nextSlice();
+      if (vals !== null) return vals;
     }
   }
+
+  /**
+   * Read `n` bytes (fewer only at EOF) into one of the reader's own buffers when the source
+   * can (the previous contents are no longer needed by then), else as `readFully` does.
+   */
+  private readBytes(n: number, header: boolean): Buffer {
+    const src = this.src;
+    if (typeof src.readInto !== 'function') return readFully(src, n);
+    let buf = header ? this.headerBuf : this.rawBuf;
+    if (buf.length < n) {
+      buf = Buffer.allocUnsafe(Math.max(n, 2 * buf.length));
+      if (header) this.headerBuf = buf;
+      else this.rawBuf = buf;
+    }
+    let got = 0;
+    while (got < n) {
+      const r = src.readInto(buf, got, n - got);
+      if (r <= 0) break;
+      got += r;
+    }
+    return buf.subarray(0, got);
+  }
+
+  /** The values of the next slice of the current hunk; null when it is used up. */
+  private nextSlice(): unknown[] | null {
+    const cuts = this.cuts;
+    const body = this.body;
+    if (body === null || this.cut + 1 >= cuts.length) {
+      this.body = null;
+      return null;
+    }
+    const from = cuts[this.cut];
+    const to = cuts[++this.cut];
+    return unpackValues(body.subarray(from, to));
+  }
+}
+
+/** Bytes of a hunk's body decoded at a time (see {@link HunkReader}). */
+const SLICE_BYTES = 64 * 1024;
+
+/**
+ * Where to cut a hunk's body into slices of whole records of about `sliceBytes` each (the
+ * offsets, first 0, last the body's length), and whether it holds an odd number of values.
+ * Walks the MessagePack structure without decoding it. Null when the body holds extension
+ * types (msgpackr's extensions may span the value after them) or is not valid MessagePack.
+ */
+export function sliceRecords(b: Uint8Array, sliceBytes: number): { at: number[]; odd: boolean } | null {
+  const end = b.length;
+  const at = [0];
+  let pos = 0;
+  let values = 0;
+  let sliceStart = 0;
+  while (pos < end) {
+    // One top-level value, with whatever it contains.
+    let pending = 1;
+    while (pending > 0) {
+      if (pos >= end) return null;
+      const t = b[pos];
+      pending--;
+      if (t < 0x80 || t >= 0xe0) pos += 1;
+      else if (t < 0x90) {
+        pending += 2 * (t & 0x0f);
+        pos += 1;
+      } else if (t < 0xa0) {
+        pending += t & 0x0f;
+        pos += 1;
+      } else if (t < 0xc0) pos += 1 + (t & 0x1f);
+      else {
+        switch (t) {
+          case 0xc0:
+          case 0xc2:
+          case 0xc3:
+            pos += 1;
+            break;
+          case 0xcc:
+          case 0xd0:
+            pos += 2;
+            break;
+          case 0xcd:
+          case 0xd1:
+            pos += 3;
+            break;
+          case 0xca:
+          case 0xce:
+          case 0xd2:
+            pos += 5;
+            break;
+          case 0xcb:
+          case 0xcf:
+          case 0xd3:
+            pos += 9;
+            break;
+          case 0xc4:
+          case 0xd9:
+            if (pos + 1 >= end) return null;
+            pos += 2 + b[pos + 1];
+            break;
+          case 0xc5:
+          case 0xda:
+            if (pos + 2 >= end) return null;
+            pos += 3 + ((b[pos + 1] << 8) | b[pos + 2]);
+            break;
+          case 0xc6:
+          case 0xdb:
+            if (pos + 4 >= end) return null;
+            pos += 5 + u32(b, pos + 1);
+            break;
+          case 0xdc:
+            if (pos + 2 >= end) return null;
+            pending += (b[pos + 1] << 8) | b[pos + 2];
+            pos += 3;
+            break;
+          case 0xdd:
+            if (pos + 4 >= end) return null;
+            pending += u32(b, pos + 1);
+            pos += 5;
+            break;
+          case 0xde:
+            if (pos + 2 >= end) return null;
+            pending += 2 * ((b[pos + 1] << 8) | b[pos + 2]);
+            pos += 3;
+            break;
+          case 0xdf:
+            if (pos + 4 >= end) return null;
+            pending += 2 * u32(b, pos + 1);
+            pos += 5;
+            break;
+          default:
+            // Extensions (0xc7-0xc9, 0xd4-0xd8) and the unused 0xc1.
+            return null;
+        }
+      }
+    }
+    if (pos > end) return null;
+    values++;
+    if ((values & 1) === 0 && pos - sliceStart >= sliceBytes && pos < end) {
+      at.push(pos);
+      sliceStart = pos;
+    }
+  }
+  at.push(end);
+  return { at, odd: (values & 1) === 1 };
+}
+
+function u32(b: Uint8Array, i: number): number {
+  return ((b[i] << 24) >>> 0) + ((b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]);
 }
 
 /**

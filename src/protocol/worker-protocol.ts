@@ -8,12 +8,18 @@
  *   `DONE`, send `TASK ""` again instead of exiting; the node answers it with the next task of
  *   the same job (or closes stdin to make it exit). Workers that don't say `reuse` are killed
  *   after DONE as in 0.4.5.
- * - `async_msg`: a worker that adds `"async_msg":true` to `WORKER` asks for `MSG` without a
- *   reply. A node that supports it answers the `WORKER` message with `OK {"async_msg":true}`
- *   (instead of `OK "ok"`); only then may the worker stop waiting for `MSG` replies, so the
- *   worker still works with nodes that do not know the extension. Such a worker must keep to
- *   the message rate itself (the node still fails a flood, §3.6, but has no reply to delay).
- *   It saves a synchronous round trip per message (two per task for the classic worker).
+ * - `pipeline`: a worker that adds `"pipeline":true` to `WORKER` asks for fewer round trips.
+ *   A node that supports it answers that `WORKER` with `OK {"pipeline":true}` (instead of
+ *   `OK "ok"`); only then does the following hold, so the worker still works with nodes that
+ *   do not know the extension:
+ *   1. `MSG` and `OUTPUT` get no reply. The node handles them in order as always; an output it
+ *      refuses (or cannot record) fails the task exactly as before — it just does not say `OK`.
+ *      The worker keeps to the message rate itself (the node still fails a flood, §3.6, but has
+ *      no reply to delay).
+ *   2. Every `TASK` reply is followed at once by the reply to `INPUT ""` for that task; the
+ *      worker reads it instead of asking (later `INPUT`/`INPUT_ERR` requests work as before).
+ *   A classic task then costs one round trip (`TASK`) instead of five: its messages, outputs,
+ *   `DONE` and the next `TASK ""` go out in one write, the task and its inputs come back in one.
  *
  * @example
  * const dec = new FrameDecoder();
@@ -47,8 +53,8 @@ export function encodeFrame(type: string, body: unknown): Buffer {
   return out;
 }
 
-/** The `OK` reply body by which a node accepts the `async_msg` extension. */
-export const ASYNC_MSG_ACCEPTED = { async_msg: true } as const;
+/** The `OK` reply body by which a node accepts the `pipeline` extension. */
+export const PIPELINE_ACCEPTED = { pipeline: true } as const;
 
 /**
  * Incremental decoder. Throws {@link ProtocolError} on malformed framing; the caller then
@@ -125,7 +131,7 @@ export const WorkerMessageSchemas = {
       version: z.string(),
       pid: z.number().int(),
       reuse: z.boolean().optional(),
-      async_msg: z.boolean().optional(),
+      pipeline: z.boolean().optional(),
     })
     .passthrough(),
   TASK: Empty,

@@ -20,20 +20,72 @@ import { splitLines } from './readers/lines.js';
  * group's values come straight from the input, so a group must be consumed before the next
  * one is taken (moving on skips what is left of it).
  */
-export function* kvgroup<K, V>(iter: Iterable<readonly [K, V]>): Generator<[K, Iterable<V>]> {
-  const it = iter[Symbol.iterator]();
-  let cur = it.next();
-  while (!cur.done) {
+export function kvgroup<K, V>(iter: Iterable<readonly [K, V]>): IterableIterator<[K, Iterable<V>]> {
+  return new KVGroups<K, V>(iter[Symbol.iterator]());
+}
+
+const END: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+/** {@link kvgroup} as plain iterators (it is on the per-record path of most reduces). */
+class KVGroups<K, V> implements IterableIterator<[K, Iterable<V>]> {
+  /** The next pair not yet handed out. */
+  cur: IteratorResult<readonly [K, V]>;
+  private group: GroupValues<K, V> | null = null;
+
+  constructor(readonly it: Iterator<readonly [K, V]>) {
+    this.cur = it.next();
+  }
+
+  next(): IteratorResult<[K, Iterable<V>]> {
+    // Moving on skips what is left of the previous group.
+    if (this.group !== null) {
+      this.group.skip();
+      this.group = null;
+    }
+    const cur = this.cur;
+    if (cur.done) return END;
     const key = cur.value[0];
-    const values = (function* (): Generator<V> {
-      while (!cur.done && keysEqual(cur.value[0], key)) {
-        const v = cur.value[1];
-        cur = it.next();
-        yield v;
-      }
-    })();
-    yield [key, values];
-    while (!cur.done && keysEqual(cur.value[0], key)) cur = it.next();
+    const g = new GroupValues<K, V>(this, key);
+    this.group = g;
+    return { value: [key, g], done: false };
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+}
+
+/** The values of one group, straight from the input. */
+class GroupValues<K, V> implements IterableIterator<V> {
+  private ended = false;
+
+  constructor(
+    private readonly owner: KVGroups<K, V>,
+    private readonly key: K,
+  ) {}
+
+  next(): IteratorResult<V> {
+    if (this.ended) return END;
+    const owner = this.owner;
+    const cur = owner.cur;
+    if (!cur.done && keysEqual(cur.value[0], this.key)) {
+      const v = cur.value[1];
+      owner.cur = owner.it.next();
+      return { value: v, done: false };
+    }
+    this.ended = true;
+    return END;
+  }
+
+  /** Consume the rest of the group. */
+  skip(): void {
+    while (!this.next().done) {
+      // skipping
+    }
+  }
+
+  [Symbol.iterator](): this {
+    return this;
   }
 }
 

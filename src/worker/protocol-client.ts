@@ -8,13 +8,14 @@
  * `TASK ""`; the node answers with another task of the same job, or closes stdin, on which
  * {@link ProtocolClient.nextTask} returns null and the worker exits.
  *
- * It also asks for `"async_msg": true`; when the node's `OK` accepts it, `MSG` gets no reply,
- * so a message costs a write instead of a round trip (the client keeps the message rate
- * itself either way). Messages without a reply may be *deferred* (`DONE` before the next
- * `TASK ""`, the per-task "Done: …" and "Results sent to master" messages): they go out with
- * the next message, in the same write, so a task costs three round trips (`INPUT`, `OUTPUT`,
- * `TASK`) instead of six writes and five round trips. Nothing that a person waits to see is
- * deferred past the end of its task.
+ * It also asks for the `pipeline` extension (src/protocol/worker-protocol.ts). When the node
+ * accepts it, `MSG` and `OUTPUT` get no reply and the `INPUT ""` reply arrives with the task,
+ * so the client keeps the message rate itself and messages without a reply may be *deferred*:
+ * they go out with the next message, in the same write — the outputs, the per-task "Done: …"
+ * and "Results sent to master" messages, `DONE` and the next `TASK ""`. A classic task then
+ * costs one write and one round trip instead of six writes and five round trips. Nothing that
+ * a person waits to see is deferred past the end of its task; progress messages and console
+ * output go out at once.
  *
  * @example
  * const c = new ProtocolClient();
@@ -24,12 +25,12 @@
 import { readSync, writeSync } from 'node:fs';
 import { DataError, ProtocolError } from '../common/errors.js';
 import {
-  ASYNC_MSG_ACCEPTED,
   encodeFrame,
   type Frame,
   FrameDecoder,
   fastTaskInfo,
   type InputEntry,
+  PIPELINE_ACCEPTED,
   type Replica,
   type TaskInfo,
   TaskInfoSchema,
@@ -53,8 +54,8 @@ export interface ProtocolClientOptions {
   output?: number;
   /** Ask to be reused for further tasks (default true). */
   reuse?: boolean;
-  /** Ask for `MSG` without replies (default true; used only if the node accepts). */
-  asyncMsg?: boolean;
+  /** Ask for the `pipeline` extension (default true; used only if the node accepts). */
+  pipeline?: boolean;
 }
 
 function isErrno(e: unknown, ...codes: string[]): boolean {
@@ -65,9 +66,11 @@ export class ProtocolClient {
   private readonly inFd: number;
   private readonly outFd: number;
   readonly reuse: boolean;
-  private readonly askAsyncMsg: boolean;
-  /** The node accepted `async_msg`: `MSG` has no reply. */
-  private asyncMsg = false;
+  private readonly askPipeline: boolean;
+  /** The node accepted `pipeline`: no replies to `MSG`/`OUTPUT`, inputs come with the task. */
+  private pipeline = false;
+  /** The pushed `INPUT ""` reply of the current task (pipeline), until {@link inputs} takes it. */
+  private pushedInputs: Frame | null = null;
   /** Encoded frames without a reply, waiting to go out with the next write. */
   private deferred: Buffer[] = [];
   private readonly decoder = new FrameDecoder();
@@ -80,22 +83,22 @@ export class ProtocolClient {
     this.inFd = opts.input ?? 0;
     this.outFd = opts.output ?? 2;
     this.reuse = opts.reuse ?? true;
-    this.askAsyncMsg = opts.asyncMsg ?? true;
+    this.askPipeline = opts.pipeline ?? true;
   }
 
-  /** `WORKER {"version":"1.0","pid":N,"reuse":true,"async_msg":true}` → `OK`. */
+  /** `WORKER {"version":"1.0","pid":N,"reuse":true,"pipeline":true}` → `OK`. */
   hello(): void {
     const body: Record<string, unknown> = { version: '1.0', pid: process.pid, reuse: this.reuse };
-    if (this.askAsyncMsg) body.async_msg = true;
+    if (this.askPipeline) body.pipeline = true;
     const r = this.request('WORKER', body, ['OK']);
     const b = r.body as Record<string, unknown> | null;
-    this.asyncMsg =
-      this.askAsyncMsg && typeof b === 'object' && b !== null && b.async_msg === ASYNC_MSG_ACCEPTED.async_msg;
+    this.pipeline =
+      this.askPipeline && typeof b === 'object' && b !== null && b.pipeline === PIPELINE_ACCEPTED.pipeline;
   }
 
-  /** Whether `MSG` goes out without waiting for a reply (the node accepted `async_msg`). */
-  get msgWithoutReply(): boolean {
-    return this.asyncMsg;
+  /** Whether the node accepted the `pipeline` extension. */
+  get pipelined(): boolean {
+    return this.pipeline;
   }
 
   /** `TASK ""` → the task; null when the node closed stdin instead of answering. */
@@ -114,15 +117,19 @@ export class ProtocolClient {
         throw new ProtocolError(`invalid TASK reply: ${JSON.stringify(reply.body).slice(0, 300)}`);
       info = parsed.data;
     }
+    // The inputs follow the task at once (pipeline).
+    this.pushedInputs = this.pipeline ? this.expect(this.readFrame(), 'TASK', ['INPUT']) : null;
     // The node throttles MSGs per task, so a reused worker's pacing starts afresh with each
     // task; carrying it over made a reused worker sleep ~1 s every few tasks.
     this.recentMsgs.length = 0;
     return info;
   }
 
-  /** `INPUT ""` → every input of the task with its replicas. */
+  /** `INPUT ""` → every input of the task with its replicas (pipeline: as pushed with the task). */
   inputs(): InputEntry[] {
-    return this.inputReply(this.request('INPUT', '', ['INPUT']));
+    const pushed = this.pushedInputs;
+    this.pushedInputs = null;
+    return this.inputReply(pushed ?? this.request('INPUT', '', ['INPUT']));
   }
 
   /** `INPUT ["include",[iid]]` → the current replicas of one input, best first. */
@@ -139,16 +146,21 @@ export class ProtocolClient {
     return this.replicas(r.body);
   }
 
-  /** `OUTPUT [path, type, label]` (or `[tag, "tag"]`) → `OK`. */
+  /**
+   * `OUTPUT [path, type, label]` (or `[tag, "tag"]`) → `OK`. Pipeline: no reply, and it goes
+   * out with the next message (outputs are reported at the end of a task, before `DONE`).
+   */
   output(pathOrTag: string, type: string, label?: string): void {
-    this.request('OUTPUT', label === undefined ? [pathOrTag, type] : [pathOrTag, type, label], ['OK']);
+    const body = label === undefined ? [pathOrTag, type] : [pathOrTag, type, label];
+    if (this.pipeline) this.send('OUTPUT', body, true);
+    else this.request('OUTPUT', body, ['OK']);
   }
 
   /**
-   * `MSG text` → `OK` (no reply with `async_msg`). Blank texts are skipped; at most
+   * `MSG text` → `OK` (no reply with `pipeline`). Blank texts are skipped; at most
    * {@link MSG_PER_SECOND} go out per second (the client waits), so the node's throttle never
    * has to kill the job. A `droppable` message (periodic progress) is skipped instead of
-   * waited for. A `defer`red message (with `async_msg` only) goes out with the next message
+   * waited for. A `defer`red message (with `pipeline` only) goes out with the next message
    * the worker sends — for messages that are immediately followed by another one.
    */
   msg(text: string, opts: { droppable?: boolean; defer?: boolean } = {}): void {
@@ -157,7 +169,7 @@ export class ProtocolClient {
     if (t.length > MAX_MSG_LENGTH)
       t = `${t.slice(0, MAX_MSG_LENGTH)}… (${t.length - MAX_MSG_LENGTH} more characters)`;
     if (!this.pace(opts.droppable === true)) return;
-    if (this.asyncMsg) this.send('MSG', t, opts.defer === true);
+    if (this.pipeline) this.send('MSG', t, opts.defer === true);
     else this.request('MSG', t, ['OK']);
   }
 
@@ -235,7 +247,10 @@ export class ProtocolClient {
 
   private request(type: string, body: unknown, expect: string[]): Frame {
     this.send(type, body);
-    const reply = this.readFrame();
+    return this.expect(this.readFrame(), type, expect);
+  }
+
+  private expect(reply: Frame, type: string, expect: string[]): Frame {
     if (!expect.includes(reply.type))
       throw new ProtocolError(
         `unexpected reply ${reply.type} ${JSON.stringify(reply.body).slice(0, 200)} to ${type} (expected ${expect.join('/')})`,

@@ -38,10 +38,20 @@ export function runReduce(run: TaskRun): TaskOutput[] {
   if (data.sort) {
     let told = false;
     const unsorted = source;
-    const pairs = (function* () {
-      for (const e of { [Symbol.iterator]: () => unsorted })
-        yield asPair(e, 'the reduce reader (sort: true)');
-    })();
+    const pairs: IterableIterator<[unknown, unknown]> = {
+      next() {
+        const r = unsorted.next();
+        if (r.done) return r;
+        const e = r.value;
+        return {
+          value: Array.isArray(e) && e.length === 2 ? (e as [unknown, unknown]) : asPair(e, 'the reduce reader (sort: true)'),
+          done: false,
+        };
+      },
+      [Symbol.iterator]() {
+        return pairs;
+      },
+    };
     source = externalSort(pairs, {
       bufferSize: data.sortBufferSize,
       tmpDir: run.paths.tmp,

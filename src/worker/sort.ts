@@ -22,7 +22,14 @@
  */
 import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { FileSource, HunkReader, type KV, RecordWriter } from '../protocol/record-stream.js';
+import {
+  FileSource,
+  HunkReader,
+  type KV,
+  PackBuffer,
+  RecordWriter,
+  unpackValues,
+} from '../protocol/record-stream.js';
 import { compareKeys, estimateSize } from './key-order.js';
 
 export interface ExternalSortOptions {
@@ -85,31 +92,22 @@ function compareStrings(pa: number, a: string, pb: number, b: string): number {
 }
 
 /**
- * The order of `keys[0..n)`, stable: a permutation of indices. String keys with their
- * prefixes use a merge sort with the comparison inlined; `prefixes` null means mixed keys.
+ * A stable sort of the indices `0..n)` by `cmp`: insertion sort of short stretches, then
+ * bottom-up merges (ties keep the left one). Written out rather than `Array.prototype.sort`
+ * so that the comparison can be inlined.
  */
-function sortOrder(keys: unknown[], prefixes: Float64Array | null): Int32Array {
-  const n = keys.length;
+function mergeSortIndices(n: number, cmp: (i: number, j: number) => number): Int32Array {
   let src = new Int32Array(n);
   for (let i = 0; i < n; i++) src[i] = i;
-  if (prefixes === null) {
-    const sorted = Array.from(src).sort((i, j) => compareKeys(keys[i], keys[j]) || i - j);
-    return Int32Array.from(sorted);
-  }
-  const p = prefixes;
-  const k = keys as string[];
-  // Insertion sort of short stretches, then bottom-up merges (stable: ties keep the left one).
   const RUN = 24;
   for (let lo = 0; lo < n; lo += RUN) {
     const hi = lo + RUN < n ? lo + RUN : n;
     for (let i = lo + 1; i < hi; i++) {
       const x = src[i];
-      const px = p[x];
-      const kx = k[x];
       let j = i - 1;
       while (j >= lo) {
         const y = src[j];
-        if (compareStrings(p[y], k[y], px, kx) <= 0) break;
+        if (cmp(y, x) <= 0) break;
         src[j + 1] = y;
         j--;
       }
@@ -122,18 +120,18 @@ function sortOrder(keys: unknown[], prefixes: Float64Array | null): Int32Array {
     for (let lo = 0; lo < n; lo += 2 * width) {
       const mid = lo + width < n ? lo + width : n;
       const hi = lo + 2 * width < n ? lo + 2 * width : n;
-      let i = lo;
-      let j = mid;
-      let o = lo;
       // Already in order (common for presorted input): copy.
-      if (mid >= hi || compareStrings(p[src[mid - 1]], k[src[mid - 1]], p[src[mid]], k[src[mid]]) <= 0) {
+      if (mid >= hi || cmp(src[mid - 1], src[mid]) <= 0) {
         dst.set(src.subarray(lo, hi), lo);
         continue;
       }
+      let i = lo;
+      let j = mid;
+      let o = lo;
       while (i < mid && j < hi) {
         const a = src[i];
         const b = src[j];
-        if (compareStrings(p[b], k[b], p[a], k[a]) < 0) {
+        if (cmp(b, a) < 0) {
           dst[o++] = b;
           j++;
         } else {
@@ -151,34 +149,241 @@ function sortOrder(keys: unknown[], prefixes: Float64Array | null): Int32Array {
   return src;
 }
 
-/** Records held in memory: keys and values side by side. */
+/** Bytewise comparison of `b[a0, a1)` and `b[b0, b1)` (shorter first on a common prefix). */
+function compareBytes(b: Buffer, a0: number, a1: number, b0: number, b1: number): number {
+  const la = a1 - a0;
+  const lb = b1 - b0;
+  const n = la < lb ? la : lb;
+  for (let k = 0; k < n; k++) {
+    const d = b[a0 + k] - b[b0 + k];
+    if (d !== 0) return d;
+  }
+  return la - lb;
+}
+
+/** Estimated bytes per encoded record besides its bytes (the index arrays). */
+const INDEX_BYTES = 24;
+
+/** True for values kept encoded in the sort buffer (they come back from MessagePack alike). */
+function encodable(v: unknown): boolean {
+  switch (typeof v) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return true;
+    case 'object': {
+      if (v === null || Array.isArray(v)) return true;
+      const proto = Object.getPrototypeOf(v);
+      return proto === Object.prototype || proto === null;
+    }
+    default:
+      return false;
+  }
+}
+
+/**
+ * Records held in memory. While every key is a string (and every value plain data), records
+ * are kept encoded — MessagePack, as in a run file — in one buffer outside the JavaScript heap,
+ * with per-record offsets, key prefixes and a flag for keys whose UTF-8 bytes order like their
+ * UTF-16 units (no character from U+D000 up: then equal prefixes are settled by comparing
+ * bytes). That is compact, costs the garbage collector nothing, and spilling is copying bytes.
+ * Anything else turns the buffer (and the buffers after it) into arrays of keys and values.
+ */
 class SortBuffer {
-  keys: unknown[] = [];
-  values: unknown[] = [];
-  /** Every key is a string. */
-  strings = true;
+  /** Bytes counted against the buffer size. */
   bytes = 0;
+  /** Records held. */
+  n = 0;
+  /** Objects mode: keys and values (null in encoded mode). */
+  keys: unknown[] | null = null;
+  values: unknown[] = [];
+  /** Encoded mode. */
+  readonly data: PackBuffer;
+  start = new Int32Array(4096);
+  keyAt = new Int32Array(4096);
+  keyEnd = new Int32Array(4096);
+  prefix = new Float64Array(4096);
+  plain = new Uint8Array(4096);
+
+  constructor(bufferSize: number, objects: boolean) {
+    // Untouched pages cost no memory: the buffer fills up to about `bufferSize`.
+    this.data = new PackBuffer(objects ? 0 : Math.min(bufferSize, 256 << 20) + 64 * 1024);
+    if (objects) this.keys = [];
+  }
+
+  /** Forget the records (after a spill); the buffers are kept for the next ones. */
+  reset(objects: boolean): void {
+    this.n = 0;
+    this.bytes = 0;
+    this.data.off = 0;
+    this.keys = objects ? [] : null;
+    this.values = [];
+  }
+
+  /** Keys are held as objects (some key was not a string). */
+  get objects(): boolean {
+    return this.keys !== null;
+  }
 
   add(key: unknown, value: unknown): void {
-    this.keys.push(key);
+    if (this.keys === null) {
+      if (typeof key === 'string' && encodable(value)) {
+        this.addEncoded(key, value);
+        return;
+      }
+      this.toObjects();
+    }
+    (this.keys as unknown[]).push(key);
     this.values.push(value);
-    if (typeof key !== 'string') this.strings = false;
+    this.n++;
     this.bytes += RECORD_OVERHEAD + estimateSize(key) + estimateSize(value);
   }
 
-  get size(): number {
-    return this.keys.length;
+  private addEncoded(key: string, value: unknown): void {
+    const i = this.n;
+    if (i + 1 >= this.start.length) this.grow();
+    const d = this.data;
+    const s = d.off;
+    this.start[i] = s;
+    d.pack(key);
+    const e = d.off;
+    const buf = d.buf;
+    const h = buf[s];
+    const at = s + (h < 0xc0 ? 1 : h === 0xd9 ? 2 : h === 0xda ? 3 : 5);
+    this.keyAt[i] = at;
+    this.keyEnd[i] = e;
+    let plain = 1;
+    for (let j = at; j < e; j++) {
+      if (buf[j] >= 0xed) {
+        plain = 0;
+        break;
+      }
+    }
+    this.plain[i] = plain;
+    this.prefix[i] = keyPrefix(key);
+    d.pack(value);
+    this.n = i + 1;
+    this.start[i + 1] = d.off;
+    this.bytes += d.off - s + INDEX_BYTES;
   }
 
-  /** The sort order (see {@link sortOrder}). */
-  order(): Int32Array {
-    let prefixes: Float64Array | null = null;
-    if (this.strings) {
-      const keys = this.keys as string[];
-      prefixes = new Float64Array(keys.length);
-      for (let i = 0; i < keys.length; i++) prefixes[i] = keyPrefix(keys[i]);
+  private grow(): void {
+    const n = this.start.length * 2;
+    const more = <T extends Int32Array | Float64Array | Uint8Array>(a: T, b: T): T => {
+      b.set(a);
+      return b;
+    };
+    this.start = more(this.start, new Int32Array(n));
+    this.keyAt = more(this.keyAt, new Int32Array(n));
+    this.keyEnd = more(this.keyEnd, new Int32Array(n));
+    this.prefix = more(this.prefix, new Float64Array(n));
+    this.plain = more(this.plain, new Uint8Array(n));
+  }
+
+  /** Decode what is held into keys and values (a key that is not a string arrived). */
+  private toObjects(): void {
+    const keys: unknown[] = [];
+    const values: unknown[] = [];
+    let bytes = 0;
+    if (this.n > 0) {
+      const vals = unpackValues(this.data.buf.subarray(0, this.start[this.n]));
+      for (let i = 0; i < vals.length; i += 2) {
+        keys.push(vals[i]);
+        values.push(vals[i + 1]);
+        bytes += RECORD_OVERHEAD + estimateSize(vals[i]) + estimateSize(vals[i + 1]);
+      }
     }
-    return sortOrder(this.keys, prefixes);
+    this.keys = keys;
+    this.values = values;
+    this.bytes = bytes;
+  }
+
+  /** The key of encoded record `i`, decoded. */
+  private keyString(i: number): string {
+    return unpackValues(this.data.buf.subarray(this.start[i], this.keyEnd[i]))[0] as string;
+  }
+
+  /** The sort order: a stable permutation of the record indices. */
+  order(): Int32Array {
+    const keys = this.keys;
+    if (keys !== null) {
+      const sorted = Array.from({ length: keys.length }, (_, i) => i).sort(
+        (i, j) => compareKeys(keys[i], keys[j]) || i - j,
+      );
+      return Int32Array.from(sorted);
+    }
+    const { prefix, plain, keyAt, keyEnd } = this;
+    const buf = this.data.buf;
+    return mergeSortIndices(this.n, (i, j) => {
+      const pi = prefix[i];
+      const pj = prefix[j];
+      if (pi !== pj) return pi < pj ? -1 : 1;
+      if ((plain[i] & plain[j]) === 1) return compareBytes(buf, keyAt[i], keyEnd[i], keyAt[j], keyEnd[j]);
+      const a = this.keyString(i);
+      const b = this.keyString(j);
+      return a < b ? -1 : a > b ? 1 : 0;
+    });
+  }
+
+  /** The records in `order`, decoded a slice at a time (encoded mode) or as they are. */
+  *records(order: Int32Array): Generator<KV> {
+    const keys = this.keys;
+    const values = this.values;
+    if (keys !== null) {
+      for (let i = 0; i < order.length; i++) {
+        const j = order[i];
+        yield [keys[j], values[j]];
+      }
+      return;
+    }
+    const sorted = new PackBuffer(72 * 1024);
+    const src = this.data.buf;
+    const start = this.start;
+    let i = 0;
+    while (i < order.length) {
+      sorted.off = 0;
+      while (i < order.length && sorted.off < 64 * 1024) {
+        const j = order[i++];
+        sorted.append(src, start[j], start[j + 1]);
+      }
+      const vals = unpackValues(sorted.buf.subarray(0, sorted.off));
+      for (let k = 0; k < vals.length; k += 2) yield [vals[k], vals[k + 1]];
+    }
+  }
+
+  /** The records in `order` for {@link writeRun}. */
+  source(order: Int32Array): RecordSource {
+    const keys = this.keys;
+    const values = this.values;
+    let i = 0;
+    if (keys === null) {
+      const buf = this.data.buf;
+      const start = this.start;
+      return {
+        key: undefined,
+        value: undefined,
+        advance: () => false,
+        writeTo(w: RecordWriter): boolean {
+          if (i >= order.length) return false;
+          const j = order[i++];
+          w.writeEncoded(buf, start[j], start[j + 1]);
+          return true;
+        },
+      };
+    }
+    const src: RecordSource = {
+      key: undefined,
+      value: undefined,
+      advance() {
+        if (i >= order.length) return false;
+        const j = order[i++];
+        src.key = keys[j];
+        src.value = values[j];
+        return true;
+      },
+    };
+    return src;
   }
 }
 
@@ -196,8 +401,10 @@ export function* externalSort(
 ): Generator<KV> {
   const fanIn = Math.max(2, opts.fanIn ?? 64);
   const stats = opts.stats ?? { records: 0, runs: 0, bytesSpilled: 0, mergePasses: 0 };
-  // Hunks small enough that `fanIn` open runs stay within about the buffer size.
-  const hunkBytes = Math.min(1 << 20, Math.max(16 << 10, Math.floor(opts.bufferSize / fanIn)));
+  // Run hunks (and the slices they are decoded in) small enough that `fanIn` runs being
+  // merged hold about the buffer size.
+  const hunkBytes = Math.min(1 << 20, Math.max(8 << 10, Math.floor(opts.bufferSize / fanIn / 2)));
+  const sliceBytes = Math.max(4 << 10, hunkBytes >> 2);
   const live = new Set<string>();
   const newRun = () => {
     const p = path.join(opts.tmpDir, `sort-run-${process.pid}-${++runCounter}`);
@@ -219,29 +426,27 @@ export function* externalSort(
     return { file, strings };
   };
   try {
-    let buf = new SortBuffer();
+    let objects = false;
+    let buf: SortBuffer | null = new SortBuffer(opts.bufferSize, objects);
     let runs: Run[] = [];
     for (const rec of records) {
       buf.add(rec[0], rec[1]);
       stats.records++;
       if (buf.bytes >= opts.bufferSize) {
-        runs.push(spill(bufferSource(buf, buf.order()), buf.strings));
-        buf = new SortBuffer();
+        objects = buf.objects;
+        runs.push(spill(buf.source(buf.order()), !objects));
+        buf.reset(objects);
         opts.onSpill?.(runs.length);
       }
     }
     if (runs.length === 0) {
-      const { keys, values } = buf;
-      const order = buf.order();
-      buf = new SortBuffer();
-      for (let i = 0; i < order.length; i++) {
-        const j = order[i];
-        yield [keys[j], values[j]];
-      }
+      const last = buf;
+      buf = null;
+      yield* last.records(last.order());
       return;
     }
-    if (buf.size > 0) runs.push(spill(bufferSource(buf, buf.order()), buf.strings));
-    buf = new SortBuffer();
+    if (buf.n > 0) runs.push(spill(buf.source(buf.order()), !buf.objects));
+    buf = null;
     while (runs.length > fanIn) {
       stats.mergePasses++;
       const next: Run[] = [];
@@ -251,7 +456,7 @@ export function* externalSort(
           next.push(group[0]);
           continue;
         }
-        const merger = new Merger(group, drop);
+        const merger = new Merger(group, drop, sliceBytes);
         try {
           next.push(spill(merger, group.every((r) => r.strings)));
         } finally {
@@ -261,7 +466,7 @@ export function* externalSort(
       runs = next;
     }
     stats.mergePasses++;
-    const merger = new Merger(runs, drop);
+    const merger = new Merger(runs, drop, sliceBytes);
     try {
       for (;;) {
         if (!merger.advance()) break;
@@ -275,29 +480,15 @@ export function* externalSort(
   }
 }
 
-/** Records in order, one at a time (`advance()` false at the end). */
+/**
+ * Records in order, one at a time (`advance()` false at the end); or, for records already
+ * encoded, `writeTo(writer)` (false at the end).
+ */
 interface RecordSource {
   key: unknown;
   value: unknown;
   advance(): boolean;
-}
-
-/** The buffered records in `order`. */
-function bufferSource(buf: SortBuffer, order: Int32Array): RecordSource {
-  const { keys, values } = buf;
-  let i = 0;
-  const src: RecordSource = {
-    key: undefined,
-    value: undefined,
-    advance() {
-      if (i >= order.length) return false;
-      const j = order[i++];
-      src.key = keys[j];
-      src.value = values[j];
-      return true;
-    },
-  };
-  return src;
+  writeTo?(w: RecordWriter): boolean;
 }
 
 /** Write sorted records to a run file (uncompressed record format); returns the bytes written. */
@@ -309,19 +500,10 @@ function writeRun(records: RecordSource, file: string, hunkBytes: number): numbe
         let off = 0;
         while (off < hunk.length) off += writeSync(fd, hunk, off, hunk.length - off);
       },
-      { compress: false },
+      { compress: false, hunkSize: hunkBytes },
     );
-    let pending = 0;
-    while (records.advance()) {
-      const k = records.key;
-      const v = records.value;
-      w.write(k, v);
-      pending += RECORD_OVERHEAD + estimateSize(k) + estimateSize(v);
-      if (pending >= hunkBytes) {
-        w.flush();
-        pending = 0;
-      }
-    }
+    if (records.writeTo) while (records.writeTo(w));
+    else while (records.advance()) w.write(records.key, records.value);
     w.close();
     return w.bytesOut;
   } finally {
@@ -345,8 +527,9 @@ class RunCursor {
     private readonly src: FileSource,
     url: string,
     private readonly strings: boolean,
+    sliceBytes: number,
   ) {
-    this.hunks = new HunkReader(src, { url });
+    this.hunks = new HunkReader(src, { url, sliceBytes });
   }
 
   /** Move to the next record; false (and `done`) at the end. */
@@ -394,13 +577,14 @@ class Merger implements RecordSource {
   constructor(
     private readonly runs: Run[],
     private readonly drop: (p: string) => void,
+    sliceBytes: number,
   ) {
     this.k = runs.length;
     this.strings = runs.every((r) => r.strings);
     this.cursors = [];
     try {
       for (let i = 0; i < runs.length; i++) {
-        const c = new RunCursor(i, new FileSource(runs[i].file), runs[i].file, this.strings);
+        const c = new RunCursor(i, new FileSource(runs[i].file), runs[i].file, this.strings, sliceBytes);
         this.cursors.push(c);
         if (!c.advance()) this.finish(c);
       }

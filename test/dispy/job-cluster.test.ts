@@ -10,12 +10,16 @@ import {
   DispyJob,
   DispyJobError,
   DispyNoNodesError,
-  JobCluster,
   dispyProvisionalResult,
   dispySendFile,
+  JobCluster,
 } from '../../src/dispy/index.js';
 import type { DispyNodeDaemon } from '../../src/dispy/node/daemon.js';
 import { cleanupAll, startNode, tempDir } from './helpers.js';
+
+// Globals the computations get from depends data (declared for the type checker).
+declare const SCALE: number;
+declare const LIMITS: { max: number };
 
 let node: DispyNodeDaemon;
 let nodes: [string, number][];
@@ -73,7 +77,8 @@ describe('function computations', () => {
     async function compute(n: number) {
       const fs = require('node:fs');
       const { twice } = require('./lib/helper.cjs');
-      const { plus } = await import('./lib/esm.mjs');
+      const esm = './lib/esm.mjs';
+      const { plus } = await import(esm);
       const lines = fs.readFileSync('table.txt', 'utf8').trim().split('\n');
       return [helper(n), new Acc().add(n).add(SCALE).total, twice(n), plus(n, 1), lines.length, LIMITS.max];
     }
@@ -83,7 +88,14 @@ describe('function computations', () => {
     try {
       cluster = new JobCluster(compute, {
         nodes,
-        depends: [helper, Acc, 'lib/helper.cjs', 'lib/esm.mjs', 'table.txt', { SCALE: 10, LIMITS: { max: 7 } }],
+        depends: [
+          helper,
+          Acc,
+          'lib/helper.cjs',
+          'lib/esm.mjs',
+          'table.txt',
+          { SCALE: 10, LIMITS: { max: 7 } },
+        ],
       });
     } finally {
       process.chdir(cwd);
@@ -135,7 +147,11 @@ describe('function computations', () => {
         provisional.push(r);
         if (r[1] < 0.005) {
           for (const j of jobs) {
-            if (j.status === DispyJob.Created || j.status === DispyJob.Running || j.status === DispyJob.ProvisionalResult) {
+            if (
+              j.status === DispyJob.Created ||
+              j.status === DispyJob.Running ||
+              j.status === DispyJob.ProvisionalResult
+            ) {
               cluster!.cancel(j);
             }
           }
@@ -173,7 +189,10 @@ describe('function computations', () => {
       return 0;
     }
     function cleanup(_size: number, file: string) {
-      require('node:fs').writeFileSync(file, `cleaned ${(globalThis as { table: number[] }).table.length}`);
+      require('node:fs').writeFileSync(
+        file,
+        `cleaned ${(globalThis as unknown as { table: number[] }).table.length}`,
+      );
     }
     function compute(i: number) {
       const t = (globalThis as unknown as { table: number[] }).table;
@@ -229,11 +248,14 @@ describe('function computations', () => {
     }
     const cluster = new JobCluster(compute, { nodes });
     const jobs = [5000, 5000, 5000].map((ms) => cluster.submit(ms));
-    await new Promise((r) => setTimeout(r, 300));
+    while (jobs[1].status !== DispyJob.Running) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 100));
     expect(jobs[2].status).toBe(DispyJob.Created);
     for (const j of jobs) expect(cluster.cancel(j)).toBe(0);
     await cluster.wait();
-    expect(jobs.map((j) => j.status).sort()).toEqual([DispyJob.Cancelled, DispyJob.Terminated, DispyJob.Terminated].sort());
+    expect(jobs.map((j) => j.status).sort()).toEqual(
+      [DispyJob.Cancelled, DispyJob.Terminated, DispyJob.Terminated].sort(),
+    );
     expect(cluster.cancel(jobs[0])).toBe(-1);
     await cluster.close();
   });
@@ -278,14 +300,21 @@ describe('nodes that cannot be used', () => {
     expect(job.status).toBe(DispyJob.Abandoned);
     expect(job.exception).toMatch(/authentication failed/);
     await bad.close();
-    const good = new JobCluster((x: number) => x + 1, { nodes: [['127.0.0.1', secretNode.port]], secret: 'right one' });
+    const good = new JobCluster((x: number) => x + 1, {
+      nodes: [['127.0.0.1', secretNode.port]],
+      secret: 'right one',
+    });
     expect(await good.submit(1)).toBe(2);
     await good.close();
   });
 
   it('a client with a secret refuses a node without it', async () => {
     const open = await startNode();
-    const c = new JobCluster((x: number) => x, { nodes: [['127.0.0.1', open.port]], secret: 's', nodeTimeout: 0.5 });
+    const c = new JobCluster((x: number) => x, {
+      nodes: [['127.0.0.1', open.port]],
+      secret: 's',
+      nodeTimeout: 0.5,
+    });
     const job = c.submit(1);
     await job.finish();
     expect(job.exception).toMatch(/did not prove that it knows the secret/);
@@ -297,7 +326,11 @@ describe('nodes that cannot be used', () => {
     const dir = tempDir('dispy-big-');
     const big = path.join(dir, 'big.dat');
     writeFileSync(big, Buffer.alloc(1000));
-    const c = new JobCluster((x: number) => x, { nodes: [['127.0.0.1', small.port]], depends: [big], nodeTimeout: 0.5 });
+    const c = new JobCluster((x: number) => x, {
+      nodes: [['127.0.0.1', small.port]],
+      depends: [big],
+      nodeTimeout: 0.5,
+    });
     const job = c.submit(1);
     await job.finish();
     expect(job.exception).toMatch(/exceeds the node's max_file_size/);

@@ -254,8 +254,6 @@ describe('exit statuses', () => {
     expect((await ddfs(['no-such-command'])).code).toBe(2);
     expect((await ddfs(['push'])).code).toBe(2);
     expect((await ddfs(['chunk', '-S', 'lots', 'cli:x', './a.txt'])).code).toBe(2);
-    const bad = await ddfs(['ls', 'x'], { env: {} });
-    expect(bad.code).toBe(0);
     const invalid = await ddfs(['tag', 'bad!name', 'tag://x']);
     expect(invalid.code).toBe(1);
     expect(lines(invalid.err)).toEqual([expect.stringMatching(/^ddfs: Invalid tag/)]);

@@ -78,7 +78,6 @@ describe('a node killed during pushes and reads', () => {
         }
       }
     })();
-    let reads = 0;
     let readsAfterKill = 0;
     const readErrors: string[] = [];
     const reader = (async () => {
@@ -86,7 +85,6 @@ describe('a node killed during pushes and reads', () => {
         try {
           for await (const blob of ddfs.pull('faults:base')) {
             expect(sha(await blob.read())).toBe(want.get(blob.name));
-            reads++;
             if (killed) readsAfterKill++;
           }
         } catch (e) {
@@ -179,7 +177,14 @@ function raw(
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: u.hostname, port: u.port, path: rawPath, method: opts.method ?? 'GET', headers: opts.headers, agent: false },
+      {
+        host: u.hostname,
+        port: u.port,
+        path: rawPath,
+        method: opts.method ?? 'GET',
+        headers: opts.headers,
+        agent: false,
+      },
       (res) => {
         let body = '';
         res.on('data', (b: Buffer) => {
@@ -199,16 +204,37 @@ describe('bad input over HTTP', () => {
   const dataUrl = () => `http://${c.nodes[0].host}:${c.port}`;
 
   test('invalid tag and blob names', async () => {
-    for (const name of ['bad!name', 'a%20b', '%2e%2e', '..', 'x%2Fy', 'a$b', '+deleted', 'x'.repeat(512), '']) {
+    for (const name of [
+      'bad!name',
+      'a%20b',
+      '%2e%2e',
+      '..',
+      'x%2Fy',
+      'a$b',
+      '+deleted',
+      'x'.repeat(512),
+      '',
+    ]) {
       const r = await raw(c.master, `/ddfs/tag/${name}`);
       expect([403, 404], `tag ${name}: ${r.status} ${r.body}`).toContain(r.status);
-      expect((await raw(c.master, `/ddfs/tag/${name}`, { method: 'POST', body: '[]' })).status, name).toBe(403);
+      expect((await raw(c.master, `/ddfs/tag/${name}`, { method: 'POST', body: '[]' })).status, name).toBe(
+        403,
+      );
     }
     expect(await raw(c.master, '/ddfs/tag/bad!name')).toEqual({ status: 403, body: 'Invalid tag' });
     expect(await raw(c.master, '/ddfs/new_blob/bad!name')).toEqual({ status: 403, body: 'Invalid prefix.' });
-    expect((await raw(c.master, '/ddfs/new_blob/ok?replicas=99')).body).toBe('Not enough nodes for replicas.');
+    expect((await raw(c.master, '/ddfs/new_blob/ok?replicas=99')).body).toBe(
+      'Not enough nodes for replicas.',
+    );
     expect((await raw(c.master, '/ddfs/new_blob/ok?replicas=-1')).status).toBe(400);
-    for (const obj of ['noTimestamp', 'a$b$c', 'bad%20name$5dc-1-2', '..$5dc-1-2', '%2e%2e%2fx$5dc-1-2', 'x$zz']) {
+    for (const obj of [
+      'noTimestamp',
+      'a$b$c',
+      'bad%20name$5dc-1-2',
+      '..$5dc-1-2',
+      '%2e%2e%2fx$5dc-1-2',
+      'x$zz',
+    ]) {
       const r = await raw(putUrl(), `/ddfs/${obj}`, { method: 'PUT', body: 'data' });
       expect(r, obj).toEqual({ status: 403, body: 'Invalid blob name' });
     }
@@ -279,16 +305,18 @@ describe('bad input over HTTP', () => {
       expect(r.status, `attr ${body}: ${r.body}`).toBe(403);
     }
     expect((await raw(c.master, '/ddfs/ctrl/hosted_tags', { method: 'POST', body: '42' })).status).toBe(403);
-    expect((await raw(c.master, '/ddfs/ctrl/hosted_tags', { method: 'POST', body: '"nohost"' })).status).toBe(404);
+    expect((await raw(c.master, '/ddfs/ctrl/hosted_tags', { method: 'POST', body: '"nohost"' })).status).toBe(
+      404,
+    );
     // The tag is unharmed.
     expect(await ddfs.urls('bad:body')).toEqual([]);
   });
 
   test('wrong tokens', async () => {
     const auth = (t: string) => ({ authorization: `Basic ${Buffer.from(`token:${t}`).toString('base64')}` });
-    expect((await raw(c.master, '/ddfs/tag/tok:t', { method: 'POST', body: '[]', headers: auth('good') })).status).toBe(
-      200,
-    );
+    expect(
+      (await raw(c.master, '/ddfs/tag/tok:t', { method: 'POST', body: '[]', headers: auth('good') })).status,
+    ).toBe(200);
     for (const headers of [
       {},
       auth('bad'),
@@ -301,8 +329,12 @@ describe('bad input over HTTP', () => {
         status: 401,
         body: 'Incorrect or missing token.',
       });
-      expect((await raw(c.master, '/ddfs/tag/tok:t', { method: 'POST', body: '[]', headers })).status).toBe(401);
-      expect((await raw(c.master, '/ddfs/tag/tok:t/a', { method: 'PUT', body: '"x"', headers })).status).toBe(401);
+      expect((await raw(c.master, '/ddfs/tag/tok:t', { method: 'POST', body: '[]', headers })).status).toBe(
+        401,
+      );
+      expect((await raw(c.master, '/ddfs/tag/tok:t/a', { method: 'PUT', body: '"x"', headers })).status).toBe(
+        401,
+      );
       expect((await raw(c.master, '/ddfs/tag/tok:t', { method: 'DELETE', headers })).status).toBe(401);
     }
     expect((await raw(c.master, '/ddfs/tag/tok:t', { headers: auth('good') })).status).toBe(200);

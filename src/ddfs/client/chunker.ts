@@ -1,21 +1,34 @@
 /**
- * Record-aware chunking for `DDFS.chunk` (the original's `fileutils.Chunker`): records from a
- * reader are written in the internal record format (docs/record-format.md) into chunk files
- * of about `chunkSize` bytes; a chunk is closed before the record that would start past the
- * limit, so no record is ever split across chunks. Chunks are spilled to temporary files, so
- * memory stays bounded by one hunk whatever the input size, and a chunk can be re-sent when a
- * push is retried.
+ * Record-aware chunking for `DDFS.chunk` (the original's `fileutils.Chunker`): records are
+ * written in the internal record format (docs/record-format.md) into chunk files of about
+ * `chunkSize` bytes; a chunk is closed before the record that would start past the limit, so
+ * no record is ever split across chunks. Chunks are spilled to temporary files, so memory
+ * stays bounded whatever the input size, and a chunk can be re-sent when a push is retried.
+ *
+ * Speed: hunks are compressed on the libuv thread pool, several at a time, while the next
+ * ones are built; text lines (the default reader) are encoded straight from the input bytes
+ * into MessagePack, without making a JavaScript string of each line. The chunk size counts
+ * compressed bytes, as the original; hunks still being compressed are counted with the
+ * compression ratio seen so far.
  *
  * @example
- * for await (const file of chunkRecords(lineRecords(stream), { chunkSize: 64 << 20, dir })) push(file);
+ * for await (const c of chunkLines(stream, { chunkSize: 64 << 20, dir })) push(c.file);
  */
+
+import { isUtf8 } from 'node:buffer';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { HUNK_SIZE, type KV, packValue, RecordWriter } from '../../protocol/record-stream.js';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import { HUNK_HEADER, HUNK_SIZE, type KV, packValue, RECORD_VERSION } from '../../protocol/record-stream.js';
 
 /** The original's default chunk size: 64 MiB. */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
+/** Default zlib level of chunk hunks (the fastest; 0 = not compressed). */
+export const DEFAULT_CHUNK_COMPRESSION = 1;
+
+const deflate = promisify(zlib.deflate);
 
 /**
  * Turns an input's bytes into records: `[key, value]` pairs (anything else is stored as
@@ -27,8 +40,8 @@ export type RecordReader = (
 ) => AsyncIterable<unknown> | Iterable<unknown>;
 
 /**
- * The default reader: one record per line, `[line, null]`, the line decoded as UTF-8 without
- * its `\n` (a last line without newline counts too).
+ * One record per line, `[line, null]`, the line decoded as UTF-8 without its `\n` (a last line
+ * without newline counts too). `DDFS.chunk` does the same faster with {@link chunkLines}.
  */
 export async function* lineRecords(input: AsyncIterable<Buffer>): AsyncGenerator<KV> {
   let rest: Buffer = Buffer.alloc(0);
@@ -54,6 +67,210 @@ export interface ChunkFile {
   records: number;
 }
 
+/** Options of {@link chunkRecords} and {@link chunkLines}. */
+export interface ChunkerOptions {
+  chunkSize?: number;
+  /** Directory for the chunk files. */
+  dir: string;
+  prefix?: string;
+  /** Leave each yielded file to the consumer (default: deleted when the next is asked for). */
+  keep?: boolean;
+  /** zlib level of the hunks, 0 = not compressed (default {@link DEFAULT_CHUNK_COMPRESSION}). */
+  compression?: number;
+  /** Hunks compressed at once (default 4). */
+  parallel?: number;
+}
+
+/** The header of a hunk. */
+function hunkHeader(compressed: boolean, crc: number, len: number): Buffer {
+  const h = Buffer.allocUnsafe(HUNK_HEADER);
+  h[0] = 0x80 + RECORD_VERSION;
+  h[1] = compressed ? 1 : 0;
+  h.writeUInt32LE(crc, 2);
+  h.writeBigUInt64LE(BigInt(len), 6);
+  return h;
+}
+
+/** One chunk file being written: hunk bodies built here, compressed in the thread pool. */
+class ChunkWriter {
+  private body = Buffer.allocUnsafe(HUNK_SIZE + 64 * 1024);
+  private off = 0;
+  private readonly fd: number;
+  /** Compressions in flight, in file order. */
+  private readonly inflight: { raw: number; done: Promise<Buffer> }[] = [];
+  written = 0;
+  records = 0;
+  private inflightRaw = 0;
+  /** Compressed / uncompressed bytes so far (for sizing hunks still in flight). */
+  private ratio = 1;
+  private rawDone = 0;
+  private zDone = 0;
+
+  constructor(
+    readonly file: string,
+    private readonly level: number,
+    private readonly parallel: number,
+    private readonly hunkSize: number,
+  ) {
+    this.fd = openSync(file, 'w');
+  }
+
+  /** Compressed size so far, counting hunks not yet written at the current ratio. */
+  size(): number {
+    return this.written + Math.round(this.inflightRaw * this.ratio);
+  }
+
+  /** Room for `n` more bytes in the hunk body. */
+  private room(n: number): void {
+    if (this.off + n <= this.body.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.body.length * 2, this.off + n));
+    this.body.copy(bigger, 0, 0, this.off);
+    this.body = bigger;
+  }
+
+  /** `[str(bytes[start..end]), null]` — the bytes must be valid UTF-8. */
+  addLine(bytes: Buffer, start: number, end: number): void {
+    const n = end - start;
+    this.room(n + 6);
+    const b = this.body;
+    let o = this.off;
+    if (n < 32) b[o++] = 0xa0 | n;
+    else if (n < 0x100) {
+      b[o++] = 0xd9;
+      b[o++] = n;
+    } else if (n < 0x10000) {
+      b[o++] = 0xda;
+      b.writeUInt16BE(n, o);
+      o += 2;
+    } else {
+      b[o++] = 0xdb;
+      b.writeUInt32BE(n, o);
+      o += 4;
+    }
+    o += bytes.copy(b, o, start, end);
+    b[o++] = 0xc0;
+    this.off = o;
+    this.records++;
+  }
+
+  /** Any record. */
+  add(k: unknown, v: unknown): void {
+    const pk = packValue(k);
+    const pv = packValue(v);
+    this.room(pk.length + pv.length);
+    this.body.set(pk, this.off);
+    this.body.set(pv, this.off + pk.length);
+    this.off += pk.length + pv.length;
+    this.records++;
+  }
+
+  /** Is the hunk full (then {@link seal} it)? */
+  hunkFull(): boolean {
+    return this.off >= this.hunkSize;
+  }
+
+  /** Send the hunk to compression; waits while too many compressions are in flight. */
+  async seal(): Promise<void> {
+    if (this.off === 0) return;
+    const raw = Buffer.from(this.body.subarray(0, this.off));
+    this.off = 0;
+    const crc = zlib.crc32(raw);
+    const compressed = this.level > 0;
+    const done = (compressed ? deflate(raw, { level: this.level }) : Promise.resolve(raw)).then((z) =>
+      Buffer.concat([hunkHeader(compressed, crc, z.length), z]),
+    );
+    // Errors surface when the hunk is written (below); do not leave them unhandled meanwhile.
+    done.catch(() => undefined);
+    this.inflight.push({ raw: raw.length, done });
+    this.inflightRaw += raw.length;
+    while (this.inflight.length > this.parallel) await this.writeOldest();
+  }
+
+  private async writeOldest(): Promise<void> {
+    const h = this.inflight.shift();
+    if (!h) return;
+    const out = await h.done;
+    this.inflightRaw -= h.raw;
+    let o = 0;
+    while (o < out.length) o += writeSync(this.fd, out, o);
+    this.written += out.length;
+    this.rawDone += h.raw;
+    this.zDone += out.length - HUNK_HEADER;
+    this.ratio = this.zDone / Math.max(1, this.rawDone);
+  }
+
+  /** Flush, write the terminating empty hunk and close. */
+  async close(): Promise<void> {
+    try {
+      await this.seal();
+      while (this.inflight.length > 0) await this.writeOldest();
+      const end = hunkHeader(false, 0, 0);
+      writeSync(this.fd, end);
+      this.written += end.length;
+    } finally {
+      closeSync(this.fd);
+    }
+  }
+
+  /** Close without caring about the content (on failure). */
+  abort(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** Chunk files under construction: rotation at the size limit, and clean-up. */
+class Rotator {
+  private index = 0;
+  current: ChunkWriter | null = null;
+  private readonly limit: number;
+  private readonly hunk: number;
+
+  constructor(private readonly opts: ChunkerOptions) {
+    this.limit = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    // Chunks smaller than a few hunks: cut hunks early, or a chunk could never be smaller
+    // than one 1 MiB hunk (the original's granularity).
+    this.hunk = this.limit < 4 * HUNK_SIZE ? Math.max(1024, Math.floor(this.limit / 4)) : HUNK_SIZE;
+  }
+
+  /** The writer for the next record, or the finished chunk to hand out first. */
+  full(): boolean {
+    return this.current !== null && this.current.size() > this.limit;
+  }
+
+  writer(): ChunkWriter {
+    if (!this.current) {
+      const file = path.join(this.opts.dir, `${this.opts.prefix ?? 'chunk'}-${this.index}`);
+      this.current = new ChunkWriter(
+        file,
+        this.opts.compression ?? DEFAULT_CHUNK_COMPRESSION,
+        Math.max(1, this.opts.parallel ?? 4),
+        this.hunk,
+      );
+    }
+    return this.current;
+  }
+
+  async finish(): Promise<ChunkFile> {
+    const c = this.current!;
+    this.current = null;
+    await c.close();
+    return { file: c.file, index: this.index++, size: c.written, records: c.records };
+  }
+
+  async abort(): Promise<void> {
+    const c = this.current;
+    this.current = null;
+    if (c) {
+      c.abort();
+      await fs.rm(c.file, { force: true });
+    }
+  }
+}
+
 /**
  * Write `records` into chunk files under `dir`; each chunk is yielded once complete, and
  * deleted when the consumer asks for the next one (so at most one chunk is on disk) unless
@@ -61,59 +278,70 @@ export interface ChunkFile {
  */
 export async function* chunkRecords(
   records: AsyncIterable<KV>,
-  opts: { chunkSize?: number; dir: string; prefix?: string; keep?: boolean },
+  opts: ChunkerOptions,
 ): AsyncGenerator<ChunkFile> {
-  const limit = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  const small = limit < 4 * HUNK_SIZE;
-  const smallHunk = Math.max(1024, Math.floor(limit / 4));
-  let pending = 0;
-  let index = 0;
-  let current: { file: string; fd: number; writer: RecordWriter } | null = null;
-  const open = () => {
-    const file = path.join(opts.dir, `${opts.prefix ?? 'chunk'}-${index}`);
-    const fd = openSync(file, 'w');
-    const writer = new RecordWriter((hunk) => {
-      let off = 0;
-      while (off < hunk.length) off += writeSync(fd, hunk, off);
-    });
-    return { file, fd, writer };
-  };
-  const finish = (c: { file: string; fd: number; writer: RecordWriter }): ChunkFile => {
-    c.writer.close();
-    closeSync(c.fd);
-    pending = 0;
-    current = null;
-    return { file: c.file, index: index++, size: c.writer.bytesOut, records: c.writer.records };
-  };
+  const rot = new Rotator(opts);
   try {
     for await (const [k, v] of records) {
-      if (current && current.writer.bytesOut > limit) {
-        const done = finish(current);
-        yield done;
-        if (!opts.keep) await fs.rm(done.file, { force: true });
-      }
-      current ??= open();
-      current.writer.write(k, v);
-      if (small) {
-        // Chunks smaller than a few hunks: cut hunks early, or a chunk could never be smaller
-        // than one 1 MiB hunk (the original's granularity).
-        pending += packValue(k).length + packValue(v).length;
-        if (pending >= smallHunk) {
-          current.writer.flush();
-          pending = 0;
-        }
-      }
+      if (rot.full()) yield* handOut(await rot.finish(), opts);
+      const w = rot.writer();
+      w.add(k, v);
+      if (w.hunkFull()) await w.seal();
     }
-    if (current) {
-      const done = finish(current);
-      yield done;
-      if (!opts.keep) await fs.rm(done.file, { force: true });
-    }
+    if (rot.current) yield* handOut(await rot.finish(), opts);
   } finally {
-    const left = current as { file: string; fd: number } | null;
-    if (left) {
-      closeSync(left.fd);
-      await fs.rm(left.file, { force: true });
+    await rot.abort();
+  }
+}
+
+async function* handOut(c: ChunkFile, opts: ChunkerOptions): AsyncGenerator<ChunkFile> {
+  yield c;
+  if (!opts.keep) await fs.rm(c.file, { force: true });
+}
+
+/**
+ * Chunks of text lines: one record `[line, null]` per line (UTF-8, without its `\n`; a last
+ * line without newline counts), the same records as {@link lineRecords} gives, built
+ * directly from the bytes.
+ */
+export async function* chunkLines(
+  input: AsyncIterable<Buffer>,
+  opts: ChunkerOptions,
+): AsyncGenerator<ChunkFile> {
+  const rot = new Rotator(opts);
+  let rest: Buffer = Buffer.alloc(0);
+  /** Records of the complete lines of `buf[0..end)` (end just after a `\n`). */
+  const lines = async function* (buf: Buffer, end: number): AsyncGenerator<ChunkFile> {
+    // Invalid UTF-8 is decoded (replacement characters) and re-encoded, as lineRecords does.
+    const valid = isUtf8(buf.subarray(0, end));
+    let pos = 0;
+    while (pos < end) {
+      const nl = buf.indexOf(0x0a, pos);
+      if (rot.full()) yield* handOut(await rot.finish(), opts);
+      const w = rot.writer();
+      if (valid) w.addLine(buf, pos, nl);
+      else w.add(buf.subarray(pos, nl).toString('utf8'), null);
+      pos = nl + 1;
+      if (w.hunkFull()) await w.seal();
     }
+  };
+  try {
+    for await (const chunk of input) {
+      const buf = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
+      const last = buf.lastIndexOf(0x0a);
+      if (last < 0) {
+        rest = Buffer.from(buf);
+        continue;
+      }
+      yield* lines(buf, last + 1);
+      rest = Buffer.from(buf.subarray(last + 1));
+    }
+    if (rest.length > 0) {
+      const buf = Buffer.concat([rest, Buffer.from('\n')]);
+      yield* lines(buf, buf.length);
+    }
+    if (rot.current) yield* handOut(await rot.finish(), opts);
+  } finally {
+    await rot.abort();
   }
 }

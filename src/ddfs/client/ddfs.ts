@@ -25,7 +25,7 @@ import type { KV } from '../../protocol/record-stream.js';
 import { parseTagUrl, resolveHttp } from '../../protocol/urls.js';
 import { type BlobSource, putBlob } from './blob-put.js';
 import { streamBlob } from './blob-read.js';
-import { chunkRecords, DEFAULT_CHUNK_SIZE, lineRecords, type RecordReader } from './chunker.js';
+import { chunkLines, chunkRecords, DEFAULT_CHUNK_SIZE, type RecordReader } from './chunker.js';
 
 /** The tag object `get` returns. */
 export interface TagObject {
@@ -81,6 +81,8 @@ export interface ChunkOptions extends PushOptions {
   reader?: RecordReader;
   /** Progress: bytes read from the inputs. */
   onInputBytes?: (n: number) => void;
+  /** zlib level of the chunks' hunks, 0 = not compressed (default 1). */
+  compression?: number;
 }
 
 /** What `push` accepts: a path, `[path, name]`, `[bytes, name]` or `[source, name]`. */
@@ -404,14 +406,18 @@ export class DDFS {
         const replicas = typeof input === 'string' ? [input] : input;
         const url = replicas[0] ?? '';
         const bytes = counted(this.openInput(replicas), opts.onInputBytes);
-        const records = opts.reader ? pairs(opts.reader(bytes, url)) : lineRecords(bytes);
         const base = path.basename(url.replace(/[?#].*$/, '').replace(/\/+$/, '')) || 'chunk';
-        for await (const c of chunkRecords(records, {
+        const copts = {
           chunkSize: opts.chunkSize ?? DEFAULT_CHUNK_SIZE,
           dir,
           prefix: `c${blobs.length}`,
           keep: true,
-        })) {
+          compression: opts.compression,
+        };
+        const chunks = opts.reader
+          ? chunkRecords(pairs(opts.reader(bytes, url)), copts)
+          : chunkLines(bytes, copts);
+        for await (const c of chunks) {
           await settle();
           const slot = blobs.push([]) - 1;
           inflight = this.pushBlob({ file: c.file }, DDFS.safeName(`${base}-${c.index}`), opts)

@@ -29,12 +29,23 @@ export function encodeTag(t: TagContent): string {
   );
 }
 
+/**
+ * Encoded replies per content object. Contents are never modified in place (a change makes a
+ * new object), so a reply stays valid as long as its content lives; a tag of 100,000 blobs is
+ * then serialized once per version rather than once per GET.
+ */
+const secureBodies = new WeakMap<TagContent, string>();
+
 /** The form `GET /ddfs/tag/<tag>` returns (no tokens). */
 export function encodeTagSecure(t: TagContent): string {
-  return (
+  const hit = secureBodies.get(t);
+  if (hit !== undefined) return hit;
+  const body =
     `{"version":1,"id":${JSON.stringify(t.id)},"last-modified":${JSON.stringify(t.lastModified)},` +
-    `"urls":${JSON.stringify(t.urls)},"user-data":${userJson(t.user)}}`
-  );
+    `"urls":${JSON.stringify(t.urls)},"user-data":${userJson(t.user)}}`;
+  // Small tags are cheap to encode again: keep the memory for the big ones.
+  if (body.length > 64 * 1024) secureBodies.set(t, body);
+  return body;
 }
 
 /**

@@ -232,28 +232,13 @@ export abstract class ClusterBase<C extends AnyFn | string> {
   protected applyResult(r: JobResult, node: DispyNode | undefined): DispyJob<ResultOf<C>> | undefined {
     const job = this.jobs.get(r.uid);
     if (!job || job.done) return undefined;
-    job.stdout = r.stdout;
-    job.stderr = r.stderr;
-    job.startTime = r.startTime;
-    job.endTime = r.endTime;
-    job.ipAddr = r.ipAddr;
-    job.cpuTime = (r.cpuMs ?? 0) / 1000;
-    job.exception = r.exception;
-    job.result = undefined;
-    if (r.result) {
-      try {
-        job.result = decodeData(r.result) as ResultOf<C>;
-      } catch (e) {
-        job.exception = `the result could not be decoded: ${errorMessage(e)}`;
-        r = { ...r, status: JobStatus.Terminated };
-      }
-    }
+    const status = fillFromResult(job, r);
     if (node) {
       node.jobsDone++;
       node.cpuTime += Math.max(0, r.endTime - r.startTime);
       node.updateTime = Date.now() / 1000;
     }
-    this.finishJob(job, r.status);
+    this.finishJob(job, status);
     return job;
   }
 
@@ -292,6 +277,27 @@ export abstract class ClusterBase<C extends AnyFn | string> {
   protected saveFile(m: MessageOf<'xfer'>, reply: (d: MessageOf<'xferDone'>) => void, key: string): void {
     this.receiver.chunk(m, reply, key);
   }
+}
+
+/** Copy a node's report into a job; returns the status to finish it with. */
+export function fillFromResult(job: DispyJob<unknown>, r: JobResult): JobStatus {
+  job.stdout = r.stdout;
+  job.stderr = r.stderr;
+  job.startTime = r.startTime;
+  job.endTime = r.endTime;
+  job.ipAddr = r.ipAddr;
+  job.cpuTime = (r.cpuMs ?? 0) / 1000;
+  job.exception = r.exception;
+  job.result = undefined;
+  if (r.result) {
+    try {
+      job.result = decodeData(r.result);
+    } catch (e) {
+      job.exception = `the result could not be decoded: ${errorMessage(e)}`;
+      return JobStatus.Terminated;
+    }
+  }
+  return r.status;
 }
 
 function fmtBytes(n: number): string {

@@ -56,7 +56,9 @@ const REWRITTEN = /\b(?:__vi_import_\d+__|__vite_ssr_import_\d+__|import_[\w$]+)
 
 /** Undo test-runner / bundler rewriting of the dispy job API names. */
 export function restoreApiNames(src: string): string {
-  return src.replace(REWRITTEN, (whole, name: string) => (DISPY_JOB_API_NAMES.has(name) ? name : whole));
+  return src
+    .replace(REWRITTEN, (whole, name: string) => (DISPY_JOB_API_NAMES.has(name) ? name : whole))
+    .replace(/\b__vite_ssr_dynamic_import__\(/g, 'import(');
 }
 
 function parses(src: string): boolean {

@@ -97,6 +97,7 @@ export class DispyJob<R = unknown> implements PromiseLike<R> {
   }
 
   /** `await job`: the result, or a {@link DispyJobError} if the job did not finish normally. */
+  // biome-ignore lint/suspicious/noThenProperty: a DispyJob is awaitable by design.
   then<T1 = R, T2 = never>(
     onfulfilled?: ((value: R) => T1 | PromiseLike<T1>) | null,
     onrejected?: ((reason: unknown) => T2 | PromiseLike<T2>) | null,

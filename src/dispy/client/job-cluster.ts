@@ -231,7 +231,8 @@ export class JobCluster<C extends ((...args: never[]) => unknown) | string> exte
             return;
           }
         }
-        await this.addNode(address, a.port ?? this.nodePort, a);
+        // In the background: a slow node must not hold up the others (or close()).
+        void this.addNode(address, a.port ?? this.nodePort, a);
       }),
     );
     if (broadcast) {
@@ -274,6 +275,7 @@ export class JobCluster<C extends ((...args: never[]) => unknown) | string> exte
       ...(this.opts.ipAddr ? { localAddress: this.opts.ipAddr } : {}),
     });
     this.links.set(key, link);
+    this.tried.set(key, 'connecting: no handshake yet (a TLS/plain mismatch, or a firewall?)');
     try {
       const info = await link.connect();
       const match =
@@ -395,7 +397,7 @@ export class JobCluster<C extends ((...args: never[]) => unknown) | string> exte
       const job = this.jobs.get(uid);
       const link = this.links.get(a.node);
       const args = this.argBytes.get(uid);
-      if (!job || !args || !link || !link.sendJob(uid, args, job.timeout)) {
+      if (!job || !args || !link?.sendJob(uid, args, job.timeout)) {
         this.sched.done(a.uid);
         if (job && args) this.sched.resubmit({ uid: a.uid, cluster: CLUSTER });
         continue;
@@ -715,9 +717,13 @@ export class JobCluster<C extends ((...args: never[]) => unknown) | string> exte
     this.disarmNodeTimer();
     for (const t of [this.liveTimer, this.pingTimer, this.retryTimer]) if (t) clearInterval(t);
     await Promise.all(
-      [...this.links.values()].map((l) =>
-        l.close(terminate).catch((e) => this.log.warn(`closing ${l.key}: ${errorMessage(e)}`)),
-      ),
+      [...this.links.values()].map((l) => {
+        if (l.state !== 'ready') {
+          l.destroy();
+          return Promise.resolve();
+        }
+        return l.close(terminate).catch((e) => this.log.warn(`closing ${l.key}: ${errorMessage(e)}`));
+      }),
     );
     // Jobs that were running on nodes when terminating end with the node's reply or here.
     for (const job of [...this.jobs.values()])

@@ -23,6 +23,7 @@ import {
   JobResultSchema,
   type Message,
   type MessageOf,
+  type NodeAllocSpec,
   type NodeInfo,
   NodeInfoSchema,
   type Role,
@@ -47,6 +48,8 @@ export interface NodeLinkOptions extends TlsFiles {
   handler: LinkHandler;
   localAddress?: string;
   timeoutMs?: number;
+  /** The peer is not a node (dispyscheduler): accept its info as is. */
+  infoSchema?: 'any';
 }
 
 export interface RecoverReply {
@@ -65,6 +68,7 @@ export class NodeLink {
   private txBefore = 0;
   private rxBefore = 0;
   private acks: number[] = [];
+  private abort = new AbortController();
   private ackScheduled = false;
 
   constructor(readonly opts: NodeLinkOptions) {}
@@ -100,8 +104,9 @@ export class NodeLink {
       label: `node ${this.key}`,
       localAddress: this.opts.localAddress,
       timeoutMs: this.opts.timeoutMs,
+      signal: this.abort.signal,
     });
-    const parsed = NodeInfoSchema.safeParse(info);
+    const parsed = this.opts.infoSchema ? { success: true as const, data: info as NodeInfo } : NodeInfoSchema.safeParse(info);
     if (!parsed.success) {
       conn.destroy();
       throw new DiscoError(`node ${this.key} sent invalid information about itself`);
@@ -123,18 +128,20 @@ export class NodeLink {
     return parsed.data;
   }
 
-  /** Send the computation and run its setup; returns the CPUs the node allotted. */
-  async setUp(cpus: number, setupArgs?: Uint8Array): Promise<number> {
+  /**
+   * Send the computation and run its setup; returns the CPUs the node allotted. Toward a
+   * dispyscheduler (`nodes` given), the last step is `schedule` instead of `setup`.
+   */
+  async setUp(cpus: number, setupArgs?: Uint8Array, nodes?: NodeAllocSpec[]): Promise<number> {
     const conn = this.conn!;
     this.state = 'setup';
-    const r = await conn.request({ t: 'compute', spec: this.opts.spec, cpus });
+    const r = await conn.request({ t: 'compute', spec: this.opts.spec, cpus, ...(nodes ? { nodes } : {}) });
     const have = new Set(Array.isArray(r.have) ? (r.have as string[]) : []);
     for (const f of this.opts.files) if (!have.has(f.path)) await this.sendFile(f, 'file');
+    const computeId = this.opts.spec.computeId;
     // Setup may take long (it prepares data); its own limit is generous.
-    await conn.request(
-      { t: 'setup', computeId: this.opts.spec.computeId, ...(setupArgs ? { setupArgs } : {}) },
-      600_000,
-    );
+    if (nodes) await conn.request({ t: 'schedule', computeId });
+    else await conn.request({ t: 'setup', computeId, ...(setupArgs ? { setupArgs } : {}) }, 600_000);
     this.cpus = typeof r.cpus === 'number' ? r.cpus : 1;
     this.state = 'ready';
     return this.cpus;
@@ -167,7 +174,7 @@ export class NodeLink {
     }
   }
 
-  sendJob(uid: number, args: Uint8Array, timeout: number): boolean {
+  sendJob(uid: number, args: Uint8Array, timeout: number, node?: string): boolean {
     if (!this.conn || this.state !== 'ready') return false;
     return this.conn.send({
       t: 'job',
@@ -175,6 +182,7 @@ export class NodeLink {
       uid,
       args,
       ...(timeout > 0 ? { timeout } : {}),
+      ...(node ? { node } : {}),
     });
   }
 
@@ -242,6 +250,7 @@ export class NodeLink {
   /** Drop the connection at once (dead node). */
   destroy(): void {
     this.state = 'closed';
+    this.abort.abort();
     this.conn?.destroy();
   }
 }

@@ -65,7 +65,11 @@ export class RecoverFile {
   }
 
   remove(): void {
-    rmSync(this.path, { force: true });
+    RecoverFile.removePath(this.path);
+  }
+
+  static removePath(file: string): void {
+    rmSync(file, { force: true });
   }
 
   static read(file: string): RecoverInfo {

@@ -48,6 +48,7 @@ import {
 import { type Listener, listen, type PeerIdentity } from '../protocol/transport.js';
 import type { FromWorker, ToWorker } from '../protocol/worker-protocol.js';
 import { type NodeOptions, nodeRoot, type ResolvedNodeOptions, resolveNodeOptions } from './options.js';
+import { FileSink } from './file-sink.js';
 import { type ProgramRun, startProgram } from './program.js';
 import { isAlive, killLeftovers, readStateFile, writeStateFile } from './state-file.js';
 import { terminateProcess } from './terminate.js';
@@ -76,12 +77,6 @@ interface NodeJob {
   stopReason: string | null;
 }
 
-interface OpenFile {
-  fh: fs.FileHandle;
-  next: number;
-  total: number;
-}
-
 interface NodeComp {
   spec: ComputeSpec;
   clientId: string;
@@ -102,7 +97,7 @@ interface NodeComp {
   /** Results not yet acknowledged by the client (the source of truth for recovery). */
   unacked: Map<number, JobResult>;
   persisted: Set<number>;
-  openFiles: Map<string, OpenFile>;
+  files: FileSink;
   zombieTimer: NodeJS.Timeout | null;
   jobsDone: number;
   cpuTime: number;
@@ -221,7 +216,7 @@ export class DispyNodeDaemon {
   private async doStop(): Promise<void> {
     if (this.announceTimer) clearInterval(this.announceTimer);
     this.udp?.close();
-    await this.listener?.close();
+    const listenerClosed = this.listener?.close();
     for (const comp of this.comps.values()) {
       comp.session?.conn.send({
         t: 'closed',
@@ -235,12 +230,13 @@ export class DispyNodeDaemon {
     await Promise.all(waits);
     for (const comp of this.comps.values()) {
       if (comp.zombieTimer) clearTimeout(comp.zombieTimer);
-      for (const f of comp.openFiles.values()) await f.fh.close().catch(() => undefined);
+      await comp.files.close();
     }
     for (const s of this.sessions) {
       if (s.pulseTimer) clearInterval(s.pulseTimer);
       s.conn.close();
     }
+    await listenerClosed;
     if (this.stateTimer) clearTimeout(this.stateTimer);
     await fs.rm(this.stateFile, { force: true });
     for (const w of this.stopWaiters.splice(0)) w();
@@ -502,7 +498,7 @@ export class DispyNodeDaemon {
       jobs: new Map(),
       unacked: new Map(),
       persisted: new Set(),
-      openFiles: new Map(),
+      files: new FileSink(dir, this.opts.maxFileSize),
       zombieTimer: null,
       jobsDone: 0,
       cpuTime: 0,
@@ -530,28 +526,8 @@ export class DispyNodeDaemon {
         `file ${m.path} (${m.total} bytes) exceeds max_file_size ${this.opts.maxFileSize}`,
       );
     }
-    const target = safeJoin(comp.dir, m.path);
-    if (!target) throw new ReplyError(`invalid file path ${m.path}`);
-    let of = comp.openFiles.get(m.path);
-    if (m.offset === 0) {
-      if (of) await of.fh.close().catch(() => undefined);
-      await fs.mkdir(path.dirname(target), { recursive: true });
-      of = { fh: await fs.open(target, 'w', 0o600), next: 0, total: m.total };
-      comp.openFiles.set(m.path, of);
-    }
-    if (!of || of.next !== m.offset) {
-      throw new ReplyError(`file ${m.path}: chunk at ${m.offset} out of order (expected ${of?.next ?? 0})`);
-    }
-    await of.fh.write(m.data, 0, m.data.length, m.offset);
-    of.next += m.data.length;
-    if (of.next > of.total) throw new ReplyError(`file ${m.path}: more data than announced`);
-    if (of.next === of.total) {
-      comp.openFiles.delete(m.path);
-      await of.fh.close();
-      if (m.mode !== undefined) await fs.chmod(target, m.mode & 0o777);
-      if (m.mtimeMs !== undefined) await fs.utimes(target, new Date(), new Date(m.mtimeMs));
-    }
-    return { received: of.next };
+    const r = await comp.files.chunk(m);
+    return { received: r.received };
   }
 
   private loadMsg(comp: NodeComp): Extract<ToWorker, { t: 'load' }> {
@@ -581,8 +557,9 @@ export class DispyNodeDaemon {
   private async setup(s: Session, m: MessageOf<'setup'>): Promise<HandlerResult> {
     const comp = this.own(s, m.computeId);
     if (comp.state !== 'files') throw new ReplyError('setup was done already');
-    if (comp.openFiles.size > 0)
-      throw new ReplyError(`files incomplete: ${[...comp.openFiles.keys()].join(', ')}`);
+    if (comp.files.incomplete.length > 0) {
+      throw new ReplyError(`files incomplete: ${comp.files.incomplete.join(', ')}`);
+    }
     comp.state = 'setup';
     comp.setupArgs = m.setupArgs;
     try {
@@ -976,7 +953,7 @@ export class DispyNodeDaemon {
       for (const j of [...comp.jobs.values()]) this.stopJob(j, 'Terminated: the computation was closed');
     }
     if (comp.jobs.size > 0) await new Promise<void>((r) => comp.idleWaiters.push(r));
-    for (const f of comp.openFiles.values()) await f.fh.close().catch(() => undefined);
+    await comp.files.close();
     if (comp.spec.cleanupFn && comp.spec.kind === 'function' && !this.stopping) {
       try {
         const w =

@@ -33,12 +33,18 @@ export function writeStateFile(file: string, s: NodeState): void {
   writeFileAtomicSync(file, JSON.stringify(s), { fsync: false });
 }
 
+/** Whether a process exists and is not a zombie (exited, not yet reaped). */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 

@@ -186,7 +186,7 @@ export class WorkerPool {
     const reply = w.next('loaded');
     w.send(msg);
     const r = await reply;
-    if (!r || !r.ok) {
+    if (!r?.ok) {
       void w.stop(this.opts.graceMs);
       throw new Error(r?.error ?? 'the worker died while loading the computation');
     }

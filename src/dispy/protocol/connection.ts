@@ -59,6 +59,7 @@ export class ReplyError extends DiscoError {
 export type Reply = Record<string, unknown>;
 
 /** What a handler may return for a request: the reply fields (or nothing for a bare `ok`). */
+// biome-ignore lint/suspicious/noConfusingVoidType: handlers written as `void` functions are fine.
 export type HandlerResult = Reply | undefined | void;
 export type MessageHandler = (msg: Message, conn: Connection) => HandlerResult | Promise<HandlerResult>;
 
@@ -170,6 +171,11 @@ export class Connection {
       this.pending.set(reqId, { resolve, reject, timer });
       this.send({ ...msg, id: reqId } as Message);
     });
+  }
+
+  /** Change the largest frame accepted (small during the handshake, then the full limit). */
+  setMaxFrame(bytes: number): void {
+    this.reader.maxFrame = bytes;
   }
 
   /** Close gracefully (pending writes are flushed). */

@@ -23,7 +23,7 @@ export class FrameReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
 
-  constructor(private readonly maxFrame = MAX_FRAME_BYTES) {}
+  constructor(public maxFrame = MAX_FRAME_BYTES) {}
 
   /** Feed bytes; returns the complete frames' payloads. Throws {@link ProtocolError} on oversize. */
   push(chunk: Buffer): Buffer[] {

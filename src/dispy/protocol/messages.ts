@@ -93,6 +93,8 @@ export const ComputeSpecSchema = z.object({
   pulseInterval: z.number().positive(),
   /** Default per-job time limit in seconds (0 = none). */
   timeout: z.number().nonnegative(),
+  /** Resubmit jobs of a dead node elsewhere (used by dispyscheduler). */
+  reentrant: z.boolean().optional(),
 });
 export type ComputeSpec = z.infer<typeof ComputeSpecSchema>;
 

@@ -25,7 +25,11 @@ import tls from 'node:tls';
 import { newNonce, proof, verifyProof } from '../../common/auth.js';
 import { DiscoError } from '../../common/errors.js';
 import { Connection } from './connection.js';
-import { DISPY_PROTOCOL_VERSION, MSG_TIMEOUT_MS } from './constants.js';
+import { DISPY_PROTOCOL_VERSION, MAX_FRAME_BYTES, MSG_TIMEOUT_MS } from './constants.js';
+
+/** Largest frame before authentication (hello/auth/welcome are small). */
+const HANDSHAKE_MAX_FRAME = 64 * 1024;
+
 import type { Message, MessageOf, Role } from './messages.js';
 
 /** Authentication (secret or TLS) failed. */
@@ -78,11 +82,15 @@ function tlsContext(files: TlsFiles): { cert: Buffer; key: Buffer } | null {
 export async function listen(opts: ListenOptions): Promise<Listener> {
   const creds = tlsContext(opts);
   const timeoutMs = opts.timeoutMs ?? MSG_TIMEOUT_MS;
+  /** Sockets still in the handshake: closing the listener drops them. */
+  const unauthenticated = new Set<net.Socket>();
   const onSocket = (socket: net.Socket) => {
     socket.setNoDelay(true);
+    unauthenticated.add(socket);
+    socket.once('close', () => unauthenticated.delete(socket));
     const address = socket.remoteAddress ?? '?';
     const port = socket.remotePort ?? 0;
-    const conn = new Connection(socket, { label: `${address}:${port}` });
+    const conn = new Connection(socket, { label: `${address}:${port}`, maxFrame: HANDSHAKE_MAX_FRAME });
     const nonce = newNonce();
     const timer = setTimeout(() => refuse('no authentication within the time limit'), timeoutMs);
     const refuse = (reason: string) => {
@@ -103,6 +111,8 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
         return refuse('authentication failed: wrong secret');
       }
       clearTimeout(timer);
+      unauthenticated.delete(socket);
+      conn.setMaxFrame(MAX_FRAME_BYTES);
       conn.send({ t: 'welcome', proof: proof(opts.secret, `s:${msg.nonce}`), info: opts.info() });
       // Hand over: messages wait until the application installs its own handler.
       conn.onMessage(null);
@@ -117,6 +127,11 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
     server.on('tlsClientError', (err: Error, sock: tls.TLSSocket) => {
       opts.onRefused?.(sock.remoteAddress ?? '?', `TLS: ${err.message}`);
     });
+    // Raw sockets before and during the TLS handshake.
+    server.on('connection', (socket: net.Socket) => {
+      unauthenticated.add(socket);
+      socket.once('close', () => unauthenticated.delete(socket));
+    });
   }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -130,10 +145,13 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
     server,
     port: addr.port,
     host: addr.address,
+    // Stops accepting and drops connections still in their handshake; resolves when the
+    // established ones (the application's to close) are gone.
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        // Established connections are the application's to close.
+        for (const s of unauthenticated) s.destroy();
+        unauthenticated.clear();
       }),
   };
 }
@@ -148,6 +166,8 @@ export interface ConnectOptions extends TlsFiles {
   /** Local address to connect from (the client's `ipAddr`). */
   localAddress?: string;
   timeoutMs?: number;
+  /** Abort the attempt (the promise rejects). */
+  signal?: AbortSignal;
 }
 
 export interface Connected {
@@ -179,7 +199,7 @@ export function connect(opts: ConnectOptions): Promise<Connected> {
           ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
         });
     socket.setNoDelay(true);
-    const conn = new Connection(socket, { label });
+    const conn = new Connection(socket, { label, maxFrame: HANDSHAKE_MAX_FRAME });
     const fail = (e: Error) => {
       if (done) return;
       done = true;
@@ -191,8 +211,21 @@ export function connect(opts: ConnectOptions): Promise<Connected> {
       () => fail(new DiscoError(`no handshake from ${label} within ${timeoutMs} ms`)),
       timeoutMs,
     );
-    socket.once('error', (e) => fail(new DiscoError(`cannot connect to ${label}: ${e.message}`)));
-    conn.onClose(() => fail(new DiscoError(`${label} closed the connection during the handshake`)));
+    if (opts.signal) {
+      if (opts.signal.aborted) queueMicrotask(() => fail(new DiscoError(`connection to ${label} aborted`)));
+      opts.signal.addEventListener('abort', () => fail(new DiscoError(`connection to ${label} aborted`)), {
+        once: true,
+      });
+    }
+    conn.onClose((err) =>
+      fail(
+        new DiscoError(
+          err
+            ? `cannot connect to ${label}: ${err.message}`
+            : `${label} closed the connection during the handshake`,
+        ),
+      ),
+    );
     const nonce = newNonce();
     let hello: MessageOf<'hello'> | null = null;
     conn.onMessage((msg: Message) => {
@@ -228,6 +261,7 @@ export function connect(opts: ConnectOptions): Promise<Connected> {
       }
       done = true;
       clearTimeout(timer);
+      conn.setMaxFrame(MAX_FRAME_BYTES);
       conn.onMessage(null);
       resolve({ conn, info: msg.info, hello });
     });

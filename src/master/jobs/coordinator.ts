@@ -16,7 +16,9 @@
  *
  * Lost nodes: running tasks there fail (`Connection lost to the node (network busy?)`, counted,
  * with back-off; a `kill_task` is emitted too, in case the node comes back with the worker
- * alive). Done tasks whose `.results` lived there are run again (not counted as failures)
+ * alive), except attempts the event lists as `unstarted` (prefetched, still in the node's
+ * queue): they are queued again at once and not counted (the shell removed them from the
+ * scheduler already, so each is re-queued exactly once). Done tasks whose `.results` lived there are run again (not counted as failures)
  * while their data is still needed. If the reduce phase runs and map data is lost, the reduce
  * phase is paused (queued reduce tasks withdrawn with `unqueue_task`, running ones killed), the
  * lost map tasks are re-run and only the nodes whose file lists changed are re-shuffled, and
@@ -148,7 +150,7 @@ export function coordinatorStep(state: CoordinatorState, ev: CoordinatorEvent): 
       break;
     }
     case 'node_lost':
-      onNodeLost(cx, ev.node, ev.random ?? 0);
+      onNodeLost(cx, ev.node, ev.random ?? 0, ev.unstarted ?? []);
       break;
     case 'shuffle_done':
       onShuffleDone(cx, ev.mode, ev.node, ev.requestId, ev.index);
@@ -529,9 +531,15 @@ function onRetryDue(cx: Ctx, mode: Mode, taskid: number): void {
 
 // ---------------------------------------------------------------- lost nodes
 
-function onNodeLost(cx: Ctx, node: string, random: number): void {
+function onNodeLost(
+  cx: Ctx,
+  node: string,
+  random: number,
+  unstarted: readonly { mode: Mode; taskid: number; attempt: number }[],
+): void {
   const { st } = cx;
-  // 1. Attempts running there failed.
+  const neverStarted = new Set(unstarted.map((u) => `${u.mode}:${u.taskid}:${u.attempt}`));
+  // 1. Attempts running there failed; prefetched ones that never started there run again.
   for (const ph of [st.map, st.reduce]) {
     if (!ph) continue;
     const lost = [...ph.runningOn].filter(([, n]) => n === node).map(([id]) => ph.tasks[id]);
@@ -539,6 +547,12 @@ function onNodeLost(cx: Ctx, node: string, random: number): void {
       if (st.ended) return;
       // Stop it in case the node comes back with the worker still running.
       cx.fx.push({ type: 'kill_task', mode: ph.mode, taskid: t.taskid, attempt: t.attempt, node });
+      if (neverStarted.has(`${ph.mode}:${t.taskid}:${t.attempt}`)) {
+        clearRunning(ph, t);
+        event(cx, `WARNING: [${ph.mode}:${t.taskid}] ${node} was lost before the task started; queued again`);
+        queueTask(cx, ph, t);
+        continue;
+      }
       taskError(cx, ph, t, node, CONNECTION_LOST, random);
     }
   }

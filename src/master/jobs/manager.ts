@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { errorMessage } from '../../common/errors.js';
 import type { Settings } from '../../common/settings.js';
 import { formatEventTime } from '../../common/time.js';
-import type { NodeToMaster } from '../../protocol/control.js';
+import type { MasterToNode, NodeToMaster } from '../../protocol/control.js';
 import { decodeJobPack } from '../../protocol/jobpack.js';
 import { isValidJobName, makeJobName } from '../../protocol/names.js';
 import type { ClusterConfig } from '../cluster/config.js';
@@ -31,6 +31,17 @@ export const PURGE_MEMORY_MS = 24 * 3600 * 1000;
 const TICK_MS = 1000;
 /** Default `scheduler.max_cores` (2^31). */
 const DEFAULT_MAX_CORES = 2 ** 31;
+/**
+ * Tasks a node may hold per slot beyond its slots (`DISCO_TASK_PREFETCH`), for jobs whose
+ * tasks take less than `DISCO_TASK_PREFETCH_BELOW_MS` on average (see the scheduler).
+ */
+const DEFAULT_PREFETCH = 1;
+const DEFAULT_PREFETCH_BELOW_MS = 100;
+
+function numberSetting(raw: string, fallback: number): number {
+  const n = Number.parseFloat(raw);
+  return raw.trim() !== '' && Number.isFinite(n) && n >= 0 ? n : fallback;
+}
 /** Events after which the log is written out at once (phase and job ends). */
 const FLUSH_NOW = /^(Finished |READY|ERROR: Job failed|WARN: Job killed)/;
 
@@ -82,7 +93,12 @@ export class JobManager {
     const scale = Number.parseFloat(s.get('DISCO_RETRY_DELAY_SCALE'));
     this.retryDelayScale = Number.isFinite(scale) && scale >= 0 ? scale : 1;
     this.scheduler = new SchedulerShell(
-      { policy, alpha: Number.isFinite(alpha) && alpha > 0 ? alpha : 0.001 },
+      {
+        policy,
+        alpha: Number.isFinite(alpha) && alpha > 0 ? alpha : 0.001,
+        prefetch: numberSetting(s.get('DISCO_TASK_PREFETCH'), DEFAULT_PREFETCH),
+        prefetchBelowMs: numberSetting(s.get('DISCO_TASK_PREFETCH_BELOW_MS'), DEFAULT_PREFETCH_BELOW_MS),
+      },
       (e) => this.onSchedulerEffect(e),
     );
     this.ticker = setInterval(() => this.tick(), TICK_MS);
@@ -199,7 +215,24 @@ export class JobManager {
     const e = this.jobs.get(name);
     if (!e) return null;
     const r = e.record;
-    const c = e.live ? e.live.counters() : { mapi: r.mapi, redi: r.redi };
+    let c = e.live ? e.live.counters() : { mapi: r.mapi, redi: r.redi };
+    let hosts = e.live ? e.live.hosts() : [];
+    // The coordinator counts assigned attempts as running; prefetched ones still waiting in a
+    // node's queue are waiting (and not on that host) until the node starts them.
+    const unstarted = e.live ? this.running.unstarted(name) : [];
+    if (unstarted.length > 0) {
+      const mapi: PhaseCounters = [...c.mapi];
+      const redi: PhaseCounters = [...c.redi];
+      hosts = hosts.slice();
+      for (const t of unstarted) {
+        const ph = t.mode === 'map' ? mapi : redi;
+        ph[0] += 1;
+        ph[1] -= 1;
+        const i = hosts.indexOf(t.node);
+        if (i >= 0) hosts.splice(i, 1);
+      }
+      c = { mapi, redi };
+    }
     return {
       timestamp: formatEventTime(new Date(r.submittedAt)),
       active: r.status,
@@ -209,7 +242,7 @@ export class JobManager {
       results: r.results,
       inputs: r.inputs,
       worker: r.worker,
-      hosts: e.live ? e.live.hosts() : [],
+      hosts,
       owner: r.owner,
     };
   }
@@ -236,10 +269,20 @@ export class JobManager {
     this.nodesChanged();
   }
 
-  /** A node's connection is gone: its running attempts fail, every job hears `node_lost`. */
+  /**
+   * A node's connection is gone: its running attempts fail, every job hears `node_lost` (with
+   * the prefetched attempts that had not started there: they are queued again, not failed).
+   */
   nodeLost(host: string): void {
     this.nodesChanged();
     const lost = this.running.takeWhere((t) => t.node === host);
+    const unstarted = new Map<string, { mode: Mode; taskid: number; attempt: number }[]>();
+    for (const t of lost) {
+      if (t.started) continue;
+      let l = unstarted.get(t.job);
+      if (!l) unstarted.set(t.job, (l = []));
+      l.push({ mode: t.mode, taskid: t.taskid, attempt: t.attempt });
+    }
     for (const t of lost) {
       this.deps.observer?.taskEnded(t, 'lost', NODE_LOST_MESSAGE);
       this.deps.registry.countOutcome(host, 'error');
@@ -254,7 +297,13 @@ export class JobManager {
     }
     const now = Date.now();
     for (const runner of [...this.runners.values()])
-      runner.apply({ type: 'node_lost', node: host, now, random: Math.random() });
+      runner.apply({
+        type: 'node_lost',
+        node: host,
+        now,
+        random: Math.random(),
+        unstarted: unstarted.get(runner.job) ?? [],
+      });
   }
 
   nodeMessage(host: string, msg: Exclude<NodeToMaster, { type: 'hello' }>): void {
@@ -285,6 +334,7 @@ export class JobManager {
           taskid: t.taskid,
           attempt: t.attempt,
           node: host,
+          durationMs: msg.durationMs,
         });
         return;
       }
@@ -336,7 +386,7 @@ export class JobManager {
         });
         return;
       case 'task_started':
-        this.running.started(msg, host);
+        if (this.running.started(msg, host)) this.deps.observer?.taskStarted({ ...msg, node: host });
         return;
       case 'status':
         this.deps.registry.setDisk(host, msg.diskFree, msg.diskUsed);
@@ -385,8 +435,8 @@ export class JobManager {
       end();
       return;
     }
-    this.running.add({ ...ref, node: e.node });
-    this.deps.observer?.taskAssigned({ ...ref, node: e.node });
+    this.running.add({ ...ref, node: e.node, started: !e.prefetched });
+    this.deps.observer?.taskAssigned({ ...ref, node: e.node }, !!e.prefetched);
     runner.apply({ type: 'task_assigned', ...ref, node: e.node, now: Date.now() });
     // The coordinator may not want this attempt any more (superseded: it asked to kill it,
     // which freed the slot) or the job may have ended meanwhile: then nothing is sent.
@@ -398,7 +448,12 @@ export class JobManager {
       }
       return;
     }
-    if (!this.deps.registry.send(e.node, { type: 'run_task', task: { ...ref, inputs: e.inputs } })) {
+    const run: Extract<MasterToNode, { type: 'run_task' }> = {
+      type: 'run_task',
+      task: { ...ref, inputs: e.inputs },
+    };
+    if (e.prefetched) run.prefetched = true;
+    if (!this.deps.registry.send(e.node, run)) {
       if (!this.running.take(ref)) return;
       this.deps.observer?.taskEnded({ ...ref, node: e.node }, 'lost', NODE_LOST_MESSAGE);
       this.deps.registry.countOutcome(e.node, 'error');

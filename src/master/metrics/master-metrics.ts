@@ -71,7 +71,8 @@ function writeMasterMetrics(ctx: MasterContext, out: ScrapeWriter, gcRuns: numbe
   for (const j of manager.jobs.list()) {
     byState[j.record.status] += 1;
     if (j.record.status !== 'active' || !j.live) continue;
-    const c = j.live.counters();
+    // jobinfo's view: prefetched attempts still queued on a node count as waiting.
+    const c = manager.jobInfo(j.record.name) ?? j.live.counters();
     waiting.map += c.mapi[0];
     running.map += c.mapi[1];
     waiting.reduce += c.redi[0];

@@ -22,7 +22,10 @@ import {
 /** The hooks the job manager calls. */
 export interface TaskObserver {
   jobSubmitted(job: string): void;
-  taskAssigned(t: AttemptRef & { job: string; node: string }): void;
+  /** An attempt was sent to its node (`queued`: prefetched, it waits there for a slot). */
+  taskAssigned(t: AttemptRef & { job: string; node: string }, queued?: boolean): void;
+  /** A prefetched attempt started on its node. */
+  taskStarted(t: AttemptRef & { job: string; node: string }): void;
   taskEnded(
     t: AttemptRef & { job: string; node: string },
     outcome: Exclude<AttemptOutcome, 'running'>,
@@ -97,10 +100,10 @@ export class Observatory implements TaskObserver {
     this.live.set(job, new TaskHistory());
   }
 
-  taskAssigned(t: AttemptRef & { job: string; node: string }): void {
+  taskAssigned(t: AttemptRef & { job: string; node: string }, queued = false): void {
     let h = this.live.get(t.job);
     if (!h) this.live.set(t.job, (h = new TaskHistory()));
-    h.assigned(t, t.node, Date.now());
+    h.assigned(t, t.node, Date.now(), queued);
     this.tasksStarted.inc({ phase: t.mode });
     if (this.log.isLevelEnabled('debug'))
       this.log.debug(
@@ -109,12 +112,19 @@ export class Observatory implements TaskObserver {
       );
   }
 
+  taskStarted(t: AttemptRef & { job: string; node: string }): void {
+    this.live.get(t.job)?.started(t, Date.now());
+  }
+
   taskEnded(
     t: AttemptRef & { job: string; node: string },
     outcome: Exclude<AttemptOutcome, 'running'>,
     message?: string,
   ): void {
-    const rec = this.live.get(t.job)?.ended(t, outcome, Date.now(), message);
+    const h = this.live.get(t.job);
+    // A prefetched attempt lost before it started is queued again, not failed.
+    if (outcome === 'lost' && h?.get(t)?.queued) outcome = 'killed';
+    const rec = h?.ended(t, outcome, Date.now(), message);
     const phase = t.mode;
     const ms = rec && rec.end !== null ? rec.end - rec.start : null;
     if (outcome === 'done') {

@@ -31,8 +31,10 @@ export interface AttemptRef {
 
 export interface AttemptRec extends AttemptRef {
   node: string;
-  /** ms since the epoch. */
+  /** ms since the epoch: when the node started it (assignment time until then). */
   start: number;
+  /** Sent ahead (prefetched) and still waiting in the node's queue. */
+  queued?: boolean;
   /** null while running (or when the master stopped before it ended). */
   end: number | null;
   outcome: AttemptOutcome;
@@ -52,8 +54,8 @@ export class TaskHistory {
   readonly attempts: AttemptRec[] = [];
   private readonly open = new Map<string, AttemptRec>();
 
-  /** An attempt was sent to `node`. */
-  assigned(ref: AttemptRef, node: string, now: number): void {
+  /** An attempt was sent to `node`; a `queued` (prefetched) one starts when the node says so. */
+  assigned(ref: AttemptRef, node: string, now: number, queued = false): void {
     const rec: AttemptRec = {
       mode: ref.mode,
       taskid: ref.taskid,
@@ -63,8 +65,22 @@ export class TaskHistory {
       end: null,
       outcome: 'running',
     };
+    if (queued) rec.queued = true;
     this.attempts.push(rec);
     this.open.set(key(ref), rec);
+  }
+
+  /** A prefetched attempt left the node's queue and runs from `now`. */
+  started(ref: AttemptRef, now: number): void {
+    const rec = this.open.get(key(ref));
+    if (!rec?.queued) return;
+    delete rec.queued;
+    rec.start = now;
+  }
+
+  /** The open attempt `ref`, if any. */
+  get(ref: AttemptRef): AttemptRec | undefined {
+    return this.open.get(key(ref));
   }
 
   /** An attempt ended; returns its record (null if it was not running). */
@@ -78,6 +94,11 @@ export class TaskHistory {
     const rec = this.open.get(k);
     if (!rec) return null;
     this.open.delete(k);
+    // Ended before it left the node's queue: it never ran.
+    if (rec.queued) {
+      delete rec.queued;
+      rec.start = now;
+    }
     rec.end = now;
     rec.outcome = outcome;
     if (message) rec.message = message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}…` : message;
@@ -223,6 +244,11 @@ export function taskTable(attempts: readonly AttemptRec[], o: TaskTableOptions):
     const row = byKey.get(`${a.mode}:${a.taskid}`) ?? add(a.mode, a.taskid);
     row.attempts += 1;
     row.node = a.node;
+    if (a.queued) {
+      // Sent ahead, waiting in the node's queue.
+      row.status = o.active ? 'waiting' : 'killed';
+      continue;
+    }
     row.start ??= a.start;
     row.end = a.end;
     row.durationMs = (a.end ?? (o.active ? now : a.start)) - a.start;
@@ -295,6 +321,7 @@ export function timeline(attempts: readonly AttemptRec[], now = Date.now()): Tim
   let start = Number.POSITIVE_INFINITY;
   let end = 0;
   for (const a of sorted) {
+    if (a.queued) continue;
     const finish = Math.max(a.start, a.end ?? now);
     let lanes = laneEnds.get(a.node);
     if (!lanes) laneEnds.set(a.node, (lanes = []));

@@ -21,7 +21,7 @@ export class SchedulerShell {
   });
 
   constructor(
-    opts: { policy: SchedulerPolicy; alpha: number },
+    opts: { policy: SchedulerPolicy; alpha: number; prefetch?: number; prefetchBelowMs?: number },
     private readonly onEffect: (e: SchedulerEffect) => void,
   ) {
     this.state = createScheduler(opts);

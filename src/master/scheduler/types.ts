@@ -124,8 +124,16 @@ export type CoordinatorEvent =
   /**
    * A node disconnected: its running tasks failed; done tasks whose data was there re-run.
    * `random` (uniform in [0,1), default 0) is the back-off jitter for the failed tasks.
+   * `unstarted`: attempts that were assigned there (prefetched) but never started — they are
+   * queued again at once, without counting a failure.
    */
-  | { type: 'node_lost'; node: string; now: number; random?: number }
+  | {
+      type: 'node_lost';
+      node: string;
+      now: number;
+      random?: number;
+      unstarted?: { mode: Mode; taskid: number; attempt: number }[];
+    }
   | { type: 'shuffle_done'; mode: Mode; node: string; requestId: number; index: string | null; now: number }
   | {
       type: 'shuffle_failed';

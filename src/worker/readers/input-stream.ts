@@ -58,6 +58,16 @@ export class InputStream implements ByteSource, Iterable<string> {
     return this.src.read(n);
   }
 
+  /** Read up to `n` bytes into `buf` at `off`; returns how many (0 at end of stream). */
+  readInto(buf: Buffer, off: number, n: number): number {
+    if (this.head || typeof this.src.readInto !== 'function') {
+      const b = this.read(n);
+      b.copy(buf, off);
+      return b.length;
+    }
+    return this.src.readInto(buf, off, n);
+  }
+
   /** The next `n` bytes (fewer at end of stream) without consuming them. */
   peek(n: number): Buffer {
     const have = this.head ?? Buffer.alloc(0);

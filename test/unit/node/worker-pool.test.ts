@@ -75,6 +75,65 @@ describe('warm workers', () => {
     await until(() => runner!.poolStats().parked === 1);
   });
 
+  it('queues tasks beyond its slots and hands each to the worker that just finished one of the job', async () => {
+    runner = newRunner(settings, outbox);
+    runner.setMaxWorkers(1);
+    const a = jobName('A');
+    await prepareJobHome(settings, a, { jobenvs: { TEST_SCENARIO: 'reuse' } });
+    runner.run(task(a, 0));
+    runner.run(task(a, 1), true);
+    runner.run(task(a, 2), true);
+    expect(runner.running).toBe(1);
+    expect(runner.queued).toBe(2);
+    for (const id of [0, 1, 2]) expect(await outbox.outcome(a, id)).toMatchObject({ type: 'task_done' });
+    // One process ran them all: each next task went to the worker that finished the last.
+    expect(new Set([0, 1, 2].map((id) => pidOf(a, id))).size).toBe(1);
+    // `task_started` for each prefetched task, right after the report that freed its slot.
+    const order = outbox.sent
+      .filter((m) => m.type === 'task_done' || m.type === 'task_started')
+      .map((m) => `${m.type}:${'taskid' in m ? m.taskid : ''}`);
+    expect(order).toEqual([
+      'task_done:0',
+      'task_started:1',
+      'task_done:1',
+      'task_started:2',
+      'task_done:2',
+    ]);
+    expect(runner.running).toBe(0);
+  });
+
+  it('drops a queued task that is killed, without a report', async () => {
+    runner = newRunner(settings, outbox);
+    runner.setMaxWorkers(1);
+    const a = jobName('A');
+    await prepareJobHome(settings, a, { jobenvs: { TEST_SCENARIO: 'reuse' } });
+    runner.run(task(a, 0));
+    runner.run(task(a, 1), true);
+    runner.run(task(a, 2), true);
+    runner.killTask({ job: a, mode: 'map', taskid: 1, attempt: 0 });
+    expect(runner.queued).toBe(1);
+    expect(await outbox.outcome(a, 2)).toMatchObject({ type: 'task_done' });
+    expect(outbox.sent.some((m) => 'taskid' in m && m.job === a && m.taskid === 1)).toBe(false);
+  });
+
+  it('pipelines with a worker that asks: no MSG/OUTPUT replies, inputs pushed with each task', async () => {
+    runner = newRunner(settings, outbox);
+    runner.setMaxWorkers(1);
+    const a = jobName('A');
+    await prepareJobHome(settings, a, { jobenvs: { TEST_SCENARIO: 'pipeline' } });
+    runner.run(task(a, 0, [['raw://x0']]));
+    runner.run(task(a, 1, [['raw://x1', 'raw://y1']]), true);
+    for (const id of [0, 1]) {
+      const out = await outbox.outcome(a, id);
+      expect(out).toMatchObject({ type: 'task_done' });
+      if (out.type === 'task_done') expect(out.results[0]).toMatch(new RegExp(`/\\.disco/map-${id}-\\d+\\.results$`));
+    }
+    const ev = outbox.events(a);
+    expect(ev).toContain('MSG: [map:0] no reply 0 ["done",[[0,"ok",[[0,"raw://x0"]]]]]');
+    expect(ev).toContain('MSG: [map:1] no reply 1 ["done",[[0,"ok",[[0,"raw://x1"],[1,"raw://y1"]]]]]');
+    for (const m of ['MSG: [map:0] bye 0', 'MSG: [map:1] bye 1']) expect(ev).toContain(m);
+  });
+
   it('uses pre-started generic workers only for jobs of the same runtime version', async () => {
     runner = newRunner(settings, outbox, {
       prestart: { file: process.execPath, args: [path.join(FIXTURES, 'worker.mjs')] },

@@ -394,6 +394,43 @@ describe('coordinator: lost nodes', () => {
     expect(coordinatorCounters(c.state).mapi).toEqual([3, 0, 1, 1]);
   });
 
+  it('queues prefetched attempts that never started there again at once, without counting a failure', () => {
+    const c = new Coord(config({ inputs: ['raw://a', 'raw://b', 'raw://c'] }));
+    c.start();
+    c.assign('map', 0, 'n1');
+    c.assign('map', 1, 'n1'); // prefetched: still in n1's queue
+    const fx = c.step({
+      type: 'node_lost',
+      node: 'n1',
+      random: 0,
+      unstarted: [{ mode: 'map', taskid: 1, attempt: 0 }],
+    });
+    expect(fx).toEqual([
+      { type: 'kill_task', mode: 'map', taskid: 0, attempt: 0, node: 'n1' },
+      { type: 'event', host: 'n1', message: 'WARNING: [map:0] Connection lost to the node (network busy?)' },
+      {
+        type: 'event',
+        host: 'master',
+        message: 'map:0 Task failed for the 1th time. Sleeping 2 seconds before retrying.',
+      },
+      { type: 'retry_after', mode: 'map', taskid: 0, delayMs: 2000 },
+      { type: 'kill_task', mode: 'map', taskid: 1, attempt: 0, node: 'n1' },
+      {
+        type: 'event',
+        host: 'master',
+        message: 'WARNING: [map:1] n1 was lost before the task started; queued again',
+      },
+      { type: 'queue_task', task: expect.objectContaining({ taskid: 1, attempt: 1, avoid: [] }) },
+    ]);
+    // One failure (map:0); map:1 waits again, map:0 waits for its back-off.
+    expect(coordinatorCounters(c.state).mapi).toEqual([3, 0, 0, 1]);
+    // A stale report of the lost attempt does not count.
+    expect(c.done('map', 1, 'n1', [res('n1', 'map', 1)])).toEqual([]);
+    expect(c.run('map', 1, 'n2', 1)).toEqual([
+      { type: 'event', host: 'master', message: 'map:1 assigned to n2' },
+    ]);
+  });
+
   it('re-shuffles only nodes whose result files changed', () => {
     const c = new Coord(config({ inputs: ['raw://a', 'raw://b'] }));
     c.start();

@@ -52,8 +52,12 @@ export class Sched {
   state: SchedulerState;
   readonly log: SchedulerEffect[] = [];
 
-  constructor(policy: SchedulerPolicy = 'fair', alpha?: number) {
-    this.state = createScheduler({ policy, alpha });
+  constructor(
+    policy: SchedulerPolicy = 'fair',
+    alpha?: number,
+    opts: { prefetch?: number; prefetchBelowMs?: number } = {},
+  ) {
+    this.state = createScheduler({ policy, alpha, ...opts });
   }
 
   step(ev: SchedulerEvent): SchedulerEffect[] {
@@ -75,7 +79,8 @@ export class Sched {
     return this.step({ type: 'task_add', task: t });
   }
 
-  end(t: SchedTask, nodeName: string): SchedulerEffect[] {
+  /** The attempt ended; with `durationMs` it succeeded after that long. */
+  end(t: SchedTask, nodeName: string, durationMs?: number): SchedulerEffect[] {
     return this.step({
       type: 'task_end',
       job: t.job,
@@ -83,11 +88,14 @@ export class Sched {
       taskid: t.taskid,
       attempt: t.attempt,
       node: nodeName,
+      durationMs,
     });
   }
 }
 
-/** `[job:taskid@node, ...]` of the assign effects, for compact assertions. */
+/** `[job:taskid@node, ...]` of the assign effects (`+` marks a prefetched one), for compact assertions. */
 export function assigned(effects: SchedulerEffect[]): string[] {
-  return effects.flatMap((e) => (e.type === 'assign' ? [`${e.task.job}:${e.task.taskid}@${e.node}`] : []));
+  return effects.flatMap((e) =>
+    e.type === 'assign' ? [`${e.task.job}:${e.task.taskid}@${e.node}${e.prefetched ? '+' : ''}`] : [],
+  );
 }

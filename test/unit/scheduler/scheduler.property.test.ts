@@ -41,8 +41,11 @@ const taskArb: fc.Arbitrary<SchedTask> = fc
     forceRemote: force === 'remote',
   }));
 
-/** Commands; `end` picks a running attempt by index (modulo the running count). */
-type Cmd = SchedulerEvent | { type: 'end_running'; pick: number };
+/**
+ * Commands; `end` picks a running attempt by index (modulo the running count) and ends it
+ * after `durationMs` (undefined: it failed).
+ */
+type Cmd = SchedulerEvent | { type: 'end_running'; pick: number; durationMs?: number };
 
 const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   {
@@ -73,7 +76,14 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
       attempt: fc.integer({ min: 0, max: 3 }),
     }),
   },
-  { weight: 6, arbitrary: fc.nat().map((pick) => ({ type: 'end_running' as const, pick })) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      type: fc.constant('end_running' as const),
+      pick: fc.nat(),
+      durationMs: fc.option(fc.constantFrom(1, 5, 50, 99, 100, 400, 5000), { nil: undefined }),
+    }),
+  },
   { weight: 1, arbitrary: fc.nat({ max: 10_000 }).map((now) => ({ type: 'tick' as const, now })) },
 );
 
@@ -83,8 +93,10 @@ function eligible(t: SchedTask, n: string, usable: Set<string>): boolean {
   return t.preferredHosts.includes(n) || !t.preferredHosts.some((h) => usable.has(h));
 }
 
-function run(policy: 'fair' | 'fifo', cmds: Cmd[]): void {
-  const s = new Sched(policy, 0.3);
+const PREFETCH_BELOW = 100;
+
+function run(policy: 'fair' | 'fifo', cmds: Cmd[], prefetch = 0): void {
+  const s = new Sched(policy, 0.3, { prefetch, prefetchBelowMs: PREFETCH_BELOW });
   // Per attempt key: index of the last task_add and of the last assignment.
   const lastAdd = new Map<string, number>();
   const lastAssign = new Map<string, number>();
@@ -94,7 +106,7 @@ function run(policy: 'fair' | 'fifo', cmds: Cmd[]): void {
       const running = runningTasks(s.state);
       if (running.length === 0) continue;
       const r = running[cmd.pick % running.length];
-      ev = { type: 'task_end', ...r };
+      ev = { type: 'task_end', ...r, durationMs: cmd.durationMs };
     } else ev = cmd;
     if (ev.type === 'task_add')
       lastAdd.set(attemptKey(ev.task.job, ev.task.mode, ev.task.taskid, ev.task.attempt), i);
@@ -102,8 +114,14 @@ function run(policy: 'fair' | 'fifo', cmds: Cmd[]): void {
     const st = s.state;
 
     expect(checkSchedulerInvariants(st)).toEqual([]);
+    // Assigned counts per node before this step's assignments, to check the prefetched flags.
+    const load = new Map<string, number>();
+    for (const n of st.nodes.values()) load.set(n.name, n.running);
+    for (const e of effects) if (e.type === 'assign') load.set(e.node, load.get(e.node)! - 1);
     for (const e of effects) {
       if (e.type !== 'assign') continue;
+      const before = load.get(e.node)!;
+      load.set(e.node, before + 1);
       const t = e.task;
       const key = attemptKey(t.job, t.mode, t.taskid, t.attempt);
       // Every assignment consumes a task_add: an attempt runs again only if added again.
@@ -111,7 +129,13 @@ function run(policy: 'fair' | 'fifo', cmds: Cmd[]): void {
       lastAssign.set(key, i);
       const n = st.nodes.get(e.node)!;
       expect(n.known && n.connected && !n.blacklisted).toBe(true);
-      expect(n.running).toBeLessThanOrEqual(n.maxWorkers);
+      expect(e.prefetched).toBe(before >= n.maxWorkers);
+      expect(n.running).toBeLessThanOrEqual(n.maxWorkers * (1 + prefetch));
+      if (e.prefetched) {
+        // Only jobs whose tasks (of this mode) are known to be short wait in a node's queue.
+        const avg = st.jobs.get(t.job)?.avgMs[t.mode];
+        expect(avg ?? Number.POSITIVE_INFINITY).toBeLessThan(PREFETCH_BELOW);
+      }
       const job = st.jobs.get(t.job);
       if (job && job.maxCores >= 1) expect(job.running).toBeLessThanOrEqual(job.maxCores);
       if (t.forceLocal) expect(t.preferredHosts).toContain(e.node);
@@ -157,6 +181,18 @@ describe('scheduler properties', () => {
     fc.assert(
       fc.property(fc.array(cmdArb, { minLength: 10, maxLength: 150, size: 'max' }), (cmds) =>
         run('fifo', cmds),
+      ),
+      { numRuns: runs(300) },
+    );
+  });
+
+  it('keeps them with prefetching: bounded extra load, only short jobs, flags exact (fair, fifo)', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('fair' as const, 'fifo' as const),
+        fc.constantFrom(1, 2),
+        fc.array(cmdArb, { minLength: 10, maxLength: 150, size: 'max' }),
+        (policy, prefetch, cmds) => run(policy, cmds, prefetch),
       ),
       { numRuns: runs(300) },
     );

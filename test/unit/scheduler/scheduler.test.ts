@@ -396,3 +396,98 @@ describe('scheduler: scale', () => {
     expect(ms).toBeLessThan(10_000);
   });
 });
+
+describe('scheduler: prefetching short tasks', () => {
+  /** A scheduler with 1 extra task per slot for tasks under 100 ms. */
+  const prefetching = (policy: 'fair' | 'fifo' = 'fair') =>
+    new Sched(policy, undefined, { prefetch: 1, prefetchBelowMs: 100 });
+
+  it('is off by default', () => {
+    const s = new Sched();
+    s.nodes(node('n1', 1));
+    s.job('j');
+    const ts = [0, 1, 2].map((i) => task('j', i));
+    expect(assigned(ts.flatMap((t) => s.add(t)))).toEqual(['j:0@n1']);
+    expect(assigned(s.end(ts[0], 'n1', 5))).toEqual(['j:1@n1']);
+  });
+
+  it('only once the job’s tasks are known to be short, up to maxWorkers × (1 + prefetch)', () => {
+    const s = prefetching();
+    s.nodes(node('n1', 2));
+    s.job('j');
+    const ts = Array.from({ length: 8 }, (_, i) => task('j', i));
+    // Nothing is known about the job: its slots only.
+    expect(assigned(ts.flatMap((t) => s.add(t)))).toEqual(['j:0@n1', 'j:1@n1']);
+    // A short task ends: its slot is refilled, and two more wait in the node's queue.
+    expect(assigned(s.end(ts[0], 'n1', 4))).toEqual(['j:2@n1', 'j:3@n1+', 'j:4@n1+']);
+    expect(runningOn(s.state, 'n1')).toBe(4);
+    // Each end refills the backlog by one, flagged as prefetched (the node's slots are taken).
+    expect(assigned(s.end(ts[1], 'n1', 6))).toEqual(['j:5@n1+']);
+    expect(checkSchedulerInvariants(s.state)).toEqual([]);
+  });
+
+  it('never prefetches a job whose tasks are long, nor a failed attempt’s duration', () => {
+    const s = prefetching();
+    s.nodes(node('n1', 1));
+    s.job('j');
+    const ts = Array.from({ length: 4 }, (_, i) => task('j', i));
+    ts.forEach((t) => s.add(t));
+    expect(assigned(s.end(ts[0], 'n1', 500))).toEqual(['j:1@n1']);
+    expect(assigned(s.end(ts[1], 'n1'))).toEqual(['j:2@n1']); // no duration: a failure
+    // The average (500 → 404 after a 20 ms task) is still long.
+    expect(assigned(s.end(ts[2], 'n1', 20))).toEqual(['j:3@n1']);
+  });
+
+  it('judges each mode by its own durations', () => {
+    const s = prefetching();
+    s.nodes(node('n1', 1));
+    s.job('j');
+    const m = task('j', 0);
+    s.add(m);
+    s.end(m, 'n1', 2); // map tasks are short
+    const reds = [0, 1, 2].map((i) => task('j', i, { mode: 'reduce' }));
+    // Reduce tasks are not known yet: no prefetching, although map tasks were short.
+    expect(assigned(reds.flatMap((t) => s.add(t)))).toEqual(['j:0@n1']);
+  });
+
+  it('counts prefetched tasks against max_cores', () => {
+    const s = prefetching();
+    s.nodes(node('n1', 2), node('n2', 2));
+    s.job('j', 3);
+    const ts = Array.from({ length: 6 }, (_, i) => task('j', i));
+    ts.forEach((t) => s.add(t));
+    expect(runningCount(s.state, 'j')).toBe(3);
+    expect(assigned(s.end(ts[0], 'n1', 1))).toEqual(['j:3@n1']);
+    expect(runningCount(s.state, 'j')).toBe(3);
+  });
+
+  it('fills free slots everywhere before prefetching, least loaded nodes first', () => {
+    const s = prefetching();
+    s.nodes(node('n1', 1), node('n2', 1));
+    s.job('j');
+    const first = task('j', 0);
+    s.add(first);
+    s.end(first, 'n1', 1);
+    const ts = Array.from({ length: 5 }, (_, i) => task('j', i + 1));
+    expect(assigned(ts.flatMap((t) => s.add(t)))).toEqual(['j:1@n1', 'j:2@n2', 'j:3@n1+', 'j:4@n2+']);
+  });
+
+  it('a job the policy puts first but may not prefetch stops prefetching behind it', () => {
+    const s = prefetching('fifo');
+    s.nodes(node('n1', 1));
+    s.job('old', 1_000_000, 0);
+    s.job('new', 1_000_000, 1);
+    // `new` has short tasks and fills the node, with one prefetched.
+    const n = Array.from({ length: 6 }, (_, i) => task('new', i));
+    n.forEach((t) => s.add(t));
+    s.end(n[0], 'n1', 1);
+    expect(runningOn(s.state, 'n1')).toBe(2);
+    // `old` (first in FIFO order, tasks of unknown length) arrives: `new` prefetches no more,
+    // and `old` gets the first slot that frees.
+    const o = task('old', 0);
+    expect(s.add(o)).toEqual([]);
+    expect(s.end(n[1], 'n1', 1)).toEqual([]);
+    // With nothing of `old` queued any more, `new` may prefetch behind it again.
+    expect(assigned(s.end(n[2], 'n1', 1))).toEqual(['old:0@n1', 'new:3@n1+']);
+  });
+});

@@ -129,8 +129,11 @@ export function makeJob(
   };
 }
 
-/** What the fake node answers: a reply, `null` for none, or `'close'` to close the worker's stdin. */
-export type Answer = { type: string; body: unknown } | null | 'close';
+/**
+ * What the fake node answers: a reply, several replies in one write (`raw`), `null` for none,
+ * or `'close'` to close the worker's stdin.
+ */
+export type Answer = { type: string; body: unknown } | { raw: { type: string; body: unknown }[] } | null | 'close';
 
 export interface Conversation {
   /** Every message the worker sent, in order. */
@@ -178,11 +181,11 @@ export function converse(
       for (const f of frames) {
         result.frames.push(f);
         const a = answer(f, result.frames);
+        const frame = (r: { type: string; body: unknown }) =>
+          `${r.type} ${Buffer.byteLength(JSON.stringify(r.body))} ${JSON.stringify(r.body)}\n`;
         if (a === 'close') child.stdin.end();
-        else if (a)
-          child.stdin.write(
-            `${a.type} ${Buffer.byteLength(JSON.stringify(a.body))} ${JSON.stringify(a.body)}\n`,
-          );
+        else if (a && 'raw' in a) child.stdin.write(a.raw.map(frame).join(''));
+        else if (a) child.stdin.write(frame(a));
       }
     };
     child.stdout.on('data', onData);

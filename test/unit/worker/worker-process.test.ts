@@ -161,6 +161,44 @@ describe('worker process', () => {
     ]);
   });
 
+  it('pipelines once the node grants it: one write per task, inputs taken from the TASK reply', async () => {
+    const job = makeJob(tempDir(), {
+      statusInterval: 1,
+      functions: { map: { source: `(line) => { console.log('saw', line); return [[line, 1]]; }` } },
+    });
+    const node = scriptedNode([job.task('map', 0), job.task('map', 1)], (task) => [
+      [0, [`raw://line${task.taskid}`]],
+    ]);
+    let pushes = 0;
+    const conv = await converse(worker, (f, frames) => {
+      if (f.type === 'WORKER') return { type: 'OK', body: { pipeline: true } };
+      if (f.type === 'MSG' || f.type === 'OUTPUT') return null; // granted: no replies
+      const a = node(f, frames);
+      if (f.type !== 'TASK' || a === null || a === 'close') return a;
+      // The task and its inputs in one answer, as a node does.
+      pushes += 1;
+      const input = node({ type: 'INPUT', body: '', size: 2 }, frames);
+      return { raw: [a as { type: string; body: unknown }, input as { type: string; body: unknown }] };
+    });
+    expect(conv.parseError).toBeNull();
+    expect(conv.stray).toBe('');
+    expect(conv.code).toBe(0);
+    expect(conv.frames[0].body).toMatchObject({ reuse: true, pipeline: true });
+    expect(pushes).toBe(2);
+    const types = conv.frames.map((f) => f.type);
+    expect(types).not.toContain('INPUT');
+    expect(types.filter((t) => t === 'DONE')).toHaveLength(2);
+    expect(types.filter((t) => t === 'OUTPUT')).toHaveLength(2);
+    const msgs = of(conv.frames, 'MSG') as string[];
+    for (const id of [0, 1]) expect(msgs).toContain(`saw line${id}`);
+    expect(msgs.filter((m) => m === 'Done: 1 entries mapped')).toHaveLength(2);
+    expect(msgs.filter((m) => m === 'Results sent to master')).toHaveLength(2);
+    // Per task: the summary goes out before the outputs, the closing message before DONE.
+    const t0 = types.slice(0, types.indexOf('DONE') + 1);
+    expect(t0.slice(-2)).toEqual(['MSG', 'DONE']);
+    expect(t0.lastIndexOf('MSG', t0.indexOf('OUTPUT'))).toBeGreaterThan(t0.indexOf('INPUT'));
+  });
+
   it('ends with FATAL (with the stack) for bugs and ERROR for data errors', async () => {
     const bug = makeJob(tempDir(), {
       functions: { map: { source: '(line) => { const o = undefined; return o.field; }' } },

@@ -204,8 +204,8 @@ function eventsForm(j: JobModel, p: JobPageParams): SafeHtml {
 </form>`;
 }
 
-/** Most bars drawn on the timeline. */
-const MAX_BARS = 5000;
+/** Most bars drawn on the timeline (the longest attempts when there are more). */
+const MAX_BARS = 2000;
 
 function timelineView(t: Timeline, j: JobModel): SafeHtml {
   if (t.bars.length === 0) return html`<p class="muted">No task has run yet.</p>`;
@@ -214,8 +214,12 @@ function timelineView(t: Timeline, j: JobModel): SafeHtml {
   const ticks = [0, 0.25, 0.5, 0.75, 1].map(
     (f) => html`<span class="tick" style="left:${(f * 100).toFixed(0)}%">${formatMs(f * span)}</span>`,
   );
+  const drawn =
+    t.bars.length > MAX_BARS
+      ? [...t.bars].sort((a, b) => b.end - b.start - (a.end - a.start)).slice(0, MAX_BARS)
+      : t.bars;
   const byNode = new Map<string, typeof t.bars>();
-  for (const b of t.bars.slice(0, MAX_BARS)) {
+  for (const b of drawn) {
     let l = byNode.get(b.node);
     if (!l) byNode.set(b.node, (l = []));
     l.push(b);
@@ -233,13 +237,13 @@ function timelineView(t: Timeline, j: JobModel): SafeHtml {
           )}</div>`,
       );
     }
-    return html`<div class="tl-node"><div class="tl-label" title="${node}">${node}<span class="muted"> · ${lanes} slot${lanes === 1 ? '' : 's'}</span></div><div class="tl-lanes">${laneEls}</div></div>`;
+    return html`<div class="tl-node"><div class="tl-label" title="${node}">${node}<span class="muted"> · ${lanes} slot${lanes === 1 ? '' : 's'} used</span></div><div class="tl-lanes">${laneEls}</div></div>`;
   });
   return html`<div class="timeline" role="img" aria-label="Timeline of ${t.bars.length} task attempts on ${t.nodes.length} nodes over ${formatMs(span)}; the task table lists the same attempts">
   <div class="tl-axis"><div class="tl-label"></div><div class="tl-ticks">${ticks}</div></div>
   ${rows}
 </div>
-<p class="legend"><span class="swatch tb-map"></span> map <span class="swatch tb-reduce"></span> reduce <span class="swatch tb-running"></span> running <span class="swatch tb-failed"></span> failed <span class="swatch tb-killed"></span> killed${t.bars.length > MAX_BARS ? ` · first ${MAX_BARS} of ${t.bars.length} attempts drawn` : ''}</p>`;
+<p class="legend"><span class="swatch tb-map"></span> map <span class="swatch tb-reduce"></span> reduce <span class="swatch tb-running"></span> running <span class="swatch tb-failed"></span> failed <span class="swatch tb-killed"></span> killed${t.bars.length > MAX_BARS ? ` · the ${MAX_BARS} longest of ${t.bars.length} attempts drawn` : ''}</p>`;
 }
 
 export interface JobPageData {

@@ -33,7 +33,7 @@ export function page(o: PageOptions): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${o.title} · Disco</title>
+<title>${o.title} · Disco master</title>
 <link rel="stylesheet" href="/static/disco.css">
 <link rel="icon" href="data:,">
 <script src="/static/ui.js" defer></script>

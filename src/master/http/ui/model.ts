@@ -67,8 +67,11 @@ export interface StatusModel {
 /** Jobs listed on the status page at most. */
 export const JOB_LIST_LIMIT = 200;
 
-function counters(e: JobEntry): { mapi: PhaseCounters; redi: PhaseCounters } {
-  return e.live ? e.live.counters() : { mapi: e.record.mapi, redi: e.record.redi };
+/** jobinfo's counters (prefetched attempts still queued on a node count as waiting). */
+function counters(ctx: MasterContext, e: JobEntry): { mapi: PhaseCounters; redi: PhaseCounters } {
+  if (!e.live) return { mapi: e.record.mapi, redi: e.record.redi };
+  const info = ctx.manager.jobInfo(e.record.name);
+  return info ? { mapi: info.mapi, redi: info.redi } : e.live.counters();
 }
 
 /** The cluster overview: nodes, jobs (filtered by `q`), last GC. */
@@ -119,7 +122,7 @@ export function statusModel(ctx: MasterContext, q = '', limit = JOB_LIST_LIMIT):
       submitted: r.submittedAt,
       finished: r.finishedAt,
       cores: coresOf.get(r.name) ?? {},
-      ...counters(e),
+      ...counters(ctx, e),
     });
   }
   return {
@@ -182,7 +185,8 @@ export function jobModel(ctx: MasterContext, name: string): JobModel | null {
     nrReduces: r.nrReduces,
     map: r.map,
     reduce: r.reduce,
-    ...counters(e),
+    mapi: info?.mapi ?? r.mapi,
+    redi: info?.redi ?? r.redi,
     results: r.results,
     hosts: info?.hosts ?? [],
   };

@@ -1,0 +1,212 @@
+/**
+ * Faults with real dispynode processes: nodes killed mid-job (with and without `reentrant`),
+ * a client killed and its results recovered, a node restarted with `--clean`, TLS.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PACKAGE_ROOT } from '../../src/common/settings.js';
+import { DispyJob, faultRecoverJobs, JobCluster } from '../../src/dispy/index.js';
+import { isAlive } from '../../src/dispy/node/state-file.js';
+import { cleanupAll, sleep, startNode, startNodeProcess, tempDir } from './helpers.js';
+
+beforeAll(() => {
+  execFileSync('npm', ['run', 'build'], { cwd: PACKAGE_ROOT, stdio: 'ignore' });
+}, 120_000);
+afterEach(cleanupAll);
+
+async function slow(ms: number) {
+  await new Promise((r) => setTimeout(r, ms));
+  return ms;
+}
+
+async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not reached in time');
+    await sleep(20);
+  }
+}
+
+describe('a node killed mid-job', () => {
+  for (const reentrant of [true, false]) {
+    it(`${reentrant ? 'resubmits its jobs elsewhere (reentrant)' : 'abandons its jobs'}`, async () => {
+      const a = await startNodeProcess(['--ip_addr', '127.0.0.2', '--cpus', '1']);
+      const b = await startNodeProcess(['--ip_addr', '127.0.0.3', '--cpus', '1']);
+      const cluster = new JobCluster(slow, {
+        nodes: [
+          ['127.0.0.2', a.port],
+          ['127.0.0.3', b.port],
+        ],
+        pulseInterval: 0.2,
+        reentrant,
+        loglevel: 'silent',
+      });
+      await waitFor(() => cluster.status().nodes.length === 2);
+      const jobs = [1500, 1500].map((ms) => cluster.submit(ms));
+      await waitFor(() => jobs.every((j) => j.status === DispyJob.Running));
+      const onA = jobs.find((j) => j.ipAddr === '127.0.0.2')!;
+      const onB = jobs.find((j) => j.ipAddr === '127.0.0.3')!;
+      expect(onA).toBeDefined();
+      const t0 = Date.now();
+      await a.kill('SIGKILL');
+      await cluster.wait();
+      expect(onB.status).toBe(DispyJob.Finished);
+      if (reentrant) {
+        expect(onA.status).toBe(DispyJob.Finished);
+        expect(onA.ipAddr).toBe('127.0.0.3');
+        expect(await onA).toBe(1500);
+      } else {
+        expect(onA.status).toBe(DispyJob.Abandoned);
+        expect(onA.exception).toMatch(/presumed dead/);
+        // Detected within about 5 pulse intervals.
+        expect(Date.now() - t0).toBeLessThan(3000);
+      }
+      await cluster.close();
+    });
+  }
+});
+
+describe('a client killed mid-run', () => {
+  it('gets its results back with faultRecoverJobs', async () => {
+    const node = await startNodeProcess(['--secret', 'rs']);
+    const dir = tempDir('dispy-recover-');
+    const file = path.join(dir, 'recover');
+    const client = spawn(
+      process.execPath,
+      [
+        path.join(PACKAGE_ROOT, 'scripts', 'run-ts.mjs'),
+        'test/dispy/fixtures/crash-client.ts',
+        String(node.port),
+        file,
+        'rs',
+        '200',
+        '2500',
+      ],
+      { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'inherit'], detached: true },
+    );
+    await new Promise<void>((resolve, reject) => {
+      client.stdout!.on('data', (d: Buffer) => d.toString().includes('running') && resolve());
+      client.once('exit', (c) => reject(new Error(`client exited early (${c})`)));
+    });
+    // run-ts.mjs runs the bundled client as its child: kill the whole group.
+    process.kill(-client.pid!, 'SIGKILL');
+    await sleep(600);
+    const first = await faultRecoverJobs(file, { secret: 'rs' });
+    expect(first.map((j) => [j.uid, j.status])).toEqual([
+      [1, DispyJob.Finished],
+      [2, DispyJob.Running],
+    ]);
+    expect(first[0].result).toBe(400);
+    expect(existsSync(file)).toBe(true);
+    const second = await faultRecoverJobs(file, { secret: 'rs', timeout: 10 });
+    expect(second.map((j) => [j.uid, j.status, j.result])).toEqual([[2, DispyJob.Finished, 5000]]);
+    expect(existsSync(file)).toBe(false);
+    await expect(faultRecoverJobs(file, { secret: 'rs' })).rejects.toThrow();
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe('node restart', () => {
+  it('refuses to start over a crashed node unless --clean, which kills its leftovers', async () => {
+    const root = tempDir('dispy-restart-');
+    const port = await freePort();
+    const n1 = await startNodeProcess(['--node_port', String(port)], root);
+    const dir = tempDir('dispy-prog-');
+    const prog = path.join(dir, 'sleeper.sh');
+    const pidFile = path.join(dir, 'pid');
+    writeFileSync(prog, '#!/bin/sh\necho $$ > "$1"\nsleep 30\n', { mode: 0o755 });
+    const cluster = new JobCluster(prog, {
+      nodes: [['127.0.0.1', port]],
+      loglevel: 'silent',
+      pulseInterval: 0.2,
+    });
+    const job = cluster.submit(pidFile);
+    await waitFor(() => existsSync(pidFile) && job.status === DispyJob.Running);
+    await sleep(200);
+    const pid = Number((await import('node:fs')).readFileSync(pidFile, 'utf8'));
+    await n1.kill('SIGKILL');
+    await job.finish();
+    expect(job.status).toBe(DispyJob.Abandoned);
+    await cluster.close();
+    expect(isAlive(pid)).toBe(true);
+    await expect(startNodeProcess(['--node_port', String(port)], root)).rejects.toThrow(
+      /did not shut down cleanly/,
+    );
+    const n2 = await startNodeProcess(['--node_port', String(port), '--clean'], root);
+    expect(isAlive(pid)).toBe(false);
+    const c2 = new JobCluster((x: number) => x * 3, { nodes: [['127.0.0.1', n2.port]] });
+    expect(await c2.submit(5)).toBe(15);
+    await c2.close();
+  });
+});
+
+describe('TLS', () => {
+  it('works with certfile/keyfile on both sides and refuses plain clients', async () => {
+    const dir = tempDir('dispy-tls-');
+    const cert = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=dispy-test',
+      ],
+      { stdio: 'ignore' },
+    );
+    const node = await startNode({ certfile: cert, keyfile: key, secret: 'tls' });
+    const ok = new JobCluster((x: number) => x * 2, {
+      nodes: [['127.0.0.1', node.port]],
+      certfile: cert,
+      keyfile: key,
+      secret: 'tls',
+    });
+    expect(await ok.submit(21)).toBe(42);
+    await ok.close();
+    const plain = new JobCluster((x: number) => x, {
+      nodes: [['127.0.0.1', node.port]],
+      secret: 'tls',
+      nodeTimeout: 1,
+      loglevel: 'silent',
+    });
+    const job = plain.submit(1);
+    await job.finish();
+    expect(job.status).toBe(DispyJob.Abandoned);
+    expect(job.exception).toMatch(/TLS\/plain mismatch|closed the connection/);
+    await plain.close();
+    // A TLS client and a plain node: the client refuses quickly.
+    const plainNode = await startNode({ secret: 'tls' });
+    const tlsToPlain = new JobCluster((x: number) => x, {
+      nodes: [['127.0.0.1', plainNode.port]],
+      certfile: cert,
+      secret: 'tls',
+      nodeTimeout: 1,
+      loglevel: 'silent',
+    });
+    const j2 = tlsToPlain.submit(1);
+    await j2.finish();
+    expect(j2.exception).toMatch(/cannot connect|closed/);
+    await tlsToPlain.close();
+  });
+});
