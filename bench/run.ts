@@ -5,8 +5,9 @@
  * 1. trivial job latency: submit → results of a one-input map-only job on a warm cluster,
  *    against the cost of starting one Node.js process (what a task costs when every task
  *    spawns a process, as in the original);
- * 2. task throughput: a job of 2,000 raw:// inputs, against one process start per task on
- *    every core;
+ * 2. task throughput: a job of 2,000 raw:// inputs (BENCH_TASKS to change it, e.g. 20000 to
+ *    check that the rate does not fall with the job's size), against one process start per
+ *    task on every core;
  * 3. word count over a generated text (BENCH_WC_MB, default 500 MB) with 2 workers, against a
  *    single-process Node.js program running the same map/combine/reduce code on the same files;
  *    also the peak memory of the worker processes.
@@ -75,7 +76,7 @@ async function benchTrivial(cluster: string): Promise<void> {
 }
 
 async function benchTasks(cluster: string): Promise<void> {
-  const n = 2000;
+  const n = Number(process.env.BENCH_TASKS ?? 2000);
   const input = Array.from({ length: n }, (_, i) => `raw://${i}`);
   const t = performance.now();
   const job = await new Trivial({ master: cluster }).run({ input });
@@ -90,7 +91,7 @@ async function benchTasks(cluster: string): Promise<void> {
   const ours = n / secs;
   const spawnRate = (2 * 1000) / processStartMs();
   line(
-    `${n} raw:// inputs, map only: ${secs.toFixed(2)} s, ${ours.toFixed(0)} tasks/s (target ≥ 500); ` +
+    `${n.toLocaleString('en')} raw:// inputs, map only: ${secs.toFixed(2)} s, ${ours.toFixed(0)} tasks/s (target ≥ 500); ` +
       `one process per task on 2 cores: ${spawnRate.toFixed(0)} tasks/s; ratio ${(ours / spawnRate).toFixed(1)}×`,
   );
 }

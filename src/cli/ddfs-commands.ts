@@ -312,8 +312,9 @@ export async function chunkCommand(
         compression: o.compression === undefined ? undefined : Number(o.compression),
         onInputBytes: (n) => p.bytes(n),
         onBlob: (replicas) => {
-          p.item();
+          p.clear();
           ctx.io.out(`created: ${replicas.join('\t')}`);
+          p.item();
         },
       },
     );
@@ -421,8 +422,9 @@ export async function pushCommand(
       delayed: o.delayed,
       onBytes: (n) => p.bytes(n),
       onBlob: (replicas) => {
-        p.item();
+        p.clear();
         ctx.io.out(`created: ${replicas.join('\t')}`);
+        p.item();
       },
     });
   } finally {

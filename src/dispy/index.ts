@@ -35,6 +35,7 @@ export { DispyJob, DispyJobError } from './client/dispy-job.js';
 export { DispyNode, NodeAllocate, type NodeAllocateOptions, type NodeSpec } from './client/dispy-node.js';
 export { type FaultRecoverOptions, faultRecoverJobs, newestRecoverFile } from './client/fault-recover.js';
 export { JobCluster, type JobClusterOptions } from './client/job-cluster.js';
+export { SharedJobCluster, type SharedJobClusterOptions } from './client/shared-job-cluster.js';
 export {
   dispyJobId,
   dispyJobPath,
@@ -43,6 +44,7 @@ export {
   dispyProvisionalResult,
   dispySendFile,
 } from './job-api.js';
+export type { MonitorCluster, MonitorJob, MonitorNode, MonitorSource } from './monitor/model.js';
+export { type Monitor, type MonitorOptions, startMonitor } from './monitor/server.js';
 export { DISPY_PROTOCOL_VERSION, JobStatus, NodeStatus } from './protocol/constants.js';
 export { AuthError } from './protocol/transport.js';
-export { SharedJobCluster, type SharedJobClusterOptions } from './client/shared-job-cluster.js';

@@ -349,7 +349,7 @@ export class TaskRunner implements SessionListener {
     if ('results' in outcome) this.opts.send({ type: 'task_done', ...ref, ...outcome });
     else this.opts.send({ type: 'task_failed', ...ref, ...outcome });
     // The freed slot goes to the next queued task (sent in the same frame as this report).
-    this.startWaiting(next !== null && next.reusable ? next : null);
+    this.startWaiting(next?.reusable ? next : null);
     this.replenish();
   }
 

@@ -7,7 +7,10 @@
  * makes a pipelined flood fatal. After `DONE`, `ERROR` or `FATAL` the worker is never answered
  * again and is killed — except a worker that announced `"reuse": true` in `WORKER`: after
  * `DONE` it may ask `TASK ""` again and then waits, idle, for the next task of the same job
- * (the {@link SessionListener.idle} callback hands it to the pool).
+ * (the {@link SessionListener.idle} callback hands it to the pool). A worker that asked for
+ * `"pipeline": true` (and was granted it in the `OK`) gets no replies to `MSG` and `OUTPUT`,
+ * and every `TASK` reply is followed by the task's `INPUT ""` reply in the same write
+ * (src/protocol/worker-protocol.ts).
  *
  * Failure mapping (the master turns `error` into a retry and `fatal` into a job failure):
  * broken framing → collect up to 100 KiB more output for ≤ 10 s, then error
@@ -25,8 +28,8 @@ import { formatDuration } from '../common/time.js';
 import type { TaskSpec } from '../protocol/control.js';
 import {
   encodeFrame,
-  PIPELINE_ACCEPTED,
   FrameDecoder,
+  PIPELINE_ACCEPTED,
   parseWorkerMessage,
   type TaskInfo,
   type WorkerMessage,
@@ -176,7 +179,12 @@ export class WorkerSession {
    */
   awaitingNext(job: string): boolean {
     return (
-      this.reusable && !this.killed && this.job === job && this.task !== null && this.taskOver && !this.taskRequested
+      this.reusable &&
+      !this.killed &&
+      this.job === job &&
+      this.task !== null &&
+      this.taskOver &&
+      !this.taskRequested
     );
   }
 

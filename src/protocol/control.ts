@@ -158,7 +158,9 @@ function strings(x: unknown): x is string[] {
  * `task_failed`) by hand, the rest by {@link NodeToMasterSchema}. Unknown keys are dropped, as
  * the schema does. Null when invalid; `error` then says why.
  */
-export function parseNodeToMaster(raw: unknown): { ok: true; value: NodeToMaster } | { ok: false; error: string } {
+export function parseNodeToMaster(
+  raw: unknown,
+): { ok: true; value: NodeToMaster } | { ok: false; error: string } {
   if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
     const o = raw as Record<string, unknown>;
     switch (o.type) {
@@ -174,7 +176,10 @@ export function parseNodeToMaster(raw: unknown): { ok: true; value: NodeToMaster
       case 'task_done': {
         const ref = fastRef(o);
         if (ref && strings(o.results) && typeof o.durationMs === 'number')
-          return { ok: true, value: { type: 'task_done', ...ref, results: o.results, durationMs: o.durationMs } };
+          return {
+            ok: true,
+            value: { type: 'task_done', ...ref, results: o.results, durationMs: o.durationMs },
+          };
         break;
       }
       case 'task_failed': {

@@ -371,9 +371,9 @@ export class HunkReader {
     if (first) this.header = first;
   }
 
-  /** The values of the next hunk with records; null at the end of the data. */
+  /** The values of the next slice of records; null at the end of the data. */
   next(): unknown[] | null {
-    const { src, opts } = this;
+    const { opts } = this;
     if (this.body !== null) {
       const vals = this.nextSlice();
       if (vals !== null) return vals;

@@ -192,7 +192,7 @@ export class SumSink implements MapSink {
   private readonly labels: Labels;
   private readonly n: number;
 
-  constructor(private readonly o: MapSinkOptions) {
+  constructor(o: MapSinkOptions) {
     this.n = o.partitions;
     this.labels = new Labels(o.outputs, o.partitions);
     this.others = new CombinerSink(o, sumCombiner as Combiner);

@@ -59,7 +59,7 @@ export function runMap(run: TaskRun): TaskOutput[] {
 
   const sink = makeMapSink({
     outputs: run.outputs,
-    partitions: data.partitions > 0 ? data.partitions : 0,
+    partitions: Math.max(data.partitions, 0),
     partition: fns.partition as Parameters<typeof makeMapSink>[0]['partition'],
     combiner: fns.combiner as Parameters<typeof makeMapSink>[0]['combiner'],
     params,

@@ -58,6 +58,11 @@ export interface ProtocolClientOptions {
   pipeline?: boolean;
 }
 
+/** An `INPUT` reply that lists every input (`["done", ...]`, not `"more"` to come). */
+function isDone(reply: Frame | null): boolean {
+  return reply !== null && Array.isArray(reply.body) && reply.body[0] === 'done';
+}
+
 function isErrno(e: unknown, ...codes: string[]): boolean {
   return typeof e === 'object' && e !== null && codes.includes((e as { code?: string }).code ?? '');
 }
@@ -71,6 +76,12 @@ export class ProtocolClient {
   private pipeline = false;
   /** The pushed `INPUT ""` reply of the current task (pipeline), until {@link inputs} takes it. */
   private pushedInputs: Frame | null = null;
+  /**
+   * Pipeline: replicas of the current task's inputs as the node last listed them. The node
+   * re-orders an input's replicas only on `INPUT_ERR` (which goes through this client and drops
+   * the entry), so `include` of a listed input needs no round trip.
+   */
+  private known = new Map<number, Replica[]>();
   /** Encoded frames without a reply, waiting to go out with the next write. */
   private deferred: Buffer[] = [];
   private readonly decoder = new FrameDecoder();
@@ -119,6 +130,7 @@ export class ProtocolClient {
     }
     // The inputs follow the task at once (pipeline).
     this.pushedInputs = this.pipeline ? this.expect(this.readFrame(), 'TASK', ['INPUT']) : null;
+    this.known.clear();
     // The node throttles MSGs per task, so a reused worker's pacing starts afresh with each
     // task; carrying it over made a reused worker sleep ~1 s every few tasks.
     this.recentMsgs.length = 0;
@@ -129,11 +141,16 @@ export class ProtocolClient {
   inputs(): InputEntry[] {
     const pushed = this.pushedInputs;
     this.pushedInputs = null;
-    return this.inputReply(pushed ?? this.request('INPUT', '', ['INPUT']));
+    const entries = this.inputReply(pushed ?? this.request('INPUT', '', ['INPUT']));
+    if (this.pipeline && isDone(pushed))
+      for (const [iid, , replicas] of entries) this.known.set(iid, replicas);
+    return entries;
   }
 
   /** `INPUT ["include",[iid]]` → the current replicas of one input, best first. */
   include(iid: number): Replica[] {
+    const known = this.known.get(iid);
+    if (known) return known.slice();
     const entries = this.inputReply(this.request('INPUT', ['include', [iid]], ['INPUT']));
     const e = entries.find((x) => x[0] === iid);
     return e ? e[2] : [];
@@ -141,6 +158,7 @@ export class ProtocolClient {
 
   /** `INPUT_ERR [iid, rids]` → replicas left to try (`RETRY`), or null (`FAIL`). */
   inputFailed(iid: number, rids: number[]): Replica[] | null {
+    this.known.delete(iid);
     const r = this.request('INPUT_ERR', [iid, rids], ['RETRY', 'FAIL']);
     if (r.type === 'FAIL') return null;
     return this.replicas(r.body);

@@ -44,7 +44,10 @@ export function runReduce(run: TaskRun): TaskOutput[] {
         if (r.done) return r;
         const e = r.value;
         return {
-          value: Array.isArray(e) && e.length === 2 ? (e as [unknown, unknown]) : asPair(e, 'the reduce reader (sort: true)'),
+          value:
+            Array.isArray(e) && e.length === 2
+              ? (e as [unknown, unknown])
+              : asPair(e, 'the reduce reader (sort: true)'),
           done: false,
         };
       },

@@ -2,8 +2,8 @@
  * External merge sort of `[key, value]` records for `sort: true` jobs (replacing the
  * original's `sort -z` over a temporary file). Memory is bounded whatever the input size:
  *
- * 1. records are buffered until their estimated size reaches `bufferSize` bytes, then sorted
- *    (stable, by `compareKeys`) and spilled to a run file in the record format;
+ * 1. records are buffered until they take `bufferSize` bytes, then sorted (stable, by
+ *    `compareKeys`) and spilled to a run file in the record format;
  * 2. runs are merged with a tournament tree, at most `fanIn` at a time (several passes when
  *    there are more), ties broken by run order — so the whole sort is stable.
  *
@@ -11,11 +11,14 @@
  * live in `tmpDir` and are removed as soon as they are merged (and when the caller stops
  * early).
  *
- * String keys (the common case) take a fast path: each key gets a number that orders like its
- * first six UTF-16 units (see {@link keyPrefix}), so most comparisons are between two numbers;
- * equal numbers fall back to comparing the strings. A buffer whose keys are all strings is
- * sorted by a merge sort over record indices with that comparison inlined; other buffers use
- * `Array.prototype.sort` with `compareKeys`. Both give the order of `compareKeys`.
+ * String keys (the common case) take a fast path. The buffer holds such records encoded, as
+ * they will be written (see {@link SortBuffer}: compact, outside the JavaScript heap, and a
+ * spill is a copy of bytes). Each key gets a number that orders like its first six UTF-16
+ * units ({@link keyPrefix}); the buffer is sorted by a native sort of 64-bit numbers made of
+ * the prefix and the record's index, and only records with equal prefixes are compared in
+ * full; the merge compares prefixes first too. Records are what the record format gives back
+ * (as after any spill), in the order of `compareKeys`. Buffers with other keys hold objects
+ * and sort with `compareKeys`.
  *
  * @example
  * for (const [k, v] of externalSort(records, { bufferSize: 64 << 20, tmpDir })) ...
@@ -33,7 +36,10 @@ import {
 import { compareKeys, estimateSize } from './key-order.js';
 
 export interface ExternalSortOptions {
-  /** Bytes of (estimated) decoded records held in memory before spilling a run. */
+  /**
+   * Bytes of records held in memory before spilling a run: encoded records count their bytes
+   * plus their index entries, records held as objects an estimate of their decoded size.
+   */
   bufferSize: number;
   /** Where run files go. */
   tmpDir: string;
@@ -68,7 +74,7 @@ let runCounter = 0;
  * the full comparison). Exact in a double (48 bits).
  */
 export function keyPrefix(s: string): number {
-  const n = s.length < 6 ? s.length : 6;
+  const n = Math.min(s.length, 6);
   let p = 0;
   let i = 0;
   for (; i < n; i++) {
@@ -82,6 +88,19 @@ export function keyPrefix(s: string): number {
   }
   for (; i < 6; i++) p *= 256;
   return p;
+}
+
+/**
+ * True when the first 40 bits of {@link keyPrefix} hold all of `s`: at most five units, each
+ * from 1 to 254 (so that padding and clamping cannot make two keys look alike).
+ */
+function exactPrefix(s: string): boolean {
+  if (s.length > 5) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0 || c >= 255) return false;
+  }
+  return true;
 }
 
 /** Compare two string keys knowing their prefixes (the order of `compareKeys`). */
@@ -101,7 +120,7 @@ function mergeSortIndices(n: number, cmp: (i: number, j: number) => number): Int
   for (let i = 0; i < n; i++) src[i] = i;
   const RUN = 24;
   for (let lo = 0; lo < n; lo += RUN) {
-    const hi = lo + RUN < n ? lo + RUN : n;
+    const hi = Math.min(lo + RUN, n);
     for (let i = lo + 1; i < hi; i++) {
       const x = src[i];
       let j = i - 1;
@@ -118,8 +137,8 @@ function mergeSortIndices(n: number, cmp: (i: number, j: number) => number): Int
   let dst = new Int32Array(n);
   for (let width = RUN; width < n; width *= 2) {
     for (let lo = 0; lo < n; lo += 2 * width) {
-      const mid = lo + width < n ? lo + width : n;
-      const hi = lo + 2 * width < n ? lo + 2 * width : n;
+      const mid = Math.min(lo + width, n);
+      const hi = Math.min(lo + 2 * width, n);
       // Already in order (common for presorted input): copy.
       if (mid >= hi || cmp(src[mid - 1], src[mid]) <= 0) {
         dst.set(src.subarray(lo, hi), lo);
@@ -153,7 +172,7 @@ function mergeSortIndices(n: number, cmp: (i: number, j: number) => number): Int
 function compareBytes(b: Buffer, a0: number, a1: number, b0: number, b1: number): number {
   const la = a1 - a0;
   const lb = b1 - b0;
-  const n = la < lb ? la : lb;
+  const n = Math.min(la, lb);
   for (let k = 0; k < n; k++) {
     const d = b[a0 + k] - b[b0 + k];
     if (d !== 0) return d;
@@ -205,6 +224,8 @@ class SortBuffer {
   keyEnd = new Int32Array(4096);
   prefix = new Float64Array(4096);
   plain = new Uint8Array(4096);
+  /** The key is all in the first 40 bits of its prefix (see {@link exactPrefix}). */
+  exact = new Uint8Array(4096);
 
   constructor(bufferSize: number, objects: boolean) {
     // Untouched pages cost no memory: the buffer fills up to about `bufferSize`.
@@ -262,6 +283,7 @@ class SortBuffer {
     }
     this.plain[i] = plain;
     this.prefix[i] = keyPrefix(key);
+    this.exact[i] = exactPrefix(key) ? 1 : 0;
     d.pack(value);
     this.n = i + 1;
     this.start[i + 1] = d.off;
@@ -279,6 +301,7 @@ class SortBuffer {
     this.keyEnd = more(this.keyEnd, new Int32Array(n));
     this.prefix = more(this.prefix, new Float64Array(n));
     this.plain = more(this.plain, new Uint8Array(n));
+    this.exact = more(this.exact, new Uint8Array(n));
   }
 
   /** Decode what is held into keys and values (a key that is not a string arrived). */
@@ -313,9 +336,10 @@ class SortBuffer {
       );
       return Int32Array.from(sorted);
     }
-    const { prefix, plain, keyAt, keyEnd } = this;
+    const { prefix, plain, keyAt, keyEnd, exact } = this;
     const buf = this.data.buf;
-    return mergeSortIndices(this.n, (i, j) => {
+    const n = this.n;
+    const cmp = (i: number, j: number): number => {
       const pi = prefix[i];
       const pj = prefix[j];
       if (pi !== pj) return pi < pj ? -1 : 1;
@@ -323,7 +347,51 @@ class SortBuffer {
       const a = this.keyString(i);
       const b = this.keyString(j);
       return a < b ? -1 : a > b ? 1 : 0;
-    });
+    };
+    if (n >= 1 << 24) return mergeSortIndices(n, cmp);
+    // Native sort of 64-bit numbers: the key's first five units (40 bits of its prefix) above
+    // the record's index (24 bits) — so equal prefixes keep input order. Then each stretch of
+    // equal 40-bit prefixes is sorted by the full comparison, unless the prefix is the whole
+    // key for all of them (short keys: equal prefixes are equal keys).
+    const packed = new BigUint64Array(n);
+    const w = new Uint32Array(packed.buffer);
+    for (let i = 0; i < n; i++) {
+      const p40 = Math.floor(prefix[i] / 256);
+      w[2 * i + 1] = Math.floor(p40 / 256);
+      w[2 * i] = (((p40 % 256) << 24) | i) >>> 0;
+    }
+    packed.sort();
+    const order = new Int32Array(n);
+    for (let i = 0; i < n; i++) order[i] = w[2 * i] & 0xffffff;
+    let g = 0;
+    while (g < n) {
+      const hi = w[2 * g + 1];
+      const top = w[2 * g] >>> 24;
+      let e = g + 1;
+      while (e < n && w[2 * e + 1] === hi && w[2 * e] >>> 24 === top) e++;
+      if (e - g > 1) {
+        let all = true;
+        for (let k = g; k < e && all; k++) all = exact[order[k]] === 1;
+        if (!all && e - g <= 16) {
+          // Insertion sort in place (stable).
+          for (let i = g + 1; i < e; i++) {
+            const x = order[i];
+            let j = i - 1;
+            while (j >= g && cmp(order[j], x) > 0) {
+              order[j + 1] = order[j];
+              j--;
+            }
+            order[j + 1] = x;
+          }
+        } else if (!all) {
+          const group = order.slice(g, e);
+          const sorted = mergeSortIndices(e - g, (a, b) => cmp(group[a], group[b]));
+          for (let k = 0; k < sorted.length; k++) order[g + k] = group[sorted[k]];
+        }
+      }
+      g = e;
+    }
+    return order;
   }
 
   /** The records in `order`, decoded a slice at a time (encoded mode) or as they are. */
@@ -458,7 +526,12 @@ export function* externalSort(
         }
         const merger = new Merger(group, drop, sliceBytes);
         try {
-          next.push(spill(merger, group.every((r) => r.strings)));
+          next.push(
+            spill(
+              merger,
+              group.every((r) => r.strings),
+            ),
+          );
         } finally {
           merger.close();
         }

@@ -142,6 +142,18 @@ describe('tag:// inputs', () => {
     ).toBeNull();
   });
 
+  test('the read token may come from the settings (DDFS_READ_TOKEN)', async () => {
+    const withToken = new Disco({
+      master: c.master,
+      settings: { DDFS_READ_TOKEN: 'rt', DISCO_PORT: String(c.port) },
+    });
+    const built = await new WordCount({ master: withToken }).build({ input: ['tag://jobs:all'] });
+    expect(built.jobdict.input).toHaveLength(9);
+    await expect(new WordCount({ master: disco }).build({ input: ['tag://jobs:all'] })).rejects.toThrow(
+      /Incorrect or missing token/,
+    );
+  });
+
   test('a missing tag or a wrong token fails the submission with the reason', async () => {
     await expect(new WordCount({ master: disco }).run({ input: ['tag://jobs:nope'] })).rejects.toThrow(
       /Tag not found/,

@@ -106,6 +106,9 @@ class ChunkWriter {
   private rawDone = 0;
   private zDone = 0;
 
+  /** Input bytes handled by one {@link addLines} call. */
+  private readonly piece: number;
+
   constructor(
     readonly file: string,
     private readonly level: number,
@@ -113,6 +116,7 @@ class ChunkWriter {
     private readonly hunkSize: number,
   ) {
     this.fd = openSync(file, 'w');
+    this.piece = Math.min(256 * 1024, hunkSize);
   }
 
   /** Compressed size so far, counting hunks not yet written at the current ratio. */
@@ -128,29 +132,70 @@ class ChunkWriter {
     this.body = bigger;
   }
 
-  /** `[str(bytes[start..end]), null]` — the bytes must be valid UTF-8. */
-  addLine(bytes: Buffer, start: number, end: number): void {
-    const n = end - start;
-    this.room(n + 6);
-    const b = this.body;
-    let o = this.off;
-    if (n < 32) b[o++] = 0xa0 | n;
-    else if (n < 0x100) {
-      b[o++] = 0xd9;
-      b[o++] = n;
-    } else if (n < 0x10000) {
-      b[o++] = 0xda;
-      b.writeUInt16BE(n, o);
-      o += 2;
-    } else {
-      b[o++] = 0xdb;
-      b.writeUInt32BE(n, o);
-      o += 4;
+  /** The msgpack `str` header of an `n`-byte string at `o`; returns the offset after it. */
+  private static header(b: Buffer, o: number, n: number): number {
+    if (n < 32) {
+      b[o] = 0xa0 | n;
+      return o + 1;
     }
-    o += bytes.copy(b, o, start, end);
-    b[o++] = 0xc0;
+    if (n < 0x100) {
+      b[o] = 0xd9;
+      b[o + 1] = n;
+      return o + 2;
+    }
+    if (n < 0x10000) {
+      b[o] = 0xda;
+      b.writeUInt16BE(n, o + 1);
+      return o + 3;
+    }
+    b[o] = 0xdb;
+    b.writeUInt32BE(n, o + 1);
+    return o + 5;
+  }
+
+  /**
+   * Records `[line, null]` for the lines of `src[start..end)` (`end` just after a `\n`), up to
+   * one piece of input at a time; returns where it stopped.
+   *
+   * The piece is first copied into the hunk buffer past the space its records can take (a
+   * record is at most twice its line with the newline), then each line is moved into place
+   * with `copyWithin`: one native copy per line and no allocation.
+   */
+  addLines(src: Buffer, start: number, end: number): number {
+    let stop = end;
+    if (end - start > this.piece) {
+      stop = src.lastIndexOf(0x0a, start + this.piece - 1) + 1;
+      if (stop <= start) stop = src.indexOf(0x0a, start) + 1; // one line longer than a piece
+    }
+    const len = stop - start;
+    if (!isUtf8(src.subarray(start, stop))) {
+      // Decoded (replacement characters) and re-encoded, as lineRecords does.
+      for (let p = start; p < stop; ) {
+        const nl = src.indexOf(0x0a, p);
+        this.add(src.subarray(p, nl).toString('utf8'), null);
+        p = nl + 1;
+      }
+      return stop;
+    }
+    const staged = this.off + 2 * len + 16;
+    this.room(staged + len - this.off);
+    const b = this.body;
+    src.copy(b, staged, start, stop);
+    let o = this.off;
+    let records = 0;
+    for (let p = staged; p < staged + len; ) {
+      const nl = b.indexOf(0x0a, p);
+      const n = nl - p;
+      o = ChunkWriter.header(b, o, n);
+      b.copyWithin(o, p, nl);
+      o += n;
+      b[o++] = 0xc0;
+      p = nl + 1;
+      records++;
+    }
     this.off = o;
-    this.records++;
+    this.records += records;
+    return stop;
   }
 
   /** Any record. */
@@ -312,16 +357,11 @@ export async function* chunkLines(
   let rest: Buffer = Buffer.alloc(0);
   /** Records of the complete lines of `buf[0..end)` (end just after a `\n`). */
   const lines = async function* (buf: Buffer, end: number): AsyncGenerator<ChunkFile> {
-    // Invalid UTF-8 is decoded (replacement characters) and re-encoded, as lineRecords does.
-    const valid = isUtf8(buf.subarray(0, end));
     let pos = 0;
     while (pos < end) {
-      const nl = buf.indexOf(0x0a, pos);
       if (rot.full()) yield* handOut(await rot.finish(), opts);
       const w = rot.writer();
-      if (valid) w.addLine(buf, pos, nl);
-      else w.add(buf.subarray(pos, nl).toString('utf8'), null);
-      pos = nl + 1;
+      pos = w.addLines(buf, pos, end);
       if (w.hunkFull()) await w.seal();
     }
   };

@@ -35,11 +35,13 @@ export interface Progress {
   item(): void;
   /** Set or change the totals (e.g. once known). */
   total(t: { bytes?: number; items?: number }): void;
+  /** Erase the line for a moment (before printing something else on the terminal). */
+  clear(): void;
   /** Erase the line. */
   done(): void;
 }
 
-const NOOP: Progress = { bytes() {}, item() {}, total() {}, done() {} };
+const NOOP: Progress = { bytes() {}, item() {}, total() {}, clear() {}, done() {} };
 
 /** `1536` → `1.5 KiB`. */
 export function formatBytes(n: number): string {
@@ -79,7 +81,8 @@ export function progress(opts: ProgressOptions): Progress {
       parts.push(`[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${Math.floor(frac * 100)}%`);
     }
     parts.push(`${formatBytes(Math.round(bytes / secs))}/s`);
-    const line = parts.join('  ').slice(0, Math.max(20, (stream.columns ?? 100) - 1));
+    const cols = stream.columns && stream.columns >= 40 ? stream.columns : 100;
+    const line = parts.join('  ').slice(0, cols - 1);
     stream.write(`\r\x1b[K${line}`);
     drawn = true;
   };
@@ -97,8 +100,14 @@ export function progress(opts: ProgressOptions): Progress {
       if (t.items !== undefined) totalItems = t.items;
       draw(true);
     },
+    clear() {
+      if (drawn) stream.write('\r\x1b[K');
+      drawn = false;
+      lastDraw = 0;
+    },
     done() {
       if (drawn) stream.write('\r\x1b[K');
+      drawn = false;
     },
   };
 }

@@ -9,6 +9,7 @@
  */
 import type { Logger } from 'pino';
 import { DiscoError, errorMessage } from '../../common/errors.js';
+import { describeArgs, type MonitorCluster, type MonitorJob, type MonitorNode } from '../monitor/model.js';
 import { decodeData, encodeData } from '../protocol/codec.js';
 import { JobStatus } from '../protocol/constants.js';
 import type { JobResult, MessageOf } from '../protocol/messages.js';
@@ -199,6 +200,44 @@ export abstract class ClusterBase<C extends AnyFn | string> {
   }
 
   abstract cancel(job: DispyJob<unknown>): number;
+
+  /** For the monitor page (see `startMonitor`): this cluster's nodes and running jobs. */
+  monitorStatus(): MonitorCluster[] {
+    this.refreshNodeStats();
+    const submitted = this.nextUid - 1;
+    const jobs: MonitorJob[] = [];
+    for (const j of this.jobs.values()) {
+      if (j.status !== JobStatus.Running && j.status !== JobStatus.ProvisionalResult) continue;
+      jobs.push({
+        uid: j.uid,
+        id: String(j.id),
+        status: j.status,
+        node: j.ipAddr ?? '',
+        startTime: j.startTime ?? null,
+        args: describeArgs(j.args),
+      });
+    }
+    return [
+      {
+        computeId: this.computeId,
+        name: this.name,
+        submitted,
+        done: submitted - this.pending,
+        pending: this.pending,
+        nodes: [...this.nodes.values()].map((n) => n.toJSON() as unknown as MonitorNode),
+        jobs,
+      },
+    ];
+  }
+
+  /** For the monitor page: cancel a job by its number. */
+  monitorCancel(computeId: string, uid: number): boolean {
+    const job = this.jobs.get(uid);
+    return computeId === this.computeId && job !== undefined && this.cancel(job) === 0;
+  }
+
+  /** Update per-node byte counters before reporting (subclasses with connections). */
+  protected refreshNodeStats(): void {}
   abstract close(opts?: { timeout?: number; terminate?: boolean }): Promise<void>;
 
   /** `await using cluster = new JobCluster(...)` closes it at the end of the scope. */

@@ -29,6 +29,7 @@ import { dispyLogger } from '../log.js';
 import { encodeData } from '../protocol/codec.js';
 import {
   DEAD_PULSES,
+  jobsInFlight,
   DEFAULT_CLIENT_PORT,
   DEFAULT_NODE_PORT,
   DEFAULT_PULSE_INTERVAL,
@@ -213,9 +214,13 @@ export class JobCluster<C extends ((...args: never[]) => unknown) | string> exte
     return this.opts.broadcast ?? broadcastAddresses(this.opts.ipAddr);
   }
 
-  /** Contact nodes: explicit hosts over TCP, wildcard patterns by broadcast. */
+  /**
+   * Contact nodes: explicit hosts over TCP, wildcard patterns by broadcast. Explicit hosts also
+   * get a unicast ping: a dispynetrelay there broadcasts it into its networks.
+   */
   private async discover(allocs: NodeAllocate[]): Promise<void> {
     let broadcast = false;
+    const unicast: string[] = [];
     await Promise.all(
       allocs.map(async (a) => {
         if (isWildcard(a.host)) {
@@ -231,28 +236,29 @@ export class JobCluster<C extends ((...args: never[]) => unknown) | string> exte
             return;
           }
         }
+        if (a.port === undefined || a.port === this.nodePort) unicast.push(address);
         // In the background: a slow node must not hold up the others (or close()).
         void this.addNode(address, a.port ?? this.nodePort, a);
       }),
     );
+    if (!this.udp) {
+      if (broadcast) this.tried.set('broadcast', 'UDP discovery is off or unavailable');
+      return;
+    }
+    const ping: Datagram = {
+      t: 'ping',
+      v: DISPY_PROTOCOL_VERSION,
+      replyAddr: this.opts.extIpAddr ?? '',
+      replyPort: this.udp.port,
+      clientId: CLIENT_ID,
+    };
+    if (unicast.length) this.udp.send(ping, this.nodePort, unicast);
     if (broadcast) {
       const to = this.broadcastTargets();
-      if (!this.udp) this.tried.set('broadcast', 'UDP discovery is off or unavailable');
-      else if (to.length === 0)
-        this.tried.set('broadcast', 'no broadcast address (DISPY_BROADCAST=none or loopback only)');
+      if (to.length === 0) this.tried.set('broadcast', 'no broadcast address (DISPY_BROADCAST=none or loopback only)');
       else {
         this.tried.set(`broadcast ${to.join(', ')}:${this.nodePort}`, 'no answer');
-        this.udp.send(
-          {
-            t: 'ping',
-            v: DISPY_PROTOCOL_VERSION,
-            replyAddr: this.opts.extIpAddr ?? '',
-            replyPort: this.udp.port,
-            clientId: CLIENT_ID,
-          },
-          this.nodePort,
-          to,
-        );
+        this.udp.send(ping, this.nodePort, to);
       }
     }
   }
@@ -293,8 +299,8 @@ export class JobCluster<C extends ((...args: never[]) => unknown) | string> exte
       node.availCpus = info.cpus;
       node.platform = info.platform;
       this.nodes.set(key, node);
-      this.sched.addNode(key, allotted);
-      this.sched.allot(key, CLUSTER, allotted);
+      this.sched.addNode(key, jobsInFlight(allotted));
+      this.sched.allot(key, CLUSTER, jobsInFlight(allotted));
       this.tried.set(key, 'ready');
       this.log.info(`node ${info.name} (${key}) ready with ${allotted} CPUs`);
       this.notify(NodeStatus.Initialized, node, null);
@@ -383,6 +389,16 @@ export class JobCluster<C extends ((...args: never[]) => unknown) | string> exte
     this.sched.submit({ uid: String(job.uid), cluster: CLUSTER, ...(pinned ? { pinned } : {}) });
     this.dispatch();
     if (this.readyLinks() === 0) this.armNodeTimer();
+  }
+
+  protected override refreshNodeStats(): void {
+    for (const [key, link] of this.links) {
+      const n = this.nodes.get(key);
+      if (n) {
+        n.tx = link.tx;
+        n.rx = link.rx;
+      }
+    }
   }
 
   private nodeKey(node: string): string | undefined {
@@ -517,7 +533,7 @@ export class JobCluster<C extends ((...args: never[]) => unknown) | string> exte
           for (const uid of this.sched.runningOn(link.key)) {
             if (!known.has(Number(uid))) this.jobLost(link.key, uid, 'the node lost it');
           }
-          this.sched.allot(link.key, CLUSTER, link.cpus);
+          this.sched.allot(link.key, CLUSTER, jobsInFlight(link.cpus));
           this.log.info(`reconnected to node ${link.key}`);
           this.dispatch();
           return;
@@ -651,8 +667,8 @@ export class JobCluster<C extends ((...args: never[]) => unknown) | string> exte
     if (!link) return -1;
     try {
       const n = await link.setCpus(cpus);
-      this.sched.addNode(link.key, n);
-      this.sched.allot(link.key, CLUSTER, n);
+      this.sched.addNode(link.key, jobsInFlight(n));
+      this.sched.allot(link.key, CLUSTER, jobsInFlight(n));
       const dn = this.nodes.get(link.key);
       if (dn) dn.cpus = n;
       this.dispatch();

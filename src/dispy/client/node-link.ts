@@ -106,7 +106,9 @@ export class NodeLink {
       timeoutMs: this.opts.timeoutMs,
       signal: this.abort.signal,
     });
-    const parsed = this.opts.infoSchema ? { success: true as const, data: info as NodeInfo } : NodeInfoSchema.safeParse(info);
+    const parsed = this.opts.infoSchema
+      ? { success: true as const, data: info as NodeInfo }
+      : NodeInfoSchema.safeParse(info);
     if (!parsed.success) {
       conn.destroy();
       throw new DiscoError(`node ${this.key} sent invalid information about itself`);

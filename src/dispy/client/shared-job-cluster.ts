@@ -16,7 +16,13 @@ import type { Logger } from 'pino';
 import { DiscoError, errorMessage } from '../../common/errors.js';
 import { dispyLogger } from '../log.js';
 import { encodeData } from '../protocol/codec.js';
-import { DEAD_PULSES, DEFAULT_PULSE_INTERVAL, DEFAULT_SCHEDULER_PORT, JobStatus, NodeStatus } from '../protocol/constants.js';
+import {
+  DEAD_PULSES,
+  DEFAULT_PULSE_INTERVAL,
+  DEFAULT_SCHEDULER_PORT,
+  JobStatus,
+  NodeStatus,
+} from '../protocol/constants.js';
 import type { ComputeSpec, Message, NodeAllocSpec, NodeReport } from '../protocol/messages.js';
 import { ClusterBase, type ClusterCommonOptions, DispyNoNodesError, type ResultOf } from './cluster-base.js';
 import { buildComputation, type Depend } from './computation.js';
@@ -84,7 +90,8 @@ export class SharedJobCluster<C extends ((...args: never[]) => unknown) | string
     this.starting = this.start(host, port).catch((e: Error) => {
       this.startError = new DiscoError(`cannot use dispyscheduler at ${host}:${port}: ${e.message}`);
       this.log.error(this.startError.message);
-      for (const job of [...this.jobs.values()]) this.endJob(job, JobStatus.Abandoned, this.startError.message);
+      for (const job of [...this.jobs.values()])
+        this.endJob(job, JobStatus.Abandoned, this.startError.message);
       this.outbox = [];
     });
   }
@@ -146,7 +153,7 @@ export class SharedJobCluster<C extends ((...args: never[]) => unknown) | string
 
   private flush(): void {
     const link = this.link;
-    if (!link || link.state !== 'ready') return;
+    if (link?.state !== 'ready') return;
     for (const o of this.outbox) {
       if (!this.jobs.has(o.uid)) continue;
       link.sendJob(o.uid, o.args, o.timeout, o.node);
@@ -175,7 +182,8 @@ export class SharedJobCluster<C extends ((...args: never[]) => unknown) | string
         let tried = '';
         try {
           const r = await this.link!.conn!.request({ t: 'status', computeId: this.computeId }, 2000);
-          tried = Array.isArray(r.tried) && r.tried.length ? (r.tried as string[]).join('; ') : 'no nodes known';
+          tried =
+            Array.isArray(r.tried) && r.tried.length ? (r.tried as string[]).join('; ') : 'no nodes known';
         } catch (e) {
           tried = `(status unavailable: ${errorMessage(e)})`;
         }
@@ -196,7 +204,8 @@ export class SharedJobCluster<C extends ((...args: never[]) => unknown) | string
     if (this.startError) throw this.startError;
     const end = Date.now() + (this.opts.nodeTimeout ?? 10) * 1000;
     while (this.nodes.size === 0) {
-      if (Date.now() > end) throw new DispyNoNodesError(`no node ready within ${this.opts.nodeTimeout ?? 10} s`);
+      if (Date.now() > end)
+        throw new DispyNoNodesError(`no node ready within ${this.opts.nodeTimeout ?? 10} s`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -253,7 +262,15 @@ export class SharedJobCluster<C extends ((...args: never[]) => unknown) | string
           clearTimeout(this.nodeTimer);
           this.nodeTimer = null;
         }
-        this.notify(m.status === 'Initialized' ? NodeStatus.Initialized : m.status === 'Dead' ? NodeStatus.Dead : NodeStatus.Closed, n, null);
+        this.notify(
+          m.status === 'Initialized'
+            ? NodeStatus.Initialized
+            : m.status === 'Dead'
+              ? NodeStatus.Dead
+              : NodeStatus.Closed,
+          n,
+          null,
+        );
         return;
       }
       case 'reject': {
@@ -275,7 +292,10 @@ export class SharedJobCluster<C extends ((...args: never[]) => unknown) | string
   private checkLiveness(): void {
     const link = this.link;
     if (!link || this.closed) return;
-    if ((link.state === 'ready' || link.state === 'lost') && Date.now() - link.lastHeard > DEAD_PULSES * this.pulseSec * 1000) {
+    if (
+      (link.state === 'ready' || link.state === 'lost') &&
+      Date.now() - link.lastHeard > DEAD_PULSES * this.pulseSec * 1000
+    ) {
       this.schedulerGone(`no message for ${DEAD_PULSES * this.pulseSec} s`);
     }
   }
@@ -310,7 +330,8 @@ export class SharedJobCluster<C extends ((...args: never[]) => unknown) | string
   private schedulerGone(reason: string): void {
     this.log.error(`dispyscheduler presumed dead: ${reason}`);
     this.link?.destroy();
-    for (const job of [...this.jobs.values()]) this.endJob(job, JobStatus.Abandoned, `dispyscheduler presumed dead: ${reason}`);
+    for (const job of [...this.jobs.values()])
+      this.endJob(job, JobStatus.Abandoned, `dispyscheduler presumed dead: ${reason}`);
   }
 
   // --- user operations ------------------------------------------------------------------
@@ -328,7 +349,9 @@ export class SharedJobCluster<C extends ((...args: never[]) => unknown) | string
     return 0;
   }
 
-  private async request(msg: Parameters<NonNullable<NodeLink['conn']>['request']>[0]): Promise<Record<string, unknown>> {
+  private async request(
+    msg: Parameters<NonNullable<NodeLink['conn']>['request']>[0],
+  ): Promise<Record<string, unknown>> {
     await this.starting;
     if (!this.link?.conn) throw new DiscoError('not connected to dispyscheduler');
     return this.link.conn.request(msg);
@@ -355,21 +378,26 @@ export class SharedJobCluster<C extends ((...args: never[]) => unknown) | string
   }
 
   async deallocateNode(node: string | DispyNode): Promise<number> {
-    return (await this.request({ t: 'deallocateNode', computeId: this.computeId, node: this.nodeName(node) })).ok as number;
-  }
-
-  async closeNode(node: string | DispyNode, terminate = false): Promise<number> {
-    return (await this.request({ t: 'closeNode', computeId: this.computeId, node: this.nodeName(node), terminate }))
+    return (await this.request({ t: 'deallocateNode', computeId: this.computeId, node: this.nodeName(node) }))
       .ok as number;
   }
 
+  async closeNode(node: string | DispyNode, terminate = false): Promise<number> {
+    return (
+      await this.request({ t: 'closeNode', computeId: this.computeId, node: this.nodeName(node), terminate })
+    ).ok as number;
+  }
+
   async setNodeCpus(node: string | DispyNode, cpus: number): Promise<number> {
-    return (await this.request({ t: 'setCpus', computeId: this.computeId, node: this.nodeName(node), cpus })).cpus as number;
+    return (await this.request({ t: 'setCpus', computeId: this.computeId, node: this.nodeName(node), cpus }))
+      .cpus as number;
   }
 
   async nodeJobs(node: string | DispyNode): Promise<DispyJob<ResultOf<C>>[]> {
     const r = await this.request({ t: 'jobs', computeId: this.computeId, node: this.nodeName(node) });
-    return ((r.uids as number[]) ?? []).map((u) => this.jobs.get(u)).filter((j): j is DispyJob<ResultOf<C>> => !!j);
+    return ((r.uids as number[]) ?? [])
+      .map((u) => this.jobs.get(u))
+      .filter((j): j is DispyJob<ResultOf<C>> => !!j);
   }
 
   /** Copy a file to a node's computation directory (through the scheduler). */
@@ -426,7 +454,8 @@ export class SharedJobCluster<C extends ((...args: never[]) => unknown) | string
     if (link && link.state === 'ready') {
       await link.close(terminate).catch((e) => this.log.warn(`closing: ${errorMessage(e)}`));
     } else link?.destroy();
-    for (const job of [...this.jobs.values()]) this.endJob(job, JobStatus.Terminated, 'the cluster was closed');
+    for (const job of [...this.jobs.values()])
+      this.endJob(job, JobStatus.Terminated, 'the cluster was closed');
     this.recoverFile?.remove();
   }
 }

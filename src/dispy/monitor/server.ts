@@ -57,8 +57,12 @@ export async function startMonitor(opts: MonitorOptions): Promise<Monitor> {
       });
       req.on('end', () => {
         try {
-          const b = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { computeId?: unknown; uid?: unknown };
-          if (typeof b.computeId !== 'string' || typeof b.uid !== 'number') throw new Error('need computeId and uid');
+          const b = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+            computeId?: unknown;
+            uid?: unknown;
+          };
+          if (typeof b.computeId !== 'string' || typeof b.uid !== 'number')
+            throw new Error('need computeId and uid');
           json(200, { cancelled: opts.source.monitorCancel(b.computeId, b.uid) });
         } catch (e) {
           json(400, { error: (e as Error).message });

@@ -47,8 +47,8 @@ import {
 } from '../protocol/messages.js';
 import { type Listener, listen, type PeerIdentity } from '../protocol/transport.js';
 import type { FromWorker, ToWorker } from '../protocol/worker-protocol.js';
-import { type NodeOptions, nodeRoot, type ResolvedNodeOptions, resolveNodeOptions } from './options.js';
 import { FileSink } from './file-sink.js';
+import { type NodeOptions, nodeRoot, type ResolvedNodeOptions, resolveNodeOptions } from './options.js';
 import { type ProgramRun, startProgram } from './program.js';
 import { isAlive, killLeftovers, readStateFile, writeStateFile } from './state-file.js';
 import { terminateProcess } from './terminate.js';
@@ -736,8 +736,7 @@ export class DispyNodeDaemon {
       case 'result': {
         if (!job || job.uid !== m.uid || job.worker !== w) return;
         w.jobUid = null;
-        if (m.tainted) w.stopping = true;
-        else w.state = 'idle';
+        w.state = 'idle';
         this.finishJob(job, {
           status: m.status,
           result: m.result,
@@ -747,7 +746,25 @@ export class DispyNodeDaemon {
           cpuMs: m.cpuMs,
           endTime: m.endTime,
         });
-        if (!m.tainted && comp.state !== 'closing' && comp.state !== 'closed') comp.idle.push(w);
+        if (!w.stopping && comp.state !== 'closing' && comp.state !== 'closed') comp.idle.push(w);
+        this.pump();
+        return;
+      }
+      case 'tainted': {
+        this.log.warn(`worker ${w.pid} of ${comp.spec.name} is replaced: ${m.reason}`);
+        w.stopping = true;
+        comp.idle = comp.idle.filter((x) => x !== w);
+        // A job given to it after its last result never ran: queue it again.
+        if (job && job.worker === w) {
+          w.jobUid = null;
+          job.worker = null;
+          job.state = 'queued';
+          if (job.timer) clearTimeout(job.timer);
+          job.timer = null;
+          comp.running--;
+          this.running--;
+          this.queue.unshift(job);
+        }
         this.pump();
         return;
       }

@@ -42,6 +42,8 @@ interface Capture {
 const scope = new JobScope();
 let comp: Loaded | null = null;
 let busy = false;
+/** Set when a job changed shared built-ins: this process runs no more jobs. */
+let dead = false;
 let nextReq = 1;
 const replies = new Map<number, (ok: boolean, error?: string) => void>();
 const stdoutWrite = process.stdout.write.bind(process.stdout);
@@ -183,25 +185,31 @@ async function runJob(msg: Extract<ToWorker, { t: 'job' }>): Promise<void> {
   }
   capture = null;
   timers.clear();
-  if (process.cwd() !== c.dir) process.chdir(c.dir);
-  const tainted = scope.restore();
   const cpu = process.cpuUsage(cpu0);
   const reply: FromWorker = {
     t: 'result',
     uid: msg.uid,
     status,
     stdout: cap.out.join(''),
-    stderr: tainted ? `${cap.err.join('')}${tainted}\n` : cap.err.join(''),
+    stderr: cap.err.join(''),
     startTime,
     endTime: Date.now() / 1000,
     cpuMs: (cpu.user + cpu.system) / 1000,
     ...(result ? { result } : {}),
     ...(exception !== undefined ? { exception } : {}),
-    ...(tainted ? { tainted: true } : {}),
   };
   busy = false;
-  await send(reply);
-  if (tainted) process.exit(0);
+  // The result goes first; the clean-up check is off the result's path. The node sends the
+  // next job only after this worker is idle again, and messages are handled in order, so the
+  // check is done before any next job starts.
+  void send(reply);
+  if (process.cwd() !== c.dir) process.chdir(c.dir);
+  const tainted = scope.restore();
+  if (tainted) {
+    dead = true;
+    await send({ t: 'tainted', reason: tainted });
+    process.exit(0);
+  }
 }
 
 async function runHook(kind: 'setup' | 'cleanup', args: Uint8Array | undefined): Promise<FromWorker> {
@@ -258,6 +266,7 @@ process.on('message', (raw: unknown) => {
       }
       return;
     case 'job':
+      if (dead) return; // the node puts the job back in its queue when it sees 'tainted'
       if (busy || !comp) {
         void send({
           t: 'result',

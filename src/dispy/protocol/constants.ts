@@ -26,6 +26,18 @@ export const DEFAULT_PULSE_INTERVAL = 10;
 export const DEAD_PULSES = 5;
 
 /**
+ * Jobs a client (or dispyscheduler) keeps in flight per CPU of a node: one running and one
+ * waiting on the node, so a CPU starts its next job without waiting for a round trip to the
+ * client. (Jobs waiting on a node can still be cancelled; they are rescheduled if it dies.)
+ */
+export const JOBS_IN_FLIGHT_PER_CPU = 2;
+
+/** Jobs in flight for a node that gives `cpus` CPUs. */
+export function jobsInFlight(cpus: number): number {
+  return cpus * JOBS_IN_FLIGHT_PER_CPU;
+}
+
+/**
  * Status of a {@link DispyJob} (the original's class constants, as strings).
  * `Finished`, `Terminated`, `Cancelled` and `Abandoned` are final.
  */

@@ -59,9 +59,9 @@ export const FromWorkerSchema = z.discriminatedUnion('t', [
     startTime: z.number(),
     endTime: z.number(),
     cpuMs: z.number(),
-    /** The job changed shared built-ins: the worker will exit and must be replaced. */
-    tainted: z.boolean().optional(),
   }),
+  /** The last job changed shared built-ins: the worker exits and must be replaced. */
+  z.object({ t: z.literal('tainted'), reason: z.string() }),
   z.object({ t: z.literal('provisional'), uid: z.number().int(), result: bin, time: z.number() }),
   z.object({ t: z.literal('sendFile'), uid: z.number().int(), reqId: z.number().int(), path: z.string() }),
 ]);

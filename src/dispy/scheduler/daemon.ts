@@ -29,11 +29,14 @@ import { newId } from '../client/identity.js';
 import { type LinkHandler, NodeLink } from '../client/node-link.js';
 import { broadcastAddresses, isIpv4, isWildcard } from '../discovery/addresses.js';
 import { UdpEndpoint } from '../discovery/udp.js';
+import { describeArgs, type MonitorCluster, type MonitorJob, type MonitorNode } from '../monitor/model.js';
 import { FileSink } from '../node/file-sink.js';
+import { decodeData } from '../protocol/codec.js';
 import type { Connection, HandlerResult } from '../protocol/connection.js';
 import { ReplyError } from '../protocol/connection.js';
 import {
   DEAD_PULSES,
+  jobsInFlight,
   DEFAULT_NODE_PORT,
   DEFAULT_PULSE_INTERVAL,
   DEFAULT_SCHEDULER_PORT,
@@ -123,6 +126,7 @@ interface SchedCluster {
   zombieTimer: NodeJS.Timeout | null;
   idleWaiters: (() => void)[];
   reentrant: boolean;
+  submitted: number;
 }
 
 interface NodeEntry {
@@ -134,7 +138,9 @@ interface NodeEntry {
 
 export class DispyScheduler {
   readonly log: Logger;
-  private readonly o: Required<Omit<SchedulerOptions, 'log' | 'ipAddr' | 'extIpAddr' | 'broadcast' | 'clean'>> &
+  private readonly o: Required<
+    Omit<SchedulerOptions, 'log' | 'ipAddr' | 'extIpAddr' | 'broadcast' | 'clean'>
+  > &
     Pick<SchedulerOptions, 'ipAddr' | 'extIpAddr' | 'broadcast'>;
   private readonly id = `scheduler-${newId(8)}`;
   private readonly sched: SchedulerState;
@@ -275,7 +281,13 @@ export class DispyScheduler {
       const to = this.o.broadcast ?? broadcastAddresses(this.o.ipAddr);
       if (to.length) {
         this.udp.send(
-          { t: 'ping', v: DISPY_PROTOCOL_VERSION, replyAddr: '', replyPort: this.udp.port, clientId: this.id },
+          {
+            t: 'ping',
+            v: DISPY_PROTOCOL_VERSION,
+            replyAddr: '',
+            replyPort: this.udp.port,
+            clientId: this.id,
+          },
           this.o.nodePort,
           to,
         );
@@ -302,9 +314,10 @@ export class DispyScheduler {
       conn.close();
       const ni = NodeInfoSchema.parse(info);
       this.nodes.set(key, { key, host, port, info: ni });
-      this.sched.addNode(key, ni.cpus);
+      this.sched.addNode(key, jobsInFlight(ni.cpus));
       this.tried.set(key, 'found');
-      for (const c of this.clusters.values()) if (c.state === 'scheduled') void this.ensureLink(c, this.nodes.get(key)!);
+      for (const c of this.clusters.values())
+        if (c.state === 'scheduled') void this.ensureLink(c, this.nodes.get(key)!);
     } catch (e) {
       this.tried.set(key, errorMessage(e));
     } finally {
@@ -330,7 +343,9 @@ export class DispyScheduler {
 
   private async ensureLink(c: SchedCluster, n: NodeEntry): Promise<void> {
     if (c.links.has(n.key) || c.state !== 'scheduled') return;
-    const match = c.allocs.find((a) => a.alloc.matches(n.info.ipAddr, n.info.name) || a.alloc.matches(n.host, n.info.name));
+    const match = c.allocs.find(
+      (a) => a.alloc.matches(n.info.ipAddr, n.info.name) || a.alloc.matches(n.host, n.info.name),
+    );
     if (!match) return;
     const cpus = match.alloc.allocate(n.info.ipAddr, n.info.name, n.info.cpus, n.info.platform);
     if (cpus <= 0) return;
@@ -354,10 +369,15 @@ export class DispyScheduler {
         await link.close(true).catch(() => undefined);
         return;
       }
-      this.sched.addNode(n.key, n.info.cpus);
-      this.sched.allot(n.key, c.computeId, allotted);
+      this.sched.addNode(n.key, jobsInFlight(n.info.cpus));
+      this.sched.allot(n.key, c.computeId, jobsInFlight(allotted));
       c.stats.set(n.key, c.stats.get(n.key) ?? { jobsDone: 0, cpuTime: 0, busy: 0 });
-      c.session?.conn.send({ t: 'node', computeId: c.computeId, status: 'Initialized', node: this.report(c, n, link) });
+      c.session?.conn.send({
+        t: 'node',
+        computeId: c.computeId,
+        status: 'Initialized',
+        node: this.report(c, n, link),
+      });
       this.log.info(`computation ${c.spec.name} set up on ${n.key} with ${allotted} CPUs`);
       this.dispatch();
     } catch (e) {
@@ -385,9 +405,14 @@ export class DispyScheduler {
       const uid = Number(a.uid.slice(a.uid.lastIndexOf('/') + 1));
       const job = c?.jobs.get(uid);
       const link = c?.links.get(a.node);
-      if (!c || !job || !link || !link.sendJob(uid, job.args, job.timeout)) {
+      if (!c || !job || !link?.sendJob(uid, job.args, job.timeout)) {
         this.sched.done(a.uid);
-        if (c && job) this.sched.resubmit({ uid: a.uid, cluster: a.cluster, ...(job.pinned ? { pinned: job.pinned } : {}) });
+        if (c && job)
+          this.sched.resubmit({
+            uid: a.uid,
+            cluster: a.cluster,
+            ...(job.pinned ? { pinned: job.pinned } : {}),
+          });
         continue;
       }
       const st = c.stats.get(a.node);
@@ -428,7 +453,13 @@ export class DispyScheduler {
         // Chunks of one transfer keep one id toward the client.
         const id = this.xferIdFor(link, m.xferId);
         if (!c.session) {
-          link.conn?.send({ t: 'xferDone', computeId: m.computeId, xferId: m.xferId, ok: false, error: 'client gone' });
+          link.conn?.send({
+            t: 'xferDone',
+            computeId: m.computeId,
+            xferId: m.xferId,
+            ok: false,
+            error: 'client gone',
+          });
           return;
         }
         c.session.conn.send({ ...m, computeId: c.computeId, xferId: id });
@@ -438,7 +469,12 @@ export class DispyScheduler {
         const key = this.jobKey(c, m.uid);
         this.sched.done(key);
         const job = c.jobs.get(m.uid);
-        if (job) this.sched.resubmit({ uid: key, cluster: c.computeId, ...(job.pinned ? { pinned: job.pinned } : {}) });
+        if (job)
+          this.sched.resubmit({
+            uid: key,
+            cluster: c.computeId,
+            ...(job.pinned ? { pinned: job.pinned } : {}),
+          });
         this.nodeDead(c, link, `the node lost the computation (${m.reason})`);
         return;
       }
@@ -500,7 +536,7 @@ export class DispyScheduler {
             const uid = Number(key.slice(key.lastIndexOf('/') + 1));
             if (!known.has(uid)) this.jobLost(c, link.key, uid, 'the node lost it');
           }
-          this.sched.allot(link.key, c.computeId, link.cpus);
+          this.sched.allot(link.key, c.computeId, jobsInFlight(link.cpus));
           this.dispatch();
           return;
         } catch {
@@ -542,7 +578,8 @@ export class DispyScheduler {
     const n = this.nodes.get(link.key);
     // The node is gone for everybody: forget it (it is found again if it comes back).
     this.nodes.delete(link.key);
-    if (n) c.session?.conn.send({ t: 'node', computeId: c.computeId, status: 'Dead', node: this.report(c, n) });
+    if (n)
+      c.session?.conn.send({ t: 'node', computeId: c.computeId, status: 'Dead', node: this.report(c, n) });
     for (const other of this.clusters.values()) {
       const l = other.links.get(link.key);
       if (other !== c && l) this.nodeDead(other, l, reason);
@@ -550,7 +587,13 @@ export class DispyScheduler {
     const lost = this.sched.removeNode(link.key);
     for (const a of lost) {
       const cl = this.clusters.get(a.cluster);
-      if (cl) this.jobLost(cl, link.key, Number(a.uid.slice(a.uid.lastIndexOf('/') + 1)), `presumed dead: ${reason}`);
+      if (cl)
+        this.jobLost(
+          cl,
+          link.key,
+          Number(a.uid.slice(a.uid.lastIndexOf('/') + 1)),
+          `presumed dead: ${reason}`,
+        );
     }
     for (const key of this.sched.pinnedTo(link.key)) {
       const cl = this.clusters.get(key.slice(0, key.lastIndexOf('/')));
@@ -564,9 +607,18 @@ export class DispyScheduler {
   // --- clients ----------------------------------------------------------------------------
 
   private onClient(conn: Connection, peer: PeerIdentity): void {
-    const s: ClientSession = { conn, clientId: peer.clientId, address: peer.address, clusters: new Set(), pulseTimer: null };
+    const s: ClientSession = {
+      conn,
+      clientId: peer.clientId,
+      address: peer.address,
+      clusters: new Set(),
+      pulseTimer: null,
+    };
     this.sessions.add(s);
-    s.pulseTimer = setInterval(() => conn.send({ t: 'pulse', busy: this.sched.running(), time: Date.now() / 1000 }), this.o.pulseInterval * 1000);
+    s.pulseTimer = setInterval(
+      () => conn.send({ t: 'pulse', busy: this.sched.running(), time: Date.now() / 1000 }),
+      this.o.pulseInterval * 1000,
+    );
     s.pulseTimer.unref();
     conn.onMessage((m) => this.handle(s, m));
     conn.onClose(() => this.detach(s));
@@ -587,7 +639,8 @@ export class DispyScheduler {
   private own(s: ClientSession, computeId: string): SchedCluster {
     const c = this.clusters.get(computeId);
     if (!c || c.state === 'closed') throw new ReplyError(`unknown computation ${computeId}`, 'unknown');
-    if (c.session !== s) throw new ReplyError(`computation ${computeId} belongs to another connection`, 'owner');
+    if (c.session !== s)
+      throw new ReplyError(`computation ${computeId} belongs to another connection`, 'owner');
     return c;
   }
 
@@ -674,14 +727,16 @@ export class DispyScheduler {
 
   private nodeKeyOf(node: string): string | undefined {
     if (this.nodes.has(node)) return node;
-    for (const n of this.nodes.values()) if (n.info.ipAddr === node || n.info.name === node || n.host === node) return n.key;
+    for (const n of this.nodes.values())
+      if (n.info.ipAddr === node || n.info.name === node || n.host === node) return n.key;
     return undefined;
   }
 
   private async compute(s: ClientSession, m: MessageOf<'compute'>): Promise<HandlerResult> {
     if (this.stopping) throw new ReplyError('the scheduler is shutting down', 'busy');
     const spec = m.spec;
-    if (this.clusters.has(spec.computeId)) throw new ReplyError(`computation ${spec.computeId} exists already`);
+    if (this.clusters.has(spec.computeId))
+      throw new ReplyError(`computation ${spec.computeId} exists already`);
     const dir = safeJoin(this.root, spec.computeId.replace(/[^A-Za-z0-9_-]/g, '_'))!;
     await fs.mkdir(dir, { recursive: true });
     const c: SchedCluster = {
@@ -706,8 +761,10 @@ export class DispyScheduler {
       zombieTimer: null,
       idleWaiters: [],
       reentrant: spec.reentrant ?? false,
+      submitted: 0,
     };
-    for (const f of spec.files) if (!safeJoin(dir, f.path)) throw new ReplyError(`invalid file path ${f.path}`);
+    for (const f of spec.files)
+      if (!safeJoin(dir, f.path)) throw new ReplyError(`invalid file path ${f.path}`);
     this.clusters.set(c.computeId, c);
     s.clusters.add(c.computeId);
     this.log.info(`computation ${spec.name} (${spec.computeId}) from ${s.address}`);
@@ -720,14 +777,24 @@ export class DispyScheduler {
     c.state = 'scheduled';
     this.sched.addCluster(c.computeId);
     for (const n of this.nodes.values()) void this.ensureLink(c, n);
-    void this.discover(c.allocs.map((a) => (a.alloc.port ? `${a.alloc.host}:${a.alloc.port}` : a.alloc.host)).filter((h) => !isWildcard(h)));
+    void this.discover(
+      c.allocs
+        .map((a) => (a.alloc.port ? `${a.alloc.host}:${a.alloc.port}` : a.alloc.host))
+        .filter((h) => !isWildcard(h)),
+    );
     return {};
   }
 
   private job(s: ClientSession, m: MessageOf<'job'>): HandlerResult {
     const c = this.clusters.get(m.computeId);
     if (!c || c.session !== s || c.state !== 'scheduled') {
-      s.conn.send({ t: 'reject', computeId: m.computeId, uid: m.uid, reason: 'unknown computation', retry: false });
+      s.conn.send({
+        t: 'reject',
+        computeId: m.computeId,
+        uid: m.uid,
+        reason: 'unknown computation',
+        retry: false,
+      });
       return;
     }
     if (c.jobs.has(m.uid) || c.unacked.has(m.uid)) return;
@@ -750,6 +817,7 @@ export class DispyScheduler {
         return;
       }
     }
+    c.submitted++;
     c.jobs.set(m.uid, { uid: m.uid, args: m.args, timeout: m.timeout ?? 0, ...(pinned ? { pinned } : {}) });
     this.sched.submit({ uid: this.jobKey(c, m.uid), cluster: c.computeId, ...(pinned ? { pinned } : {}) });
     this.dispatch();
@@ -817,7 +885,8 @@ export class DispyScheduler {
     c.links.delete(key);
     await link.close(terminate).catch(() => undefined);
     const n = this.nodes.get(key);
-    if (n) c.session?.conn.send({ t: 'node', computeId: c.computeId, status: 'Closed', node: this.report(c, n) });
+    if (n)
+      c.session?.conn.send({ t: 'node', computeId: c.computeId, status: 'Closed', node: this.report(c, n) });
     return { ok: 0 };
   }
 
@@ -826,7 +895,7 @@ export class DispyScheduler {
     const link = key ? c.links.get(key) : undefined;
     if (!key || !link) return { cpus: -1 };
     const n = await link.setCpus(cpus);
-    this.sched.allot(key, c.computeId, n);
+    this.sched.allot(key, c.computeId, jobsInFlight(n));
     this.dispatch();
     return { cpus: n };
   }
@@ -838,8 +907,77 @@ export class DispyScheduler {
     const link = key ? c.links.get(key) : undefined;
     if (!link) throw new ReplyError(`node ${m.node ?? '?'} is not used by this computation`);
     const st = await fs.stat(r.file);
-    await link.sendFile({ abs: r.file, path: m.path, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o777 }, 'sendFile');
+    await link.sendFile(
+      { abs: r.file, path: m.path, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o777 },
+      'sendFile',
+    );
     return { received: r.received };
+  }
+
+  /** For the monitor page: every cluster with its nodes and running jobs. */
+  monitorStatus(): MonitorCluster[] {
+    return [...this.clusters.values()].map((c) => {
+      const nodes: MonitorNode[] = [];
+      for (const [key, link] of c.links) {
+        const n = this.nodes.get(key);
+        if (n) nodes.push(this.report(c, n, link));
+      }
+      const jobs: MonitorJob[] = [];
+      for (const j of c.jobs.values()) {
+        const node = this.sched.nodeOf(this.jobKey(c, j.uid));
+        if (!node) continue;
+        let args = '';
+        try {
+          const a = decodeData(j.args);
+          args = describeArgs(Array.isArray(a) ? a : [a]);
+        } catch {
+          args = '?';
+        }
+        jobs.push({
+          uid: j.uid,
+          id: String(j.uid),
+          status: 'Running',
+          node: node.split(':')[0],
+          startTime: null,
+          args,
+        });
+      }
+      return {
+        computeId: c.computeId,
+        name: c.spec.name,
+        submitted: c.submitted,
+        done: c.submitted - c.jobs.size,
+        pending: c.jobs.size,
+        nodes,
+        jobs,
+      };
+    });
+  }
+
+  /** For the monitor page: cancel a job of any cluster. */
+  monitorCancel(computeId: string, uid: number): boolean {
+    const c = this.clusters.get(computeId);
+    if (!c?.jobs.has(uid)) return false;
+    const key = this.jobKey(c, uid);
+    const where = this.sched.cancel(key);
+    if (where === 'queued') {
+      c.jobs.delete(uid);
+      const now = Date.now() / 1000;
+      this.deliver(c, {
+        computeId,
+        uid,
+        status: 'Cancelled',
+        stdout: '',
+        stderr: '',
+        startTime: now,
+        endTime: now,
+        ipAddr: '',
+      });
+    } else if (where === 'running') {
+      const node = this.sched.nodeOf(key);
+      if (node) c.links.get(node)?.cancel(uid);
+    }
+    return where !== 'unknown';
   }
 
   private async closeCluster(c: SchedCluster, terminate: boolean): Promise<void> {
@@ -874,4 +1012,3 @@ export class DispyScheduler {
     this.log.info(`computation ${c.spec.name} (${c.computeId}) closed`);
   }
 }
-

@@ -190,12 +190,14 @@ export class ControlChannel {
       }
     });
     ws.on('error', (e) => this.deps.log.warn({ host: conn.host, err: e }, 'control connection error'));
-    conn.send({
+    // The handshake's last message goes out on its own, ahead of any batch.
+    const welcome: MasterToNode = {
       type: 'welcome',
       auth: proof(this.deps.secret, hello.nonce),
       master: this.deps.masterUrl,
       maxWorkers: cores,
-    });
+    };
+    ws.send(JSON.stringify(welcome));
     this.deps.log.info({ host: hello.host, pid: hello.pid }, 'node connected');
     this.deps.onConnected(hello.host);
   }

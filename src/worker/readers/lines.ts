@@ -13,7 +13,7 @@ import { isAscii } from 'node:buffer';
 import type { ByteSource } from '../../protocol/record-stream.js';
 
 /** Bytes read per `read()` call. */
-export const LINE_CHUNK = Number(process.env.LC ?? 262144);
+export const LINE_CHUNK = 64 * 1024;
 
 /** Node's native slicers (present on every `Buffer`, not in its type declarations). */
 interface Slicers {
@@ -50,6 +50,8 @@ class LineSplitter implements IterableIterator<string> {
    */
   private parts: Buffer[] = [];
   private eof = false;
+  /** The buffer chunks are read into, when the source can read into one (else null). */
+  private own: Buffer | null = null;
 
   constructor(
     private readonly src: ByteSource,
@@ -67,11 +69,15 @@ class LineSplitter implements IterableIterator<string> {
         this.parts.push(chunk.subarray(from, nl));
         return { value: this.joinParts(), done: false };
       }
-      if (from < chunk.length) this.parts.push(chunk.subarray(from));
+      if (from < chunk.length) {
+        // The reused buffer is about to be overwritten: keep a copy.
+        const piece = chunk.subarray(from);
+        this.parts.push(this.own === null ? piece : Buffer.from(piece));
+      }
       this.chunk = EMPTY;
       this.pos = 0;
       if (this.eof) return { value: undefined, done: true };
-      const next = this.src.read(this.chunkSize);
+      const next = this.read();
       if (next.length === 0) {
         this.eof = true;
         // What is left is a last line without its terminator (never empty: only non-empty
@@ -82,6 +88,15 @@ class LineSplitter implements IterableIterator<string> {
       this.chunk = next;
       this.ascii = isAscii(next);
     }
+  }
+
+  /** The next chunk: into the reused buffer when the source can, else a new one. */
+  private read(): Buffer {
+    const src = this.src;
+    if (typeof src.readInto !== 'function') return src.read(this.chunkSize);
+    this.own ??= Buffer.allocUnsafe(this.chunkSize);
+    const n = src.readInto(this.own, 0, this.chunkSize);
+    return this.own.subarray(0, n);
   }
 
   private joinParts(): string {

@@ -92,13 +92,7 @@ describe('warm workers', () => {
     const order = outbox.sent
       .filter((m) => m.type === 'task_done' || m.type === 'task_started')
       .map((m) => `${m.type}:${'taskid' in m ? m.taskid : ''}`);
-    expect(order).toEqual([
-      'task_done:0',
-      'task_started:1',
-      'task_done:1',
-      'task_started:2',
-      'task_done:2',
-    ]);
+    expect(order).toEqual(['task_done:0', 'task_started:1', 'task_done:1', 'task_started:2', 'task_done:2']);
     expect(runner.running).toBe(0);
   });
 
@@ -126,7 +120,8 @@ describe('warm workers', () => {
     for (const id of [0, 1]) {
       const out = await outbox.outcome(a, id);
       expect(out).toMatchObject({ type: 'task_done' });
-      if (out.type === 'task_done') expect(out.results[0]).toMatch(new RegExp(`/\\.disco/map-${id}-\\d+\\.results$`));
+      if (out.type === 'task_done')
+        expect(out.results[0]).toMatch(new RegExp(`/\\.disco/map-${id}-\\d+\\.results$`));
     }
     const ev = outbox.events(a);
     expect(ev).toContain('MSG: [map:0] no reply 0 ["done",[[0,"ok",[[0,"raw://x0"]]]]]');

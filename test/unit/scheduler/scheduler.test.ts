@@ -431,7 +431,7 @@ describe('scheduler: prefetching short tasks', () => {
     s.nodes(node('n1', 1));
     s.job('j');
     const ts = Array.from({ length: 4 }, (_, i) => task('j', i));
-    ts.forEach((t) => s.add(t));
+    for (const t of ts) s.add(t);
     expect(assigned(s.end(ts[0], 'n1', 500))).toEqual(['j:1@n1']);
     expect(assigned(s.end(ts[1], 'n1'))).toEqual(['j:2@n1']); // no duration: a failure
     // The average (500 → 404 after a 20 ms task) is still long.
@@ -455,7 +455,7 @@ describe('scheduler: prefetching short tasks', () => {
     s.nodes(node('n1', 2), node('n2', 2));
     s.job('j', 3);
     const ts = Array.from({ length: 6 }, (_, i) => task('j', i));
-    ts.forEach((t) => s.add(t));
+    for (const t of ts) s.add(t);
     expect(runningCount(s.state, 'j')).toBe(3);
     expect(assigned(s.end(ts[0], 'n1', 1))).toEqual(['j:3@n1']);
     expect(runningCount(s.state, 'j')).toBe(3);
@@ -479,7 +479,7 @@ describe('scheduler: prefetching short tasks', () => {
     s.job('new', 1_000_000, 1);
     // `new` has short tasks and fills the node, with one prefetched.
     const n = Array.from({ length: 6 }, (_, i) => task('new', i));
-    n.forEach((t) => s.add(t));
+    for (const t of n) s.add(t);
     s.end(n[0], 'n1', 1);
     expect(runningOn(s.state, 'n1')).toBe(2);
     // `old` (first in FIFO order, tasks of unknown length) arrives: `new` prefetches no more,

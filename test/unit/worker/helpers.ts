@@ -133,7 +133,11 @@ export function makeJob(
  * What the fake node answers: a reply, several replies in one write (`raw`), `null` for none,
  * or `'close'` to close the worker's stdin.
  */
-export type Answer = { type: string; body: unknown } | { raw: { type: string; body: unknown }[] } | null | 'close';
+export type Answer =
+  | { type: string; body: unknown }
+  | { raw: { type: string; body: unknown }[] }
+  | null
+  | 'close';
 
 export interface Conversation {
   /** Every message the worker sent, in order. */

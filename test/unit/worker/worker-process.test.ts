@@ -14,7 +14,7 @@ import { BufferSource, type KV, readRecords } from '../../../src/protocol/record
 import type { Frame } from '../../../src/protocol/worker-protocol.js';
 import { defaultPartition } from '../../../src/worker/func.js';
 import { Params } from '../../../src/worker/params.js';
-import { bundleWorker, converse, makeJob, scriptedNode, tempDir } from './helpers.js';
+import { type Answer, bundleWorker, converse, makeJob, scriptedNode, tempDir } from './helpers.js';
 
 let worker = '';
 beforeAll(async () => {
@@ -22,6 +22,18 @@ beforeAll(async () => {
 });
 
 const of = (frames: Frame[], type: string) => frames.filter((f) => f.type === type).map((f) => f.body);
+
+/** A fake node granting `pipeline`: no MSG/OUTPUT replies, each task sent with its inputs. */
+function pipelineNode(node: (f: Frame, frames: Frame[]) => Answer): (f: Frame, frames: Frame[]) => Answer {
+  return (f, frames) => {
+    if (f.type === 'WORKER') return { type: 'OK', body: { pipeline: true } };
+    if (f.type === 'MSG' || f.type === 'OUTPUT') return null;
+    const a = node(f, frames);
+    if (f.type !== 'TASK' || a === null || a === 'close' || 'raw' in a) return a;
+    const input = node({ type: 'INPUT', body: '', size: 2 }, frames) as { type: string; body: unknown };
+    return { raw: [a, input] };
+  };
+}
 
 function readRecordFile(file: string): KV[] {
   return [...readRecords(new BufferSource(readFileSync(file)))];
@@ -169,22 +181,11 @@ describe('worker process', () => {
     const node = scriptedNode([job.task('map', 0), job.task('map', 1)], (task) => [
       [0, [`raw://line${task.taskid}`]],
     ]);
-    let pushes = 0;
-    const conv = await converse(worker, (f, frames) => {
-      if (f.type === 'WORKER') return { type: 'OK', body: { pipeline: true } };
-      if (f.type === 'MSG' || f.type === 'OUTPUT') return null; // granted: no replies
-      const a = node(f, frames);
-      if (f.type !== 'TASK' || a === null || a === 'close') return a;
-      // The task and its inputs in one answer, as a node does.
-      pushes += 1;
-      const input = node({ type: 'INPUT', body: '', size: 2 }, frames);
-      return { raw: [a as { type: string; body: unknown }, input as { type: string; body: unknown }] };
-    });
+    const conv = await converse(worker, pipelineNode(node));
     expect(conv.parseError).toBeNull();
     expect(conv.stray).toBe('');
     expect(conv.code).toBe(0);
     expect(conv.frames[0].body).toMatchObject({ reuse: true, pipeline: true });
-    expect(pushes).toBe(2);
     const types = conv.frames.map((f) => f.type);
     expect(types).not.toContain('INPUT');
     expect(types.filter((t) => t === 'DONE')).toHaveLength(2);
@@ -197,6 +198,19 @@ describe('worker process', () => {
     const t0 = types.slice(0, types.indexOf('DONE') + 1);
     expect(t0.slice(-2)).toEqual(['MSG', 'DONE']);
     expect(t0.lastIndexOf('MSG', t0.indexOf('OUTPUT'))).toBeGreaterThan(t0.indexOf('INPUT'));
+  });
+
+  it('pipelined, still asks the node for replicas once one failed', async () => {
+    const root = tempDir();
+    const job = makeJob(root, { functions: { map: { source: '(l) => [[l, 1]]' } } });
+    const missing = path.join(root, 'missing.txt');
+    const conv = await converse(
+      worker,
+      pipelineNode(scriptedNode([job.task('map', 0)], () => [[0, [missing, path.join(root, 'gone')]]])),
+    );
+    expect(conv.frames.map((f) => f.type).filter((t) => t.startsWith('INPUT'))).toEqual(['INPUT_ERR']);
+    expect(of(conv.frames, 'INPUT_ERR')).toEqual([[0, [0, 1]]]);
+    expect(of(conv.frames, 'ERROR')).toHaveLength(1);
   });
 
   it('ends with FATAL (with the stack) for bugs and ERROR for data errors', async () => {
