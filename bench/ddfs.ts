@@ -4,8 +4,8 @@
  *
  * 1. `push`: `ddfs push` of a generated text file (BENCH_DDFS_MB, default 1024 MiB) to one node
  *    with K = 1, against `dd bs=1M conv=fsync` writing the same bytes (target ≥ 70 %);
- * 2. `chunk`: `ddfs chunk` (64 MiB chunks, compressed hunks — the default — and uncompressed
- *    with `-z 0`) of the same file, against the same `dd`;
+ * 2. `chunk`: `ddfs chunk` (64 MiB chunks, uncompressed — the default — and with `-z 1`) of the
+ *    same file, against the same `dd`;
  * 3. `cat`: `ddfs cat` of the pushed blob to /dev/null, against `cat` of the local file, page
  *    cache warm and cold (both files dropped from the cache first); also `curl` of the blob
  *    URL, what HTTP on loopback allows;
@@ -160,8 +160,8 @@ async function benchK1(file: string): Promise<void> {
     }
     if (want('chunk')) {
       for (const [label, z] of [
-        ['compressed (default, zlib 1)', '1'],
-        ['uncompressed (-z 0)', '0'],
+        ['uncompressed (the default)', '0'],
+        ['compressed (-z 1)', '1'],
       ] as const) {
         const ours: number[] = [];
         for (let i = 0; i < Math.max(1, RUNS - 1); i++) {

@@ -75,7 +75,9 @@ async function processPerJob(jobs: number, parallel = 2): Promise<number> {
     while (next < jobs) {
       const i = next++;
       await new Promise<void>((resolve, reject) =>
-        execFile(process.execPath, ['-e', `process.stdout.write(String(${i}))`], (e) => (e ? reject(e) : resolve())),
+        execFile(process.execPath, ['-e', `process.stdout.write(String(${i}))`], (e) =>
+          e ? reject(e) : resolve(),
+        ),
       );
     }
   };
@@ -141,19 +143,34 @@ async function throughput(
   const jobs = Array.from({ length: n }, (_, i) => cluster.submit(i));
   await cluster.wait();
   const rate = n / ((performance.now() - t) / 1000);
-  for (const [i, j] of jobs.entries()) if (j.result !== i) throw new Error(`job ${i}: ${j.status} ${j.exception}`);
+  for (const [i, j] of jobs.entries())
+    if (j.result !== i) throw new Error(`job ${i}: ${j.status} ${j.exception}`);
   return rate;
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(path.join(DIST, 'cli', 'dispynode.js')) || !existsSync(path.join(DIST, 'dispy-worker.js'))) {
+  if (
+    !existsSync(path.join(DIST, 'cli', 'dispynode.js')) ||
+    !existsSync(path.join(DIST, 'dispy-worker.js'))
+  ) {
     execFileSync('npm', ['run', 'build'], { cwd: PACKAGE_ROOT, stdio: 'inherit' });
   }
   mkdirSync(OUT, { recursive: true });
   const root = mkdtempSync(path.join(os.tmpdir(), 'dispy-bench-'));
-  line(`dispy benchmarks — ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}`);
+  line(
+    `dispy benchmarks — ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}`,
+  );
   const node = await startDaemon('dispynode.js', [
-    '--ip_addr', '127.0.0.1', '--node_port', '0', '--cpus', '2', '--dest_path_prefix', root, '--daemon', '--no-discovery',
+    '--ip_addr',
+    '127.0.0.1',
+    '--node_port',
+    '0',
+    '--cpus',
+    '2',
+    '--dest_path_prefix',
+    root,
+    '--daemon',
+    '--no-discovery',
   ]);
   const nodes: [string, number][] = [['127.0.0.1', node.port]];
   const procRate = want('trivial') || want('shared') ? await processPerJob(200) : 0;
@@ -201,7 +218,9 @@ async function main(): Promise<void> {
       await cluster.wait();
       const rate = n / ((performance.now() - t) / 1000);
       figures.sleep10JobsPerSec = rate;
-      line(`10 ms jobs: ${rate.toFixed(1)} jobs/s (target ≥ 190, ideal 200; original 107) — ${(rate / 200).toFixed(3)}× ideal`);
+      line(
+        `10 ms jobs: ${rate.toFixed(1)} jobs/s (target ≥ 190, ideal 200; original 107) — ${(rate / 200).toFixed(3)}× ideal`,
+      );
       await cluster.close();
     }
     if (want('big')) {
@@ -226,8 +245,16 @@ async function main(): Promise<void> {
     }
     if (want('shared')) {
       const sched = await startDaemon('dispyscheduler.js', [
-        '--ip_addr', '127.0.0.1', '--port', '0', '--node', `127.0.0.1:${node.port}`, '--no-discovery', '--daemon',
-        '--dest_path_prefix', root,
+        '--ip_addr',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--node',
+        `127.0.0.1:${node.port}`,
+        '--no-discovery',
+        '--daemon',
+        '--dest_path_prefix',
+        root,
       ]);
       try {
         const cluster = new SharedJobCluster(trivial, { schedulerPort: sched.port });

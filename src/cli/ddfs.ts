@@ -112,7 +112,7 @@ export function buildProgram(
       .option('-u, --update', 'skip chunks whose names the tag already has')
       .option('-d, --delayed', 'delayed tag update')
       .option('-S, --chunk-size <bytes>', 'chunk size, e.g. 64M (default 64M)')
-      .option('-z, --compression <level>', 'zlib level of the chunks, 0 (none) to 9 (default 1)')
+      .option('-z, --compression <level>', 'compress the chunks with this zlib level, 1-9 (default 0: none)')
       .option(
         '-R, --reader <reader>',
         'records from the input bytes: lines (default), records (the internal format), or module.ts:export',

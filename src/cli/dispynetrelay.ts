@@ -21,11 +21,22 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 const program = new Command('dispynetrelay')
   .description('Relay dispy node discovery into the networks of this machine')
   .option('-i, --ip_addr <addr>', 'relay into the network of this local address (default: all)')
-  .addOption(new Option('--relay_port <port>', 'UDP port for clients\' pings').argParser(num))
-  .addOption(new Option('--node_port <port>', 'port nodes listen on').argParser(num).default(DEFAULT_NODE_PORT))
-  .addOption(new Option('--client_port <port>', 'port clients hear announcements on').argParser(num).default(DEFAULT_CLIENT_PORT))
+  .addOption(new Option('--relay_port <port>', "UDP port for clients' pings").argParser(num))
+  .addOption(
+    new Option('--node_port <port>', 'port nodes listen on').argParser(num).default(DEFAULT_NODE_PORT),
+  )
+  .addOption(
+    new Option('--client_port <port>', 'port clients hear announcements on')
+      .argParser(num)
+      .default(DEFAULT_CLIENT_PORT),
+  )
   .option('--broadcast <addrs>', 'comma-separated broadcast addresses to relay to')
-  .option('--scheduler_node <host:port>', 'also forward node announcements here; repeatable', collect, [] as string[])
+  .option(
+    '--scheduler_node <host:port>',
+    'also forward node announcements here; repeatable',
+    collect,
+    [] as string[],
+  )
   .option('--daemon', 'do not read stdin', false)
   .option('-d, --debug', 'debug logging', false);
 

@@ -18,7 +18,7 @@ import { expandInputs, isPartitioned, readInputs } from './inputs.js';
 import type { TaskOutput } from './outputs.js';
 import type { StreamFunction } from './readers/chain.js';
 import { asPair, pairsOf } from './results.js';
-import { externalSort } from './sort.js';
+import { externalSort, type SortStats } from './sort.js';
 import { StatusIterator } from './status.js';
 import type { TaskRun } from './task-run.js';
 
@@ -35,6 +35,7 @@ export function runReduce(run: TaskRun): TaskOutput[] {
   const allEntries = () => readInputs(inputs, run.proto, (url) => run.openInput(url, streams, reader));
 
   let source: Iterator<unknown> = allEntries();
+  const sortStats: SortStats = { records: 0, runs: 0, bytesSpilled: 0, mergePasses: 0 };
   if (data.sort) {
     let told = false;
     const unsorted = source;
@@ -58,6 +59,7 @@ export function runReduce(run: TaskRun): TaskOutput[] {
     source = externalSort(pairs, {
       bufferSize: data.sortBufferSize,
       tmpDir: run.paths.tmp,
+      stats: sortStats,
       onSpill: () => {
         if (told) return;
         told = true;
@@ -74,5 +76,10 @@ export function runReduce(run: TaskRun): TaskOutput[] {
   fns.reduceInit?.(entries, params);
   if (data.reduceStyle === 'out') reduce(entries, out.sink, params);
   else for (const [k, v] of pairsOf(reduce(entries, params), 'reduce')) out.add(k, v);
+  if (sortStats.runs > 0)
+    run.msg(
+      `Sorted ${sortStats.records} entries: ${sortStats.runs} runs, ` +
+        `${(sortStats.bytesSpilled / 1048576).toFixed(1)} MiB spilled to disk, ${sortStats.mergePasses} merge passes`,
+    );
   return run.outputs.list();
 }

@@ -105,6 +105,7 @@ describe('function computations', () => {
   });
 
   it('runs every job in a fresh scope: globals, module state and built-ins never leak', async () => {
+    // biome-ignore lint/complexity/noStaticOnlyClass: static state is what this test is about.
     class Counter {
       static n = 0;
       static next() {
@@ -266,6 +267,29 @@ describe('function computations', () => {
   });
 });
 
+describe('jobs waiting in workers', () => {
+  it('cancels a job sent ahead to a busy worker without disturbing the running one', async () => {
+    function compute(ms: number) {
+      return new Promise((r) => setTimeout(() => r(ms), ms));
+    }
+    const cluster = new JobCluster(compute, { nodes });
+    const jobs = [800, 800, 5000, 5000].map((ms) => cluster.submit(ms));
+    while (!jobs.every((j) => j.status === DispyJob.Running)) await new Promise((r) => setTimeout(r, 20));
+    expect(cluster.cancel(jobs[2])).toBe(0);
+    expect(cluster.cancel(jobs[3])).toBe(0);
+    await cluster.wait();
+    expect(jobs.map((j) => j.status)).toEqual([
+      DispyJob.Finished,
+      DispyJob.Finished,
+      DispyJob.Cancelled,
+      DispyJob.Cancelled,
+    ]);
+    // The workers were kept: more jobs run at once.
+    expect(await cluster.submit(1)).toBe(1);
+    await cluster.close();
+  });
+});
+
 describe('program computations', () => {
   it('runs a program with the arguments; exit status is the result', async () => {
     const dir = tempDir('dispy-prog-');
@@ -341,5 +365,65 @@ describe('nodes that cannot be used', () => {
     expect(job.exception).toMatch(/exceeds the node's max_file_size/);
     await c.close();
     expect(existsSync(big)).toBe(true);
+  });
+});
+
+describe('node options and the monitor of a JobCluster', () => {
+  it('--serve: the node stops after serving that many clients; negative --cpus leaves CPUs free', async () => {
+    const { effectiveCpus } = await import('../../src/dispy/node/options.js');
+    expect(effectiveCpus(-1, 8)).toBe(7);
+    expect(effectiveCpus(-10, 8)).toBe(1);
+    expect(effectiveCpus(0, 8)).toBe(8);
+    expect(effectiveCpus(3, 8)).toBe(3);
+    const once = await startNode({ serve: 1 });
+    const stopped = once.stopped();
+    const c = new JobCluster((x: number) => x, { nodes: [['127.0.0.1', once.port]] });
+    expect(await c.submit(7)).toBe(7);
+    await c.close();
+    await stopped;
+  });
+
+  it('refuses dispySendFile beyond the node max_file_size', async () => {
+    const small = await startNode({ maxFileSize: 1000 });
+    async function compute() {
+      require('node:fs').writeFileSync('big.dat', Buffer.alloc(5000));
+      return dispySendFile('big.dat');
+    }
+    const c = new JobCluster(compute, {
+      nodes: [['127.0.0.1', small.port]],
+      clientDir: tempDir('dispy-sf-'),
+    });
+    const job = c.submit();
+    expect(await job).toBe(-1);
+    expect(job.stderr).toMatch(/exceeds the node's max_file_size of 1000 bytes/);
+    await c.close();
+  });
+
+  it('serves a monitor page for a JobCluster', async () => {
+    const { startMonitor } = await import('../../src/dispy/index.js');
+    function wait(ms: number) {
+      return new Promise((r) => setTimeout(() => r(ms), ms));
+    }
+    const c = new JobCluster(wait, { nodes });
+    const mon = await startMonitor({ source: c, host: '127.0.0.1' });
+    try {
+      const job = c.submit(5000);
+      while (job.status !== DispyJob.Running) await new Promise((r) => setTimeout(r, 20));
+      const st = (await (await fetch(`${mon.url}api/status`)).json()) as {
+        clusters: { name: string; submitted: number; nodes: { cpus: number }[]; jobs: { uid: number }[] }[];
+      };
+      expect(st.clusters[0]).toMatchObject({ name: 'wait', submitted: 1 });
+      expect(st.clusters[0].nodes[0].cpus).toBe(2);
+      const r = await fetch(`${mon.url}api/cancel`, {
+        method: 'POST',
+        body: JSON.stringify({ computeId: c.computeId, uid: st.clusters[0].jobs[0].uid }),
+      });
+      expect(await r.json()).toEqual({ cancelled: true });
+      await job.finish();
+      expect(job.status).toBe(DispyJob.Terminated);
+    } finally {
+      await mon.close();
+      await c.close();
+    }
   });
 });

@@ -5,18 +5,17 @@
  * no record is ever split across chunks. Chunks are spilled to temporary files, so memory
  * stays bounded whatever the input size, and a chunk can be re-sent when a push is retried.
  *
- * Speed: hunks are compressed on the libuv thread pool, several at a time, while the next
- * ones are built; text lines (the default reader) are encoded straight from the input bytes
- * into MessagePack, without making a JavaScript string of each line. The chunk size counts
- * compressed bytes, as the original; hunks still being compressed are counted with the
- * compression ratio seen so far.
+ * Speed: text lines (the default reader) are encoded straight from the input bytes into
+ * MessagePack, without making a JavaScript string of each line; hunks are written (and, when
+ * asked for, compressed) on the libuv thread pool, several at a time, while the next ones are
+ * built. The chunk size counts bytes as stored (compressed, if so), as the original; hunks
+ * still being compressed are counted with the compression ratio seen so far.
  *
  * @example
  * for await (const c of chunkLines(stream, { chunkSize: 64 << 20, dir })) push(c.file);
  */
 
 import { isUtf8 } from 'node:buffer';
-import { closeSync, openSync, writeSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -25,8 +24,12 @@ import { HUNK_HEADER, HUNK_SIZE, type KV, packValue, RECORD_VERSION } from '../.
 
 /** The original's default chunk size: 64 MiB. */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
-/** Default zlib level of chunk hunks (the fastest; 0 = not compressed). */
-export const DEFAULT_CHUNK_COMPRESSION = 1;
+/**
+ * Default zlib level of chunk hunks: 0, not compressed. The original compressed chunks (zlib
+ * level 2); zlib, even at level 1, runs at a fraction of disk speed (`bench/ddfs.ts`), so
+ * chunking is I/O-bound only without it. `compression: 1..9` trades speed for space.
+ */
+export const DEFAULT_CHUNK_COMPRESSION = 0;
 
 const deflate = promisify(zlib.deflate);
 
@@ -95,9 +98,11 @@ function hunkHeader(compressed: boolean, crc: number, len: number): Buffer {
 class ChunkWriter {
   private body = Buffer.allocUnsafe(HUNK_SIZE + 64 * 1024);
   private off = 0;
-  private readonly fd: number;
-  /** Compressions in flight, in file order. */
-  private readonly inflight: { raw: number; done: Promise<Buffer> }[] = [];
+  private readonly fh: Promise<fs.FileHandle>;
+  /** Hunks being compressed or written, in file order; each one's promise ends once written. */
+  private readonly inflight: Promise<void>[] = [];
+  /** The last hunk's write (writes happen in order, one at a time). */
+  private lastWrite: Promise<void> = Promise.resolve();
   written = 0;
   records = 0;
   private inflightRaw = 0;
@@ -115,7 +120,8 @@ class ChunkWriter {
     private readonly parallel: number,
     private readonly hunkSize: number,
   ) {
-    this.fd = openSync(file, 'w');
+    this.fh = fs.open(file, 'w');
+    this.fh.catch(() => undefined);
     this.piece = Math.min(256 * 1024, hunkSize);
   }
 
@@ -214,56 +220,55 @@ class ChunkWriter {
     return this.off >= this.hunkSize;
   }
 
-  /** Send the hunk to compression; waits while too many compressions are in flight. */
+  /** Send the hunk to compression; waits while too many hunks are in flight. */
   async seal(): Promise<void> {
     if (this.off === 0) return;
     const raw = Buffer.from(this.body.subarray(0, this.off));
     this.off = 0;
     const crc = zlib.crc32(raw);
     const compressed = this.level > 0;
-    const done = (compressed ? deflate(raw, { level: this.level }) : Promise.resolve(raw)).then((z) =>
-      Buffer.concat([hunkHeader(compressed, crc, z.length), z]),
-    );
-    // Errors surface when the hunk is written (below); do not leave them unhandled meanwhile.
-    done.catch(() => undefined);
-    this.inflight.push({ raw: raw.length, done });
+    const ready = compressed ? deflate(raw, { level: this.level }) : Promise.resolve(raw);
     this.inflightRaw += raw.length;
-    while (this.inflight.length > this.parallel) await this.writeOldest();
+    const written = this.lastWrite.then(async () => {
+      const z = await ready;
+      await this.write(hunkHeader(compressed, crc, z.length), z);
+      this.inflightRaw -= raw.length;
+      this.rawDone += raw.length;
+      this.zDone += z.length;
+      this.ratio = this.zDone / Math.max(1, this.rawDone);
+    });
+    // A failure surfaces from the next wait (below, or in close); never unhandled meanwhile.
+    written.catch(() => undefined);
+    this.lastWrite = written;
+    this.inflight.push(written);
+    while (this.inflight.length > this.parallel) await this.inflight.shift();
   }
 
-  private async writeOldest(): Promise<void> {
-    const h = this.inflight.shift();
-    if (!h) return;
-    const out = await h.done;
-    this.inflightRaw -= h.raw;
-    let o = 0;
-    while (o < out.length) o += writeSync(this.fd, out, o);
-    this.written += out.length;
-    this.rawDone += h.raw;
-    this.zDone += out.length - HUNK_HEADER;
-    this.ratio = this.zDone / Math.max(1, this.rawDone);
+  private async write(...parts: Buffer[]): Promise<void> {
+    const fh = await this.fh;
+    for (const b of parts) {
+      let o = 0;
+      while (o < b.length) o += (await fh.write(b, o, b.length - o)).bytesWritten;
+      this.written += b.length;
+    }
   }
 
   /** Flush, write the terminating empty hunk and close. */
   async close(): Promise<void> {
     try {
       await this.seal();
-      while (this.inflight.length > 0) await this.writeOldest();
-      const end = hunkHeader(false, 0, 0);
-      writeSync(this.fd, end);
-      this.written += end.length;
+      await this.lastWrite;
+      this.inflight.length = 0;
+      await this.write(hunkHeader(false, 0, 0));
     } finally {
-      closeSync(this.fd);
+      await this.abort();
     }
   }
 
-  /** Close without caring about the content (on failure). */
-  abort(): void {
-    try {
-      closeSync(this.fd);
-    } catch {
-      // already closed
-    }
+  /** Close the file (on failure: without caring about its content). */
+  async abort(): Promise<void> {
+    await this.lastWrite.catch(() => undefined);
+    await (await this.fh.catch(() => null))?.close().catch(() => undefined);
   }
 }
 
@@ -310,7 +315,7 @@ class Rotator {
     const c = this.current;
     this.current = null;
     if (c) {
-      c.abort();
+      await c.abort();
       await fs.rm(c.file, { force: true });
     }
   }
@@ -355,9 +360,8 @@ export async function* chunkLines(
 ): AsyncGenerator<ChunkFile> {
   const rot = new Rotator(opts);
   let rest: Buffer = Buffer.alloc(0);
-  /** Records of the complete lines of `buf[0..end)` (end just after a `\n`). */
-  const lines = async function* (buf: Buffer, end: number): AsyncGenerator<ChunkFile> {
-    let pos = 0;
+  /** Records of the complete lines of `buf[pos..end)` (end just after a `\n`). */
+  const lines = async function* (buf: Buffer, pos: number, end: number): AsyncGenerator<ChunkFile> {
     while (pos < end) {
       if (rot.full()) yield* handOut(await rot.finish(), opts);
       const w = rot.writer();
@@ -367,18 +371,25 @@ export async function* chunkLines(
   };
   try {
     for await (const chunk of input) {
-      const buf = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
-      const last = buf.lastIndexOf(0x0a);
-      if (last < 0) {
-        rest = Buffer.from(buf);
-        continue;
+      let from = 0;
+      if (rest.length > 0) {
+        // The line cut at the end of the previous piece: only it is copied.
+        const nl = chunk.indexOf(0x0a);
+        if (nl < 0) {
+          rest = Buffer.concat([rest, chunk]);
+          continue;
+        }
+        const head = Buffer.concat([rest, chunk.subarray(0, nl + 1)]);
+        yield* lines(head, 0, head.length);
+        from = nl + 1;
       }
-      yield* lines(buf, last + 1);
-      rest = Buffer.from(buf.subarray(last + 1));
+      const last = chunk.lastIndexOf(0x0a);
+      if (last >= from) yield* lines(chunk, from, last + 1);
+      rest = Buffer.from(chunk.subarray(Math.max(from, last + 1)));
     }
     if (rest.length > 0) {
       const buf = Buffer.concat([rest, Buffer.from('\n')]);
-      yield* lines(buf, buf.length);
+      yield* lines(buf, 0, buf.length);
     }
     if (rot.current) yield* handOut(await rot.finish(), opts);
   } finally {

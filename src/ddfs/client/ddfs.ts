@@ -81,7 +81,7 @@ export interface ChunkOptions extends PushOptions {
   reader?: RecordReader;
   /** Progress: bytes read from the inputs. */
   onInputBytes?: (n: number) => void;
-  /** zlib level of the chunks' hunks, 0 = not compressed (default 1). */
+  /** zlib level of the chunks' hunks, 1-9; 0 = not compressed (the default). */
   compression?: number;
 }
 
@@ -117,6 +117,9 @@ export function isTag(url: string): boolean {
     return false;
   }
 }
+
+/** Chunks uploaded at once by {@link DDFS.chunk}. */
+const CHUNK_UPLOADS = 2;
 
 /** Client of a DDFS master. */
 export class DDFS {
@@ -384,8 +387,8 @@ export class DDFS {
    * Read each input (`urls`: local paths, `http(s)://`, `disco://`, `raw://`; a list = replicas,
    * read from the first that answers, switching replicas mid-stream if one fails), cut its
    * records into chunks of about `chunkSize` bytes in the internal record format, push every
-   * chunk (named `<basename>-<n>`), then tag them all. The next chunk is built while the
-   * previous one uploads.
+   * chunk (named `<basename>-<n>`), then tag them all. The next chunk is built while earlier
+   * ones upload (two at a time).
    */
   async chunk(
     tag: string,
@@ -394,13 +397,19 @@ export class DDFS {
   ): Promise<[string[], string[][]]> {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ddfs-chunk-'));
     const blobs: string[][] = [];
-    let inflight: Promise<void> | null = null;
+    const inflight = new Set<Promise<void>>();
     let failure: { e: unknown } | null = null;
-    const settle = async () => {
-      if (inflight) await inflight;
-      inflight = null;
+    // Finished uploads are reported in chunk order.
+    let reported = 0;
+    const done: boolean[] = [];
+    const report = () => {
+      while (done[reported]) opts.onBlob?.(blobs[reported++]);
+    };
+    const wait = async (max: number) => {
+      while (inflight.size > max) await Promise.race(inflight);
       if (failure) throw failure.e;
     };
+    const pushOpts = { ...opts, onBlob: undefined };
     try {
       for (const input of urls) {
         const replicas = typeof input === 'string' ? [input] : input;
@@ -418,23 +427,35 @@ export class DDFS {
           ? chunkRecords(pairs(opts.reader(bytes, url)), copts)
           : chunkLines(bytes, copts);
         for await (const c of chunks) {
-          await settle();
+          // Two uploads at a time (one node's fsync overlaps the next transfer), while the
+          // next chunk is built.
+          await wait(CHUNK_UPLOADS - 1);
           const slot = blobs.push([]) - 1;
-          inflight = this.pushBlob({ file: c.file }, DDFS.safeName(`${base}-${c.index}`), opts)
+          const p: Promise<void> = this.pushBlob(
+            { file: c.file },
+            DDFS.safeName(`${base}-${c.index}`),
+            pushOpts,
+          )
             .then(
               (r) => {
                 blobs[slot] = r;
+                done[slot] = true;
+                report();
               },
               (e: unknown) => {
-                failure = { e };
+                failure ??= { e };
               },
             )
-            .finally(() => fs.rm(c.file, { force: true }));
+            .finally(() => {
+              inflight.delete(p);
+              return fs.rm(c.file, { force: true });
+            });
+          inflight.add(p);
         }
       }
-      await settle();
+      await wait(0);
     } finally {
-      await (inflight as Promise<void> | null)?.catch(() => undefined);
+      await Promise.allSettled([...inflight]);
       await fs.rm(dir, { recursive: true, force: true });
     }
     return [await this.tag(tag, blobs, opts), blobs];

@@ -29,12 +29,12 @@ import { dispyLogger } from '../log.js';
 import { encodeData } from '../protocol/codec.js';
 import {
   DEAD_PULSES,
-  jobsInFlight,
   DEFAULT_CLIENT_PORT,
   DEFAULT_NODE_PORT,
   DEFAULT_PULSE_INTERVAL,
   DISPY_PROTOCOL_VERSION,
   JobStatus,
+  jobsInFlight,
   NodeStatus,
 } from '../protocol/constants.js';
 import type { ComputeSpec, Datagram, Message } from '../protocol/messages.js';
@@ -255,7 +255,8 @@ export class JobCluster<C extends ((...args: never[]) => unknown) | string> exte
     if (unicast.length) this.udp.send(ping, this.nodePort, unicast);
     if (broadcast) {
       const to = this.broadcastTargets();
-      if (to.length === 0) this.tried.set('broadcast', 'no broadcast address (DISPY_BROADCAST=none or loopback only)');
+      if (to.length === 0)
+        this.tried.set('broadcast', 'no broadcast address (DISPY_BROADCAST=none or loopback only)');
       else {
         this.tried.set(`broadcast ${to.join(', ')}:${this.nodePort}`, 'no answer');
         this.udp.send(ping, this.nodePort, to);

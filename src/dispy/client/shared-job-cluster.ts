@@ -373,6 +373,16 @@ export class SharedJobCluster<C extends ((...args: never[]) => unknown) | string
     return (await this.request({ t: 'allocateNode', computeId: this.computeId, nodes: specs })).ok as number;
   }
 
+  /** Ask the scheduler to look for these nodes (it uses them if they match the allocation). */
+  async discoverNodes(nodes: NodeSpec | NodeSpec[]): Promise<void> {
+    const specs = toNodeAllocs(nodes).map((a) => ({
+      host: a.host,
+      cpus: a.cpus,
+      ...(a.port ? { port: a.port } : {}),
+    }));
+    await this.request({ t: 'discover', computeId: this.computeId, nodes: specs });
+  }
+
   private nodeName(node: string | DispyNode): string {
     return typeof node === 'string' ? node : node.ipAddr;
   }

@@ -48,8 +48,8 @@ export class UdpEndpoint {
         resolve();
       });
     });
+    // Broadcasts never cross a router anyway; unicast answers (pongs to a relayed ping) must.
     socket.setBroadcast(true);
-    socket.setTTL(1);
     return new UdpEndpoint(socket);
   }
 

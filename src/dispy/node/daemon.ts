@@ -68,7 +68,8 @@ interface NodeJob {
   comp: NodeComp;
   args: Uint8Array;
   timeout: number;
-  state: 'queued' | 'running';
+  /** `sent`: handed ahead to a busy worker, waiting there (not counted as running). */
+  state: 'queued' | 'sent' | 'running';
   startTime: number;
   worker: WorkerHandle | null;
   program: ProgramRun | null;
@@ -134,6 +135,7 @@ export class DispyNodeDaemon {
   private announceTimer: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | null = null;
   private readonly stopWaiters: (() => void)[] = [];
+  private hasStopped = false;
 
   constructor(options: NodeOptions = {}, log?: Logger) {
     this.opts = resolveNodeOptions(options);
@@ -204,6 +206,7 @@ export class DispyNodeDaemon {
 
   /** Resolves when the node has stopped (e.g. after `--serve` clients). */
   stopped(): Promise<void> {
+    if (this.hasStopped) return Promise.resolve();
     return new Promise((resolve) => this.stopWaiters.push(resolve));
   }
 
@@ -239,6 +242,7 @@ export class DispyNodeDaemon {
     await listenerClosed;
     if (this.stateTimer) clearTimeout(this.stateTimer);
     await fs.rm(this.stateFile, { force: true });
+    this.hasStopped = true;
     for (const w of this.stopWaiters.splice(0)) w();
   }
 
@@ -286,6 +290,9 @@ export class DispyNodeDaemon {
         onDatagram: (d, from) => {
           if (d.t !== 'ping' || d.v !== DISPY_PROTOCOL_VERSION) return;
           const to = d.replyAddr || from.address;
+          this.log.debug(
+            `ping from ${from.address}:${from.port}${d.relayed ? ' (relayed)' : ''}: answering ${to}:${d.replyPort}`,
+          );
           this.udp?.send(this.pong(), d.replyPort, [to]);
         },
         onError: (e) => this.log.warn(`discovery socket: ${e.message}`),
@@ -614,7 +621,6 @@ export class DispyNodeDaemon {
   // --- jobs -----------------------------------------------------------------------------
 
   private job(s: Session, m: MessageOf<'job'>): HandlerResult {
-    this.log.debug(`job ${m.uid} of ${m.computeId}`);
     const comp = this.comps.get(m.computeId);
     if (!comp || comp.state === 'closed' || comp.state === 'closing' || comp.session !== s) {
       s.conn.send({
@@ -644,28 +650,46 @@ export class DispyNodeDaemon {
     this.pump();
   }
 
-  /** Start queued jobs while CPUs are free (FIFO, skipping computations at their limit). */
+  /**
+   * Start queued jobs while CPUs are free (FIFO, skipping computations at their limit). A job
+   * that cannot start now is sent ahead to a busy worker of its computation that has nothing
+   * waiting: the worker starts it the moment its current job ends, without a round trip.
+   */
   private pump(): void {
     if (this.stopping) return;
-    for (let i = 0; i < this.queue.length && this.running < this.opts.cpus; ) {
+    for (let i = 0; i < this.queue.length; ) {
       const job = this.queue[i];
       const comp = job.comp;
-      if (comp.state !== 'ready' || comp.running >= comp.cpus) {
+      if (comp.state !== 'ready') {
         i++;
         continue;
       }
-      if (comp.spec.kind === 'program') {
+      const cpuFree = this.running < this.opts.cpus && comp.running < comp.cpus;
+      if (cpuFree && comp.spec.kind === 'program') {
         this.queue.splice(i, 1);
         this.startProgramJob(job);
         continue;
       }
-      const w = comp.idle.pop();
+      if (comp.spec.kind === 'program') {
+        i++;
+        continue;
+      }
+      const w = cpuFree ? comp.idle.pop() : undefined;
       if (w) {
         this.queue.splice(i, 1);
         this.startWorkerJob(job, w);
         continue;
       }
-      if (this.pool!.of(comp.spec.computeId).length + comp.loading < comp.cpus) {
+      const ahead = this.workerWithRoom(comp);
+      if (ahead) {
+        this.queue.splice(i, 1);
+        job.state = 'sent';
+        job.worker = ahead;
+        ahead.nextUid = job.uid;
+        ahead.send({ t: 'job', uid: job.uid, args: job.args, startTime: 0 });
+        continue;
+      }
+      if (cpuFree && this.pool!.of(comp.spec.computeId).length + comp.loading < comp.cpus) {
         this.addWorker(comp).then(
           () => this.pump(),
           () => undefined,
@@ -673,6 +697,14 @@ export class DispyNodeDaemon {
       }
       i++;
     }
+  }
+
+  /** A busy worker of the computation with no job waiting in it. */
+  private workerWithRoom(comp: NodeComp): WorkerHandle | undefined {
+    for (const w of this.pool!.of(comp.spec.computeId)) {
+      if (w.state === 'busy' && w.jobUid !== null && w.nextUid === null && !w.stopping) return w;
+    }
+    return undefined;
   }
 
   private begin(job: NodeJob): void {
@@ -730,23 +762,54 @@ export class DispyNodeDaemon {
   }
 
   private onWorkerMessage(comp: NodeComp, w: WorkerHandle, m: FromWorker): void {
-    this.log.debug(`worker ${w.pid}: ${m.t}`);
     const job = w.jobUid !== null ? comp.jobs.get(w.jobUid) : undefined;
     switch (m.t) {
       case 'result': {
         if (!job || job.uid !== m.uid || job.worker !== w) return;
         w.jobUid = null;
-        w.state = 'idle';
-        this.finishJob(job, {
-          status: m.status,
-          result: m.result,
-          stdout: m.stdout,
-          stderr: m.stderr,
-          exception: m.exception,
-          cpuMs: m.cpuMs,
-          endTime: m.endTime,
-        });
-        if (!w.stopping && comp.state !== 'closing' && comp.state !== 'closed') comp.idle.push(w);
+        // The job sent ahead starts now in the worker: it takes over this CPU.
+        const next = w.nextUid !== null ? comp.jobs.get(w.nextUid) : undefined;
+        w.nextUid = null;
+        if (next && next.worker === w && next.state === 'sent') {
+          w.jobUid = next.uid;
+        } else {
+          w.state = 'idle';
+          if (!w.stopping && comp.state !== 'closing' && comp.state !== 'closed') comp.idle.push(w);
+        }
+        // The worker's next job goes out before this result does: it is on the critical path.
+        this.finishJob(
+          job,
+          {
+            status: m.status,
+            result: m.result,
+            stdout: m.stdout,
+            stderr: m.stderr,
+            exception: m.exception,
+            cpuMs: m.cpuMs,
+            endTime: m.endTime,
+          },
+          () => {
+            if (next && w.jobUid === next.uid) {
+              this.begin(next);
+              if (next.stopReason !== null) {
+                const why = next.stopReason;
+                next.stopReason = null;
+                this.stopJob(next, why);
+              }
+            }
+            this.pump();
+          },
+        );
+        return;
+      }
+      case 'dropped': {
+        const dropped = comp.jobs.get(m.uid);
+        if (!dropped || dropped.state !== 'sent' || dropped.worker !== w) return;
+        w.nextUid = null;
+        dropped.worker = null;
+        dropped.state = 'queued';
+        dropped.stopReason = null;
+        this.finishJob(dropped, { status: 'Cancelled' });
         this.pump();
         return;
       }
@@ -754,17 +817,8 @@ export class DispyNodeDaemon {
         this.log.warn(`worker ${w.pid} of ${comp.spec.name} is replaced: ${m.reason}`);
         w.stopping = true;
         comp.idle = comp.idle.filter((x) => x !== w);
-        // A job given to it after its last result never ran: queue it again.
-        if (job && job.worker === w) {
-          w.jobUid = null;
-          job.worker = null;
-          job.state = 'queued';
-          if (job.timer) clearTimeout(job.timer);
-          job.timer = null;
-          comp.running--;
-          this.running--;
-          this.queue.unshift(job);
-        }
+        // Jobs given to it after its last result never ran: queue them again.
+        this.requeueFrom(comp, w);
         this.pump();
         return;
       }
@@ -787,10 +841,37 @@ export class DispyNodeDaemon {
     }
   }
 
+  /** Put the jobs a worker holds but never ran (the one sent ahead; after a taint, all) back in the queue. */
+  private requeueFrom(comp: NodeComp, w: WorkerHandle, includeRunning = true): void {
+    const uids = [includeRunning ? w.jobUid : null, w.nextUid];
+    for (const uid of uids) {
+      const job = uid !== null ? comp.jobs.get(uid) : undefined;
+      if (!job || job.worker !== w) continue;
+      if (job.state === 'running') {
+        if (job.timer) clearTimeout(job.timer);
+        job.timer = null;
+        comp.running--;
+        this.running--;
+      }
+      job.worker = null;
+      job.state = 'queued';
+      if (comp.state === 'ready' && job.stopReason === null) this.queue.unshift(job);
+      else {
+        // It was being cancelled (or its computation closes): it never ran.
+        job.stopReason = null;
+        this.finishJob(job, { status: 'Cancelled' });
+      }
+    }
+    if (includeRunning) w.jobUid = null;
+    w.nextUid = null;
+  }
+
   private onWorkerExit(comp: NodeComp, w: WorkerHandle, code: number | null, signal: string | null): void {
     comp.idle = comp.idle.filter((x) => x !== w);
     if (comp.setupWorker === w) comp.setupWorker = null;
     this.saveState();
+    // A job waiting in the dead worker never ran: it goes back to the queue.
+    this.requeueFrom(comp, w, false);
     const job = w.jobUid !== null ? comp.jobs.get(w.jobUid) : undefined;
     if (job && job.worker === w) {
       w.jobUid = null;
@@ -814,6 +895,8 @@ export class DispyNodeDaemon {
       cpuMs?: number;
       endTime?: number;
     },
+    /** Run once the job's CPU is free, before its result is sent. */
+    freed?: () => void,
   ): void {
     const comp = job.comp;
     if (!comp.jobs.has(job.uid)) return;
@@ -823,6 +906,7 @@ export class DispyNodeDaemon {
       comp.running--;
       this.running--;
     }
+    freed?.();
     comp.jobsDone++;
     comp.cpuTime += (o.cpuMs ?? 0) / 1000;
     const stopped = job.stopReason !== null && o.status !== 'Finished';
@@ -849,7 +933,6 @@ export class DispyNodeDaemon {
   }
 
   private deliver(comp: NodeComp, r: JobResult): void {
-    this.log.debug({ r: { ...r, result: undefined } }, `deliver ${r.uid} session=${!!comp.session}`);
     comp.unacked.set(r.uid, r);
     if (comp.session && !comp.session.conn.closed) comp.session.conn.send({ t: 'result', ...r });
     else void this.persist(comp, r);
@@ -880,6 +963,13 @@ export class DispyNodeDaemon {
 
   /** Stop a job: queued → dropped; running → its process is stopped (SIGINT/TERM/KILL). */
   private stopJob(job: NodeJob, reason: string): void {
+    if (job.state === 'sent') {
+      // Waiting in a worker: ask it to drop the job ('dropped'); if it has started it by then,
+      // it is stopped as a running job when its start is seen.
+      job.stopReason = reason;
+      job.worker?.send({ t: 'drop', uid: job.uid });
+      return;
+    }
     if (job.state === 'queued') {
       this.queue = this.queue.filter((j) => j !== job);
       job.stopReason = null;

@@ -41,6 +41,7 @@ interface Capture {
 
 const scope = new JobScope();
 let comp: Loaded | null = null;
+/** A job is running (or the worker is between two jobs of its queue). */
 let busy = false;
 /** Set when a job changed shared built-ins: this process runs no more jobs. */
 let dead = false;
@@ -160,11 +161,25 @@ function sendFile(uid: number, p: string): Promise<number> {
   });
 }
 
+/**
+ * Jobs handed to this worker while it was busy (the node sends the next job ahead, so it
+ * starts without waiting for a round trip; at most one waits here). FIFO.
+ */
+const waiting: Extract<ToWorker, { t: 'job' }>[] = [];
+
+async function drain(): Promise<void> {
+  busy = true;
+  try {
+    while (waiting.length > 0 && !dead) await runJob(waiting.shift()!);
+  } finally {
+    busy = false;
+  }
+}
+
 async function runJob(msg: Extract<ToWorker, { t: 'job' }>): Promise<void> {
   const c = comp!;
-  busy = true;
   const cpu0 = process.cpuUsage();
-  const startTime = msg.startTime;
+  const startTime = Date.now() / 1000;
   const timers = scope.timers();
   const cap: Capture = { out: [], err: [], bytes: 0, truncated: false };
   capture = cap;
@@ -198,10 +213,8 @@ async function runJob(msg: Extract<ToWorker, { t: 'job' }>): Promise<void> {
     ...(result ? { result } : {}),
     ...(exception !== undefined ? { exception } : {}),
   };
-  busy = false;
-  // The result goes first; the clean-up check is off the result's path. The node sends the
-  // next job only after this worker is idle again, and messages are handled in order, so the
-  // check is done before any next job starts.
+  // The result goes first; the clean-up check is off the result's path, and done before the
+  // next job (waiting here or still to come) starts.
   void send(reply);
   if (process.cwd() !== c.dir) process.chdir(c.dir);
   const tainted = scope.restore();
@@ -267,22 +280,31 @@ process.on('message', (raw: unknown) => {
       return;
     case 'job':
       if (dead) return; // the node puts the job back in its queue when it sees 'tainted'
-      if (busy || !comp) {
+      if (!comp) {
         void send({
           t: 'result',
           uid: msg.uid,
           status: 'Terminated',
           stdout: '',
           stderr: '',
-          exception: busy ? 'worker busy' : 'no computation loaded',
+          exception: 'no computation loaded',
           startTime: msg.startTime,
           endTime: Date.now() / 1000,
           cpuMs: 0,
         });
         return;
       }
-      void runJob(msg);
+      waiting.push(msg);
+      if (!busy) void drain();
       return;
+    case 'drop': {
+      const i = waiting.findIndex((j) => j.uid === msg.uid);
+      if (i >= 0) {
+        waiting.splice(i, 1);
+        void send({ t: 'dropped', uid: msg.uid });
+      }
+      return;
+    }
     case 'setup':
     case 'cleanup':
       void runHook(msg.t, msg.args).then((r) => send(r));

@@ -34,6 +34,8 @@ export class WorkerHandle {
   computeId: string | null = null;
   /** uid of the job it runs. */
   jobUid: number | null = null;
+  /** uid of the job sent ahead, waiting in the worker until its current job ends. */
+  nextUid: number | null = null;
   /** Set when the node stops this worker on purpose (cancel, close). */
   stopping = false;
   private listeners: ((m: FromWorker) => void)[] = [];

@@ -98,6 +98,7 @@ export class Connection {
   private readonly timeoutMs: number;
   private buffered: Message[] = [];
   private closeError: Error | null = null;
+  private broken = false;
 
   constructor(
     readonly socket: Duplex,
@@ -194,12 +195,15 @@ export class Connection {
 
   private onData(chunk: Buffer): void {
     this.rx += chunk.length;
+    if (this.broken) return;
     let frames: Buffer[];
     try {
       frames = this.reader.push(chunk);
     } catch (e) {
+      // The stream cannot be resynchronized: say why, then close.
+      this.broken = true;
       this.sendError((e as Error).message, undefined, 'frame');
-      this.destroy(e as Error);
+      process.nextTick(() => this.close());
       return;
     }
     if (frames.length > 0) this.lastHeard = Date.now();

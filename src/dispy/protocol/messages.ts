@@ -239,7 +239,6 @@ export const MessageSchema = z.discriminatedUnion('t', [
     status: z.enum(['Initialized', 'Closed', 'Dead']),
     node: NodeReportSchema,
   }),
-  z.object({ t: z.literal('noNodes'), computeId, message: z.string() }),
 ]);
 export type Message = z.infer<typeof MessageSchema>;
 export type MessageOf<T extends Message['t']> = Extract<Message, { t: T }>;

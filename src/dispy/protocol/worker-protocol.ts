@@ -32,7 +32,10 @@ export const ToWorkerSchema = z.discriminatedUnion('t', [
   }),
   z.object({ t: z.literal('setup'), fn: z.string(), args: bin.optional() }),
   z.object({ t: z.literal('cleanup'), fn: z.string(), args: bin.optional() }),
+  /** Run a job; a worker that is busy keeps it and starts it as soon as it is free. */
   z.object({ t: z.literal('job'), uid: z.number().int(), args: bin, startTime: z.number() }),
+  /** Forget a job that is still waiting in the worker (it answers `dropped`). */
+  z.object({ t: z.literal('drop'), uid: z.number().int() }),
   z.object({ t: z.literal('reply'), reqId: z.number().int(), ok: z.boolean(), error: z.string().optional() }),
 ]);
 export type ToWorker = z.infer<typeof ToWorkerSchema>;
@@ -60,6 +63,7 @@ export const FromWorkerSchema = z.discriminatedUnion('t', [
     endTime: z.number(),
     cpuMs: z.number(),
   }),
+  z.object({ t: z.literal('dropped'), uid: z.number().int() }),
   /** The last job changed shared built-ins: the worker exits and must be replaced. */
   z.object({ t: z.literal('tainted'), reason: z.string() }),
   z.object({ t: z.literal('provisional'), uid: z.number().int(), result: bin, time: z.number() }),

@@ -61,7 +61,11 @@ export class DispyNetRelay {
       onDatagram: (d, from) => {
         if (d.t !== 'ping' || d.v !== DISPY_PROTOCOL_VERSION || d.relayed) return;
         const replyAddr = d.replyAddr || from.address;
-        this.clients.set(`${replyAddr}:${d.replyPort}`, { addr: replyAddr, port: d.replyPort, until: Date.now() + ttl });
+        this.clients.set(`${replyAddr}:${d.replyPort}`, {
+          addr: replyAddr,
+          port: d.replyPort,
+          until: Date.now() + ttl,
+        });
         const to = this.targets();
         this.relayed++;
         this.log.info(`relaying ping of ${replyAddr}:${d.replyPort} to ${to.join(', ')}`);

@@ -36,11 +36,11 @@ import type { Connection, HandlerResult } from '../protocol/connection.js';
 import { ReplyError } from '../protocol/connection.js';
 import {
   DEAD_PULSES,
-  jobsInFlight,
   DEFAULT_NODE_PORT,
   DEFAULT_PULSE_INTERVAL,
   DEFAULT_SCHEDULER_PORT,
   DISPY_PROTOCOL_VERSION,
+  jobsInFlight,
 } from '../protocol/constants.js';
 import {
   type ComputeSpec,
@@ -674,6 +674,11 @@ export class DispyScheduler {
         c.allocs.unshift(...m.nodes.map((n) => this.toAlloc(n)));
         void this.discover(m.nodes.map((n) => (n.port ? `${n.host}:${n.port}` : n.host)));
         for (const n of this.nodes.values()) void this.ensureLink(c, n);
+        return { ok: 0 };
+      }
+      case 'discover': {
+        this.own(s, m.computeId);
+        void this.discover(m.nodes.map((n) => (n.port ? `${n.host}:${n.port}` : n.host)));
         return { ok: 0 };
       }
       case 'deallocateNode': {

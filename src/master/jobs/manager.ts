@@ -226,6 +226,7 @@ export class JobManager {
       hosts = hosts.slice();
       for (const t of unstarted) {
         const ph = t.mode === 'map' ? mapi : redi;
+        if (ph[1] === 0) continue;
         ph[0] += 1;
         ph[1] -= 1;
         const i = hosts.indexOf(t.node);

@@ -152,6 +152,57 @@ describe('running jobs on a node', () => {
     await c.node.close();
   });
 
+  it('prefetches short tasks: running means started, queued ones lost with a node run again uncounted', async () => {
+    const a = await FakeNode.connect(m.url, 'fake2', SECRET); // one slot
+    const [, job] = await submit(
+      m.url,
+      jobPack({ prefix: 'Pre', input: ['raw://0', 'raw://1', 'raw://2', 'raw://3'] }),
+    );
+    const t0 = await a.node.next('run_task');
+    expect(t0.prefetched).toBeUndefined();
+    // Nothing is known about the job's tasks yet: one at a time.
+    await expect(a.node.next('run_task', 200)).rejects.toThrow(/timed out/);
+    a.node.send({ type: 'task_done', ...refOf(t0.task), results: [], durationMs: 2 });
+    // Short tasks: the freed slot is refilled and one more task waits in the node's queue.
+    const t1 = await a.node.next('run_task');
+    const t2 = await a.node.next('run_task');
+    expect(t1.prefetched).toBeUndefined();
+    expect(t2.prefetched).toBe(true);
+    const info = () =>
+      getJson(`${m.url}/disco/ctrl/jobinfo?name=${job}`) as Promise<{ mapi: number[]; hosts: string[] }>;
+    // The queued one counts as waiting until the node starts it.
+    expect((await info()).mapi).toEqual([2, 1, 1, 0]);
+    expect((await info()).hosts).toEqual(['fake2']);
+    expect((await nodeinfo()).fake2.tasks).toEqual([job]);
+    a.node.send({ type: 'task_started', ...refOf(t2.task) });
+    await until(async () => ((await info()).mapi[1] === 2 ? true : undefined));
+    expect((await nodeinfo()).fake2.tasks).toEqual([job, job]);
+
+    // The node goes away with t1 and t2 running and t3 queued on it.
+    a.node.send({ type: 'task_done', ...refOf(t1.task), results: [], durationMs: 2 });
+    const t3 = await a.node.next('run_task');
+    expect(t3.prefetched).toBe(true);
+    await a.node.close();
+    await until(async () => ((await nodeinfo()).fake2.connected ? undefined : true));
+    // t2 (started) failed; t3 (never started) is waiting again without a failure.
+    expect((await info()).mapi).toEqual([2, 0, 2, 1]);
+
+    const b = await FakeNode.connect(m.url, 'fake2', SECRET);
+    const seen = new Set<number>();
+    while (seen.size < 2) {
+      const t = await b.node.next('run_task', 5000);
+      seen.add(t.task.taskid);
+      if (t.prefetched) b.node.send({ type: 'task_started', ...refOf(t.task) });
+      b.node.send({ type: 'task_done', ...refOf(t.task), results: [], durationMs: 2 });
+    }
+    expect([...seen].sort()).toEqual([2, 3]);
+    expect(await (await postJson(`${m.url}/disco/ctrl/get_results`, [3000, [job]])).json()).toEqual([
+      [job, ['ready', []]],
+    ]);
+    expect((await info()).mapi).toEqual([0, 0, 4, 1]);
+    await b.node.close();
+  });
+
   it('submits and finishes a one-task job quickly on a warm cluster', async () => {
     const { node } = await FakeNode.connect(m.url, 'fake1', SECRET);
     // Answer like a fast node: done immediately, shuffle immediately.

@@ -1,0 +1,157 @@
+/**
+ * Benchmark of the reduce side of `sort: true`: a reduce task (kvgroup + sum, as in the word
+ * count) over record files holding BENCH_SORT_RECORDS records (default 10 million; string keys,
+ * BENCH_SORT_KEYS distinct, default 1 million; small integer values), with a sort buffer of
+ * BENCH_SORT_BUFFER bytes (default 16 MiB). Runs the worker's own reduce machinery in a fresh
+ * process and reports its time, CPU time, peak RSS, runs and bytes spilled.
+ *
+ * Usage: node scripts/run-ts.mjs bench/sort.ts
+ */
+import { execFileSync } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PACKAGE_ROOT } from '../src/common/settings.js';
+import { RecordWriter } from '../src/protocol/record-stream.js';
+import type { InputEntry } from '../src/protocol/worker-protocol.js';
+import { kvgroup, sum } from '../src/worker/func.js';
+import { OutputFactory } from '../src/worker/output-set.js';
+import { openChain } from '../src/worker/readers/chain.js';
+import { openUrl } from '../src/worker/readers/open-url.js';
+import { runReduce } from '../src/worker/reduce.js';
+import { makeTaskPaths } from '../src/worker/task-paths.js';
+import type { TaskRun } from '../src/worker/task-run.js';
+
+const RECORDS = Number(process.env.BENCH_SORT_RECORDS ?? 10_000_000);
+const KEYS = Number(process.env.BENCH_SORT_KEYS ?? 1_000_000);
+const BUFFER = Number(process.env.BENCH_SORT_BUFFER ?? 16 << 20);
+const FILES = 4;
+const DIR = path.join(PACKAGE_ROOT, 'bench', 'out', `sort-${RECORDS}-${KEYS}`);
+
+/** Map-output-like files: compressed record streams of [word, count]. */
+function generate(): void {
+  if (existsSync(DIR) && readdirSync(DIR).length === FILES) return;
+  mkdirSync(DIR, { recursive: true });
+  let seed = 7;
+  const rnd = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 4294967296;
+  };
+  const vocab: string[] = [];
+  for (let i = 0; i < KEYS; i++) vocab.push(`k${Math.floor(rnd() * 1e12).toString(36)}${i.toString(36)}`);
+  for (let f = 0; f < FILES; f++) {
+    const fd = openSync(path.join(DIR, `in-${f}`), 'w');
+    const w = new RecordWriter((h) => {
+      writeSync(fd, h);
+    });
+    for (let i = 0; i < RECORDS / FILES; i++) w.write(vocab[Math.floor(rnd() * KEYS)], 1 + (i & 3));
+    w.close();
+    closeSync(fd);
+  }
+}
+
+function reduceRun(inputs: string[], msgs: string[]): TaskRun {
+  const jobhome = path.join(mkdtempSync(path.join(os.tmpdir(), 'disco-sort-bench-')), 'job');
+  const paths = makeTaskPaths(jobhome, 'reduce', 0);
+  const openCtx = {
+    host: 'me',
+    discoPort: 8989,
+    discoData: jobhome,
+    ddfsData: jobhome,
+    master: 'http://127.0.0.1:9',
+    tmpDir: paths.tmp,
+  };
+  const entries: InputEntry[] = inputs.map((u, i) => [i, 'ok', [[0, u]]]);
+  const params = {};
+  const reduce = function* (iter: Iterable<[string, number]>) {
+    for (const [w, counts] of kvgroup(iter)) yield [w, sum(counts)];
+  };
+  return {
+    task: {
+      taskid: 0,
+      master: openCtx.master,
+      disco_port: 8989,
+      put_port: 8990,
+      ddfs_data: jobhome,
+      disco_data: jobhome,
+      mode: 'reduce',
+      jobfile: '',
+      jobname: 'SortBench@1:2:3',
+      host: 'me',
+    },
+    jobhome,
+    jobdict: { prefix: 'SortBench', input: [], worker: 'w', owner: 'o', nr_reduces: 1, scheduler: {} },
+    data: {
+      version: 1,
+      module: null,
+      functions: {},
+      params: null,
+      partitions: 0,
+      mergePartitions: false,
+      sort: true,
+      sortBufferSize: BUFFER,
+      statusInterval: 0,
+      save: false,
+      profile: false,
+      reduceStyle: 'iter',
+      extra: {},
+    } as unknown as TaskRun['data'],
+    fns: { reduce: reduce as never },
+    params,
+    paths,
+    inputs: entries,
+    proto: { include: (iid) => entries[iid][2], inputFailed: () => null },
+    openCtx,
+    msg: (text) => msgs.push(text),
+    openInput: (url, streams, reader) => openChain(url, (u) => openUrl(u, openCtx), streams, reader, params),
+    outputs: new OutputFactory({ jobhome, paths, streams: [], writer: undefined, params }),
+  };
+}
+
+/** The measured part, in its own process (so that its peak RSS is its own). */
+function child(): void {
+  const inputs = readdirSync(DIR).map((f) => `file://${path.join(DIR, f)}`);
+  const msgs: string[] = [];
+  const run = reduceRun(inputs, msgs);
+  const cpu0 = process.cpuUsage();
+  const t = performance.now();
+  runReduce(run);
+  run.outputs.closeAll();
+  const secs = (performance.now() - t) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  rmSync(path.dirname(run.jobhome), { recursive: true, force: true });
+  process.stdout.write(
+    JSON.stringify({
+      secs,
+      cpu: (cpu.user + cpu.system) / 1e6,
+      rssMb: process.resourceUsage().maxRSS / 1024,
+      sorted: msgs.find((m) => m.startsWith('Sorted')) ?? 'no spill',
+    }),
+  );
+}
+
+function main(): void {
+  generate();
+  const out = execFileSync(process.execPath, [process.argv[1], '--child'], { encoding: 'utf8' });
+  const r = JSON.parse(out) as { secs: number; cpu: number; rssMb: number; sorted: string };
+  const mb = (n: number) => (n / 1024 / 1024).toFixed(0);
+  console.log(
+    `reduce with sort, ${(RECORDS / 1e6).toFixed(1)} M records (${(KEYS / 1e6).toFixed(1)} M keys), ` +
+      `sort buffer ${mb(BUFFER)} MiB: ${r.secs.toFixed(1)} s (${(RECORDS / r.secs / 1000).toFixed(0)}k records/s), ` +
+      `CPU ${r.cpu.toFixed(1)} s, peak RSS ${r.rssMb.toFixed(0)} MB; ${r.sorted}`,
+  );
+}
+
+if (process.argv.includes('--child')) child();
+else main();

@@ -1,0 +1,133 @@
+/**
+ * UDP discovery across "hosts" made of network namespaces (no broadcast ever touches the
+ * machine's real interfaces): a client finds a node by broadcast, and through a
+ * dispynetrelay finds a node in another network behind a router. Skipped, with the reason,
+ * where namespaces are not permitted.
+ */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PACKAGE_ROOT } from '../../src/common/settings.js';
+import { broadcastAddresses, broadcastOf, matchesPattern } from '../../src/dispy/discovery/addresses.js';
+import { NetLab, probeNetns, waitForLine } from './netns.js';
+
+const DIST = path.join(PACKAGE_ROOT, 'dist');
+const NETNS = probeNetns();
+if (!NETNS.ok) console.warn(`dispy discovery tests skipped: ${NETNS.reason}`);
+
+const labs: NetLab[] = [];
+afterEach(() => {
+  for (const l of labs.splice(0)) l.destroy();
+});
+
+describe('discovery addresses', () => {
+  it('computes broadcast addresses only for the interfaces asked for', () => {
+    expect(broadcastOf('192.168.3.7', '255.255.255.0')).toBe('192.168.3.255');
+    const ifaces = {
+      lo: [{ address: '127.0.0.1', netmask: '255.0.0.0', family: 'IPv4', internal: true }],
+      eth0: [{ address: '10.1.2.3', netmask: '255.255.0.0', family: 'IPv4', internal: false }],
+    } as never;
+    expect(broadcastAddresses(undefined, {}, ifaces)).toEqual(['10.1.255.255']);
+    expect(broadcastAddresses('127.0.0.1', {}, ifaces)).toEqual([]);
+    expect(broadcastAddresses(undefined, { DISPY_BROADCAST: 'none' }, ifaces)).toEqual([]);
+    expect(broadcastAddresses(undefined, { DISPY_BROADCAST: '10.9.9.255' }, ifaces)).toEqual(['10.9.9.255']);
+    expect(matchesPattern('192.168.3.*', '192.168.3.14')).toBe(true);
+    expect(matchesPattern('192.168.3.*', '192.168.4.14')).toBe(false);
+  });
+});
+
+describe.skipIf(!NETNS.ok)('discovery in network namespaces', () => {
+  beforeAll(() => {
+    execFileSync('npm', ['run', 'build'], { cwd: PACKAGE_ROOT, stdio: 'ignore' });
+  }, 120_000);
+
+  const env = { ...process.env, DISPY_BROADCAST: '' };
+  const node = (lab: NetLab, host: string, addr: string, broadcast: string) =>
+    lab.spawn(
+      host,
+      [
+        process.execPath,
+        path.join(DIST, 'cli', 'dispynode.js'),
+        '--ip_addr',
+        addr,
+        '--node_port',
+        '51348',
+        '--cpus',
+        '1',
+        '--daemon',
+        '--broadcast',
+        broadcast,
+        '--clean',
+        '--dest_path_prefix',
+        `/tmp/dispy-ns-${lab.name(host)}`,
+      ],
+      env,
+    );
+  const client = (lab: NetLab, host: string, opts: object) =>
+    lab.spawn(
+      host,
+      [
+        process.execPath,
+        path.join(PACKAGE_ROOT, 'scripts', 'run-ts.mjs'),
+        'test/dispy/fixtures/discovery-client.ts',
+        JSON.stringify(opts),
+      ],
+      env,
+    );
+
+  it('finds a node on the local network by broadcast', async () => {
+    const lab = new NetLab('dsb');
+    labs.push(lab);
+    lab.host('c');
+    lab.host('n');
+    lab.link('c', '10.77.0.1/24', 'n', '10.77.0.2/24');
+    await waitForLine(node(lab, 'n', '10.77.0.2', '10.77.0.255'), /serving/);
+    // No broadcast address given: the client derives it from its interface (inside the namespace).
+    const c = client(lab, 'c', { nodes: ['10.77.0.*'], nodePort: 51348, ipAddr: '10.77.0.1' });
+    const m = await waitForLine(c, /(\{"results".*\})\n/, 60_000);
+    const out = JSON.parse(m[1]);
+    expect(out.results).toEqual(['10.77.0.2:1', '10.77.0.2:2', '10.77.0.2:3']);
+    expect(out.nodes).toEqual(['10.77.0.2']);
+  });
+
+  it('finds a node behind a router through dispynetrelay', async () => {
+    const lab = new NetLab('dsr');
+    labs.push(lab);
+    lab.host('c');
+    lab.host('r');
+    lab.host('n');
+    lab.link('c', '10.78.1.1/24', 'r', '10.78.1.2/24');
+    lab.link('r', '10.78.2.2/24', 'n', '10.78.2.3/24');
+    lab.forward('r');
+    lab.route('c', '10.78.2.0/24', '10.78.1.2');
+    lab.route('n', '10.78.1.0/24', '10.78.2.2');
+    await waitForLine(node(lab, 'n', '10.78.2.3', '10.78.2.255'), /serving/);
+    // Without a relay the node cannot be found (broadcasts do not cross the router)...
+    const alone = client(lab, 'c', {
+      nodes: ['10.78.2.*'],
+      broadcast: ['10.78.1.255'],
+      nodePort: 51348,
+      nodeTimeout: 2,
+    });
+    const m0 = await waitForLine(alone, /(\{"results".*\})\n/, 60_000);
+    expect(JSON.parse(m0[1]).results[0]).toMatch(/no dispy node was ready/);
+    // ...with dispynetrelay on the router, listed among the nodes, it is.
+    const relay = lab.spawn(
+      'r',
+      [
+        process.execPath,
+        path.join(DIST, 'cli', 'dispynetrelay.js'),
+        '--broadcast',
+        '10.78.2.255',
+        '--daemon',
+      ],
+      env,
+    );
+    await waitForLine(relay, /relaying/);
+    const c = client(lab, 'c', { nodes: ['10.78.1.2', '10.78.2.*'], nodePort: 51348, broadcast: [] });
+    const m = await waitForLine(c, /(\{"results".*\})\n/, 60_000);
+    const out = JSON.parse(m[1]);
+    expect(out.results).toEqual(['10.78.2.3:1', '10.78.2.3:2', '10.78.2.3:3']);
+    expect(out.nodes).toEqual(['10.78.2.3']);
+  });
+});
