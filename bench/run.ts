@@ -156,14 +156,20 @@ async function singleProcessWordCount(files: string[]): Promise<Map<string, numb
   return out;
 }
 
-/** Peak resident memory (VmHWM, KiB) of live TypeScript worker processes. */
-function workerPeakKb(): number[] {
+/**
+ * Peak resident memory (VmHWM, KiB) of the live TypeScript worker processes started by the
+ * processes `parents` (this cluster's nodes: other clusters on the machine are not counted).
+ */
+function workerPeakKb(parents: ReadonlySet<number>): number[] {
   const peaks: number[] = [];
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       if (!cmd.includes('worker.js') && !cmd.includes('disco-worker.mjs')) continue;
-      const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const ppid = /PPid:\s+(\d+)/.exec(status);
+      if (!ppid || !parents.has(Number(ppid[1]))) continue;
+      const m = /VmHWM:\s+(\d+)/.exec(status);
       if (m) peaks.push(Number(m[1]));
     } catch {
       // The process ended while we looked.
@@ -172,7 +178,7 @@ function workerPeakKb(): number[] {
   return peaks;
 }
 
-async function benchWordCount(cluster: string): Promise<void> {
+async function benchWordCount(cluster: string, nodePids: ReadonlySet<number>): Promise<void> {
   const mb = Number(process.env.BENCH_WC_MB ?? 500);
   const files = generateText(path.join(OUT, `text-${mb}mb`), mb, 8);
   const bytes = files.reduce((s, f) => s + statSync(f).size, 0);
@@ -187,7 +193,7 @@ async function benchWordCount(cluster: string): Promise<void> {
   const got = new Map<string, number>();
   for await (const [w, n] of job.resultIterator<string, number>(results)) got.set(w, n);
   const ourSecs = (performance.now() - t) / 1000;
-  const peaks = workerPeakKb();
+  const peaks = workerPeakKb(nodePids);
   await job.purge();
   if (got.size !== want.size || [...want].some(([w, n]) => got.get(w) !== n)) {
     throw new Error('word count results differ from the single-process baseline');
@@ -208,7 +214,8 @@ async function main(): Promise<void> {
     console.log(`cluster: master ${cluster.master}, 1 node with 2 slots; node ${process.version}`);
     if (want('trivial')) await benchTrivial(cluster.master);
     if (want('tasks')) await benchTasks(cluster.master);
-    if (want('wordcount')) await benchWordCount(cluster.master);
+    if (want('wordcount'))
+      await benchWordCount(cluster.master, new Set(cluster.nodes.map((n) => n.proc.pid ?? -1)));
   } finally {
     await cluster.stop();
   }

@@ -46,5 +46,10 @@ export {
 } from './job-api.js';
 export type { MonitorCluster, MonitorJob, MonitorNode, MonitorSource } from './monitor/model.js';
 export { type Monitor, type MonitorOptions, startMonitor } from './monitor/server.js';
-export { DISPY_PROTOCOL_VERSION, JobStatus, NodeStatus } from './protocol/constants.js';
-export { AuthError } from './protocol/transport.js';
+// Named Dispy* so that they sit next to Disco's exports (which have a `JobStatus` type) without a clash.
+export {
+  DISPY_PROTOCOL_VERSION,
+  JobStatus as DispyJobStatus,
+  NodeStatus as DispyNodeStatus,
+} from './protocol/constants.js';
+export { AuthError as DispyAuthError } from './protocol/transport.js';

@@ -28,7 +28,7 @@ import { asPair, itemsOf } from './results.js';
 /** Memory bounds of the map phase (mutable for tests). */
 export const MAP_LIMITS = {
   /** Estimated bytes the fast `sumCombiner` path holds before writing its partial sums out. */
-  combineBytes: 16 * 1024 * 1024,
+  combineBytes: 8 * 1024 * 1024,
 };
 
 type Partition = (key: unknown, n: number, params: unknown) => unknown;

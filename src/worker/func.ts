@@ -144,7 +144,7 @@ function accKey(key: unknown): unknown {
 /** Bounds of the helpers' memory (mutable for tests). */
 export const FUNC_LIMITS = {
   /** `sumCombiner` writes its sums out early once a buffer holds this many keys. */
-  sumCombinerKeys: 200_000,
+  sumCombinerKeys: 100_000,
 };
 
 /**

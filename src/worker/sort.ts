@@ -13,10 +13,11 @@
  *
  * String keys (the common case) take a fast path. The buffer holds such records encoded, as
  * they will be written (see {@link SortBuffer}: compact, outside the JavaScript heap, and a
- * spill is a copy of bytes). Each key gets a number that orders like its first six UTF-16
- * units ({@link keyPrefix}); the buffer is sorted by a native sort of 64-bit numbers made of
- * the prefix and the record's index, and only records with equal prefixes are compared in
- * full; the merge compares prefixes first too. Records are what the record format gives back
+ * spill is a copy of bytes). Each key gets a number that orders like the key's first bytes
+ * ({@link utf8Prefix}); the buffer is sorted by a native sort of 64-bit numbers made of the
+ * prefix and the record's index, and only records with equal prefixes are compared in full
+ * (bytewise, as UTF-8 orders like UTF-16 below U+D000). The merge compares a prefix of the
+ * decoded keys first too ({@link keyPrefix}). Records are what the record format gives back
  * (as after any spill), in the order of `compareKeys`. Buffers with other keys hold objects
  * and sort with `compareKeys`.
  *
@@ -91,23 +92,46 @@ export function keyPrefix(s: string): number {
 }
 
 /**
- * True when the first 40 bits of {@link keyPrefix} hold all of `s`: at most five units, each
- * from 1 to 254 (so that padding and clamping cannot make two keys look alike).
+ * The same promise as {@link keyPrefix} for a key given as the UTF-8 bytes `b[at, end)` (as
+ * the record format holds it): its first six bytes (missing bytes count as 0); a byte of 0xed
+ * or more — the lead byte of a character from U+D000 up, which all order after the others in
+ * UTF-16 — counts as 0xed and ends the prefix. Below that, UTF-8 orders like UTF-16.
  */
-function exactPrefix(s: string): boolean {
-  if (s.length > 5) return false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0 || c >= 255) return false;
+export function utf8Prefix(b: Uint8Array, at: number, end: number): number {
+  const n = Math.min(end - at, 6);
+  let p = 0;
+  let i = 0;
+  for (; i < n; i++) {
+    const c = b[at + i];
+    if (c >= 0xed) {
+      p = p * 256 + 0xed;
+      i++;
+      break;
+    }
+    p = p * 256 + c;
   }
-  return true;
+  for (; i < 6; i++) p *= 256;
+  return p;
+}
+
+/**
+ * Compare two strings by UTF-16 units, as `<` does — written out, because V8's `<` on strings
+ * that are not identical calls into the runtime, which costs more than this loop for keys.
+ */
+function compareUnits(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = a.charCodeAt(i) - b.charCodeAt(i);
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
 }
 
 /** Compare two string keys knowing their prefixes (the order of `compareKeys`). */
 function compareStrings(pa: number, a: string, pb: number, b: string): number {
   if (pa !== pb) return pa < pb ? -1 : 1;
   if (a === b) return 0;
-  return a < b ? -1 : a > b ? 1 : 0;
+  return compareUnits(a, b);
 }
 
 /**
@@ -179,6 +203,9 @@ function compareBytes(b: Buffer, a0: number, a1: number, b0: number, b1: number)
   }
   return la - lb;
 }
+
+/** The 32-bit halves of a 64-bit number are little-endian (see `SortBuffer.order`). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Estimated bytes per encoded record besides its bytes (the index arrays). */
 const INDEX_BYTES = 24;
@@ -274,16 +301,21 @@ class SortBuffer {
     const at = s + (h < 0xc0 ? 1 : h === 0xd9 ? 2 : h === 0xda ? 3 : 5);
     this.keyAt[i] = at;
     this.keyEnd[i] = e;
+    // Plain: no byte from 0xed up (no character from U+D000 up). Exact: plain, at most five
+    // bytes, none of them 0 (the prefix is then the whole key).
     let plain = 1;
+    let zero = false;
     for (let j = at; j < e; j++) {
-      if (buf[j] >= 0xed) {
+      const b = buf[j];
+      if (b >= 0xed) {
         plain = 0;
         break;
       }
+      if (b === 0) zero = true;
     }
     this.plain[i] = plain;
-    this.prefix[i] = keyPrefix(key);
-    this.exact[i] = exactPrefix(key) ? 1 : 0;
+    this.prefix[i] = utf8Prefix(buf, at, e);
+    this.exact[i] = plain === 1 && !zero && e - at <= 5 ? 1 : 0;
     d.pack(value);
     this.n = i + 1;
     this.start[i + 1] = d.off;
@@ -322,9 +354,19 @@ class SortBuffer {
     this.bytes = bytes;
   }
 
+  /** Decoded keys (those compared as strings while sorting; dropped after). */
+  private decoded: (string | undefined)[] | null = null;
+
   /** The key of encoded record `i`, decoded. */
   private keyString(i: number): string {
-    return unpackValues(this.data.buf.subarray(this.start[i], this.keyEnd[i]))[0] as string;
+    // Allocated whole: filled in at random, a growing array would turn into a dictionary.
+    const decoded = (this.decoded ??= new Array<string | undefined>(this.n).fill(undefined));
+    let k = decoded[i];
+    if (k === undefined) {
+      k = unpackValues(this.data.buf.subarray(this.start[i], this.keyEnd[i]))[0] as string;
+      decoded[i] = k;
+    }
+    return k;
   }
 
   /** The sort order: a stable permutation of the record indices. */
@@ -336,7 +378,7 @@ class SortBuffer {
       );
       return Int32Array.from(sorted);
     }
-    const { prefix, plain, keyAt, keyEnd, exact } = this;
+    const { prefix, plain, keyAt, keyEnd } = this;
     const buf = this.data.buf;
     const n = this.n;
     const cmp = (i: number, j: number): number => {
@@ -344,12 +386,20 @@ class SortBuffer {
       const pj = prefix[j];
       if (pi !== pj) return pi < pj ? -1 : 1;
       if ((plain[i] & plain[j]) === 1) return compareBytes(buf, keyAt[i], keyEnd[i], keyAt[j], keyEnd[j]);
-      const a = this.keyString(i);
-      const b = this.keyString(j);
-      return a < b ? -1 : a > b ? 1 : 0;
+      return compareUnits(this.keyString(i), this.keyString(j));
     };
-    if (n >= 1 << 24) return mergeSortIndices(n, cmp);
-    // Native sort of 64-bit numbers: the key's first five units (40 bits of its prefix) above
+    try {
+      return n >= 1 << 24 || !LITTLE_ENDIAN ? mergeSortIndices(n, cmp) : this.packedOrder(cmp);
+    } finally {
+      this.decoded = null;
+    }
+  }
+
+  /** The order by a native sort of prefixes and indices (see {@link order}). */
+  private packedOrder(cmp: (i: number, j: number) => number): Int32Array {
+    const { prefix, exact } = this;
+    const n = this.n;
+    // Native sort of 64-bit numbers: the key's first five bytes (40 bits of its prefix) above
     // the record's index (24 bits) — so equal prefixes keep input order. Then each stretch of
     // equal 40-bit prefixes is sorted by the full comparison, unless the prefix is the whole
     // key for all of them (short keys: equal prefixes are equal keys).

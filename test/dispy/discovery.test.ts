@@ -4,11 +4,12 @@
  * dispynetrelay finds a node in another network behind a router. Skipped, with the reason,
  * where namespaces are not permitted.
  */
-import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/common/settings.js';
 import { broadcastAddresses, broadcastOf, matchesPattern } from '../../src/dispy/discovery/addresses.js';
+import { ensureBuilt } from './helpers.js';
 import { NetLab, probeNetns, waitForLine } from './netns.js';
 
 const DIST = path.join(PACKAGE_ROOT, 'dist');
@@ -16,8 +17,10 @@ const NETNS = probeNetns();
 if (!NETNS.ok) console.warn(`dispy discovery tests skipped: ${NETNS.reason}`);
 
 const labs: NetLab[] = [];
+const dirs: string[] = [];
 afterEach(() => {
   for (const l of labs.splice(0)) l.destroy();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 describe('discovery addresses', () => {
@@ -38,12 +41,13 @@ describe('discovery addresses', () => {
 
 describe.skipIf(!NETNS.ok)('discovery in network namespaces', () => {
   beforeAll(() => {
-    execFileSync('npm', ['run', 'build'], { cwd: PACKAGE_ROOT, stdio: 'ignore' });
+    ensureBuilt();
   }, 120_000);
 
   const env = { ...process.env, DISPY_BROADCAST: '' };
-  const node = (lab: NetLab, host: string, addr: string, broadcast: string) =>
-    lab.spawn(
+  const node = (lab: NetLab, host: string, addr: string, broadcast: string) => {
+    dirs.push(`/tmp/dispy-ns-${lab.name(host)}`);
+    return lab.spawn(
       host,
       [
         process.execPath,
@@ -63,6 +67,7 @@ describe.skipIf(!NETNS.ok)('discovery in network namespaces', () => {
       ],
       env,
     );
+  };
   const client = (lab: NetLab, host: string, opts: object) =>
     lab.spawn(
       host,

@@ -3,17 +3,17 @@
  * a client killed and its results recovered, a node restarted with `--clean`, TLS.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/common/settings.js';
 import { DispyJob, faultRecoverJobs, JobCluster } from '../../src/dispy/index.js';
 import { isAlive } from '../../src/dispy/node/state-file.js';
-import { cleanupAll, sleep, startNode, startNodeProcess, tempDir } from './helpers.js';
+import { cleanupAll, ensureBuilt, sleep, startNode, startNodeProcess, tempDir } from './helpers.js';
 
 beforeAll(() => {
-  execFileSync('npm', ['run', 'build'], { cwd: PACKAGE_ROOT, stdio: 'ignore' });
+  ensureBuilt();
 }, 120_000);
 afterEach(cleanupAll);
 
@@ -134,7 +134,7 @@ describe('node restart', () => {
     const job = cluster.submit(pidFile);
     await waitFor(() => existsSync(pidFile) && job.status === DispyJob.Running);
     await sleep(200);
-    const pid = Number((await import('node:fs')).readFileSync(pidFile, 'utf8'));
+    const pid = Number(readFileSync(pidFile, 'utf8'));
     await n1.kill('SIGKILL');
     await job.finish();
     expect(job.status).toBe(DispyJob.Abandoned);

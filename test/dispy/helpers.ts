@@ -4,8 +4,8 @@
  * everything started from tests (DISPY_BROADCAST=none) unless a test sets its own addresses
  * inside network namespaces.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../src/common/settings.js';
@@ -16,11 +16,62 @@ process.env.DISPY_BROADCAST = 'none';
 
 export const DIST = path.join(PACKAGE_ROOT, 'dist');
 
-export function tempDir(prefix = 'dispy-test-'): string {
-  return mkdtempSync(path.join(os.tmpdir(), prefix));
+function newestMtime(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return t;
 }
 
 const cleanups: (() => Promise<void> | void)[] = [];
+let built = false;
+
+/**
+ * Build dist/ unless it is newer than the dispy sources (daemons and workers run from there).
+ * A lock directory keeps test files from building at the same time.
+ */
+export function ensureBuilt(): void {
+  if (built) return;
+  const outputs = [
+    'cli/dispynode.js',
+    'cli/dispyscheduler.js',
+    'cli/dispynetrelay.js',
+    'dispy-worker.js',
+  ].map((f) => path.join(DIST, f));
+  const fresh = () => {
+    if (!outputs.every((f) => existsSync(f))) return false;
+    const oldest = Math.min(...outputs.map((f) => statSync(f).mtimeMs));
+    const src = path.join(PACKAGE_ROOT, 'src');
+    return oldest >= Math.max(newestMtime(path.join(src, 'dispy')), newestMtime(path.join(src, 'common')));
+  };
+  const lock = path.join(os.tmpdir(), 'dispy-test-build.lock');
+  const end = Date.now() + 120_000;
+  while (!fresh()) {
+    try {
+      mkdirSync(lock);
+    } catch {
+      if (Date.now() > end) throw new Error(`build lock ${lock} held too long`);
+      execFileSync('sleep', ['0.2']);
+      continue;
+    }
+    try {
+      if (!fresh()) execFileSync('npm', ['run', 'build'], { cwd: PACKAGE_ROOT, stdio: 'ignore' });
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+    break;
+  }
+  built = true;
+}
+
+/** A temporary directory, removed by {@link cleanupAll}. */
+export function tempDir(prefix = 'dispy-test-'): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 /** Run registered cleanups (call from afterEach/afterAll). */
 export async function cleanupAll(): Promise<void> {
@@ -29,6 +80,7 @@ export async function cleanupAll(): Promise<void> {
 
 /** A node daemon in this process on 127.0.0.1 with a random port. */
 export async function startNode(opts: NodeOptions = {}): Promise<DispyNodeDaemon> {
+  ensureBuilt();
   const root = tempDir('dispy-node-');
   const node = new DispyNodeDaemon({
     ipAddr: '127.0.0.1',

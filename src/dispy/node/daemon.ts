@@ -804,7 +804,7 @@ export class DispyNodeDaemon {
       }
       case 'dropped': {
         const dropped = comp.jobs.get(m.uid);
-        if (!dropped || dropped.state !== 'sent' || dropped.worker !== w) return;
+        if (dropped?.state !== 'sent' || dropped.worker !== w) return;
         w.nextUid = null;
         dropped.worker = null;
         dropped.state = 'queued';

@@ -22,7 +22,7 @@ import type { Duplex } from 'node:stream';
 import { DiscoError, ProtocolError } from '../../common/errors.js';
 import { packMessage, unpackMessage } from './codec.js';
 import { MAX_FRAME_BYTES, MSG_TIMEOUT_MS } from './constants.js';
-import { encodeFrame, FrameReader } from './framing.js';
+import { FrameReader } from './framing.js';
 import { type Message, MessageSchema } from './messages.js';
 
 /** `DISPY_TRACE=1` prints every message received (debugging aid). */
@@ -134,8 +134,8 @@ export class Connection {
   /** Queue one message; it is written at the end of the current tick with the others. */
   send(msg: OutMessage | Message): boolean {
     if (this.closed) return false;
-    const frame = encodeFrame(packMessage(msg));
-    this.tx += frame.length;
+    const payload = packMessage(msg);
+    this.tx += payload.length + 4;
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
@@ -144,7 +144,11 @@ export class Connection {
         this.socket.uncork();
       });
     }
-    this.socket.write(frame);
+    // Header and payload as two writes (joined by cork into one writev): no copy of big payloads.
+    const head = Buffer.allocUnsafe(4);
+    head.writeUInt32BE(payload.length, 0);
+    this.socket.write(head);
+    this.socket.write(payload);
     return true;
   }
 

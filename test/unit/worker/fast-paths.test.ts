@@ -28,7 +28,7 @@ import { OutputFactory } from '../../../src/worker/output-set.js';
 import { openChain } from '../../../src/worker/readers/chain.js';
 import { splitLines } from '../../../src/worker/readers/lines.js';
 import { openUrl } from '../../../src/worker/readers/open-url.js';
-import { externalSort, keyPrefix, type SortStats } from '../../../src/worker/sort.js';
+import { externalSort, keyPrefix, type SortStats, utf8Prefix } from '../../../src/worker/sort.js';
 import { makeTaskPaths } from '../../../src/worker/task-paths.js';
 import type { TaskRun } from '../../../src/worker/task-run.js';
 import type { JobFunctions, UserFunction } from '../../../src/worker/user-code.js';
@@ -199,6 +199,27 @@ describe('string-key sort', () => {
         if (c < 0) expect(keyPrefix(a)).toBeLessThanOrEqual(keyPrefix(b));
         if (c > 0) expect(keyPrefix(a)).toBeGreaterThanOrEqual(keyPrefix(b));
         if (c === 0) expect(keyPrefix(a)).toBe(keyPrefix(b));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('utf8Prefix never orders two keys against compareKeys (property)', () => {
+    const buf = Buffer.alloc(4096);
+    const prefixOf = (s: string) => {
+      // The key as the record format holds it (after its MessagePack header).
+      const end = encodeString(buf, 0, s);
+      const h = buf[0];
+      return utf8Prefix(buf, h < 0xc0 ? 1 : h === 0xd9 ? 2 : 3, end);
+    };
+    const roundTrip = (s: string) => unpackValues(packValue(s))[0] as string;
+    fc.assert(
+      fc.property(trickyString, trickyString, (a0, b0) => {
+        // Order is what the decoded keys give.
+        const [a, b] = [roundTrip(a0), roundTrip(b0)];
+        const c = compareKeys(a, b);
+        if (c < 0) expect(prefixOf(a0)).toBeLessThanOrEqual(prefixOf(b0));
+        if (c > 0) expect(prefixOf(a0)).toBeGreaterThanOrEqual(prefixOf(b0));
       }),
       { numRuns: 2000 },
     );
