@@ -52,7 +52,8 @@ export {
   isTag,
   type TagObject,
 } from './ddfs/client/ddfs.js';
-
+// dispy: run functions and programs on many machines (docs/dispy.md).
+export * from './dispy/index.js';
 // Job-function helpers (shared with the worker)
 export { dataErr, err } from './worker/api.js';
 export { msg, thisHost, thisInputs, thisMaster, thisName, thisPartition } from './worker/context.js';
