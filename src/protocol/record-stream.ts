@@ -9,6 +9,11 @@
  * valid streams (the shuffle appends map outputs). Everything here is synchronous: workers
  * run one task per process and block on their own disk reads.
  *
+ * Speed (this is every task's data path): the writer encodes strings, numbers, booleans and
+ * nil itself, straight into the hunk buffer, byte for byte as msgpackr would (anything else
+ * goes through msgpackr); readers check a hunk whole (CRC), then decode it a slice of records
+ * at a time ({@link HunkReader}) into buffers they reuse.
+ *
  * @example
  * const w = new RecordWriter((b) => chunks.push(b));
  * w.write('hello', 1); w.close();

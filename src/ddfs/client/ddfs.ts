@@ -403,7 +403,11 @@ export class DDFS {
     let reported = 0;
     const done: boolean[] = [];
     const report = () => {
-      while (done[reported]) opts.onBlob?.(blobs[reported++]);
+      while (done[reported]) {
+        // Not inside the optional call: `a?.(x++)` skips `x++` when `a` is undefined.
+        const set = blobs[reported++];
+        opts.onBlob?.(set);
+      }
     };
     const wait = async (max: number) => {
       while (inflight.size > max) await Promise.race(inflight);
