@@ -76,11 +76,17 @@ describe('tag:// inputs', () => {
       a.map((t, i) => [Buffer.from(t), `a${i}`]),
       {},
     );
-    await ddfs.push(
-      'jobs:b',
-      b.map((t, i) => [Buffer.from(t), `b${i}`]),
-      { replicas: 1 },
-    );
+    // Single-replica blobs placed round-robin on the nodes (new_blob with `exclude`).
+    const bSets: string[][] = [];
+    for (const [i, t] of b.entries()) {
+      const others = c.nodes.filter((_, j) => j !== i % c.nodes.length).map((n) => n.host);
+      const r = await fetch(`${c.master}/ddfs/new_blob/b${i}?replicas=1&exclude=${others.join(',')}`);
+      const [target] = (await r.json()) as string[];
+      const put = await fetch(target, { method: 'PUT', body: t });
+      expect(put.status).toBe(201);
+      bSets.push([(await put.json()) as string]);
+    }
+    await ddfs.tag('jobs:b', bSets);
     await ddfs.tag('jobs:all', [['tag://jobs:a'], ['tag://jobs:b'], ['tag://jobs:a']]);
     await ddfs.setattr('jobs:all', 'ddfs:read-token', 'rt');
     const job = await new WordCount({ master: disco }).run({
@@ -100,11 +106,14 @@ describe('tag:// inputs', () => {
     const hosts = await mapHosts(job.name);
     expect(hosts.size).toBe(inputs.length);
     for (const [i, replicas] of inputs.entries()) {
-      expect(replicas.map(urlHost), `map:${i}`).toContain(hosts.get(i));
+      expect(
+        replicas.map(urlHost),
+        `map:${i} ran on ${hosts.get(i)}; all: ${JSON.stringify([...hosts])}`,
+      ).toContain(hosts.get(i));
     }
-    // The single-replica blobs were spread, so their tasks used more than one node.
+    // The single-replica blobs are on every node, so their tasks used every node.
     const single = inputs.flatMap((r, i) => (r.length === 1 ? [hosts.get(i)] : []));
-    expect(new Set(single).size).toBeGreaterThan(1);
+    expect(new Set(single).size).toBe(3);
   });
 
   test('a worker on a replica holder reads the blob from its own disk', async () => {
