@@ -163,8 +163,4 @@ describe('resultIterator', () => {
     const lines = await collect(resultIterator([`${srv.base}/text`], { settings, reader: mapLineReader }));
     expect(lines).toEqual(['line one', 'line two']);
   });
-
-  it('refuses tag:// until DDFS support exists', async () => {
-    await expect(collect(resultIterator(['tag://data:x'], { settings }))).rejects.toThrow(/tag:\/\//);
-  });
 });
