@@ -80,6 +80,10 @@ const DEFAULTS = {
   DISCO_NODE_NAME: () => os.hostname(),
   /** How many warm TypeScript worker processes a node keeps per free slot (0 disables). */
   DISCO_WORKER_POOL: () => '1',
+  /** Tasks a node may hold queued per slot beyond its running ones (hides the master round trip). */
+  DISCO_TASK_PREFETCH: () => '1',
+  /** Only jobs whose tasks average less than this many milliseconds are prefetched. */
+  DISCO_TASK_PREFETCH_BELOW_MS: () => '100',
   /** Largest job pack the master accepts, bytes (original: 1 GiB). */
   DISCO_MAX_JOB_PACK: () => String(1024 * 1024 * 1024),
   /** Address the master's HTTP server binds ('' = all interfaces). */

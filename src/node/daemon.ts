@@ -133,6 +133,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
         return;
       case 'shuffle': {
         const { job, mode, requestId } = msg;
+        const t0 = Date.now();
         (async () => {
           const home = runner.homes.locate(job);
           return shuffle({
@@ -146,7 +147,10 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
             discoPort,
           });
         })().then(
-          (index) => send({ type: 'shuffle_done', job, mode, requestId, index }),
+          (index) => {
+            log.debug({ job, mode, files: msg.resultFiles.length, ms: Date.now() - t0 }, 'shuffle done');
+            send({ type: 'shuffle_done', job, mode, requestId, index });
+          },
           (e) => {
             log.warn({ err: e, job, mode }, 'shuffle failed');
             send({ type: 'shuffle_failed', job, mode, requestId, message: errorMessage(e) });

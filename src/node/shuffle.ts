@@ -8,17 +8,19 @@
  * file + rename), and the node's phase result is that file's `dir://` URL — or null when the
  * tasks produced no outputs here.
  *
- * Partition files are built by streaming each part file into them (never a whole file in
- * memory); at most {@link MAX_OPEN_PARTITIONS} stay open at once. Shuffles of one job are
+ * Partition files are built by copying each part file into them a chunk at a time (never a
+ * whole file in memory, see {@link PartitionWriter}); at most {@link MAX_OPEN_PARTITIONS}
+ * stay open at once. Shuffles of one job are
  * serialised so two rounds never interleave their writes. The `.results` files (one per task,
  * 20,000 of them for a 20,000-task phase; each a few lines) are read synchronously in batches
  * of {@link READ_BATCH}, yielding to the event loop between batches: ten times less CPU than
  * promise-based reads (four thread-pool round trips per file), and the node's other work
  * waits at most one batch (well under a millisecond).
  */
-import { createReadStream, readFileSync } from 'node:fs';
+import { closeSync, fsync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { safeJoin, writeFileAtomic } from '../common/fs-atomic.js';
 import { ddfsTimestamp } from '../common/time.js';
 import { encodeIndex, type IndexEntry } from '../protocol/index-file.js';
@@ -109,21 +111,52 @@ async function* readResults(dir: string, rels: readonly string[]): AsyncGenerato
   }
 }
 
-/** Appends part files to partition files, keeping a bounded number of them open. */
+/** Bytes copied between two turns of the event loop (and the copy buffer's size). */
+const COPY_CHUNK = 1024 * 1024;
+/** Part files appended between two turns of the event loop. */
+const APPEND_BATCH = 64;
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+const fsyncFd = promisify(fsync);
+
+/**
+ * Appends part files to partition files, keeping a bounded number of them open. A map task's
+ * part file is often tiny and there is one per task, so the copy is synchronous (open, read,
+ * write, close: no thread-pool round trips, ten times less CPU than a read stream per file)
+ * in chunks of {@link COPY_CHUNK}, yielding to the event loop after every chunk's worth of
+ * bytes or {@link APPEND_BATCH} files; memory stays at one chunk. Partition files are
+ * fsynced (off the event loop) when closed.
+ */
 class PartitionWriter {
-  /** Open partition files, least recently used first. */
-  private readonly open = new Map<string, fs.FileHandle>();
+  /** Open partition files (descriptors), least recently used first. */
+  private readonly open = new Map<string, number>();
   private created = false;
+  private buf: Buffer | null = null;
+  private sinceYield = 0;
+  private files = 0;
 
   constructor(private readonly dir: string) {}
 
   async append(label: string, src: string): Promise<void> {
-    const fh = await this.handle(label);
-    for await (const chunk of createReadStream(src)) {
-      const buf = chunk as Buffer;
-      let off = 0;
-      while (off < buf.length) off += (await fh.write(buf, off)).bytesWritten;
+    const out = await this.handle(label);
+    this.buf ??= Buffer.allocUnsafe(COPY_CHUNK);
+    const input = openSync(src, 'r');
+    try {
+      for (;;) {
+        const n = readSync(input, this.buf, 0, this.buf.length, null);
+        if (n === 0) break;
+        let off = 0;
+        while (off < n) off += writeSync(out, this.buf, off, n - off);
+        this.sinceYield += n;
+        if (this.sinceYield >= COPY_CHUNK) {
+          this.sinceYield = 0;
+          await yieldToLoop();
+        }
+      }
+    } finally {
+      closeSync(input);
     }
+    if (++this.files % APPEND_BATCH === 0) await yieldToLoop();
   }
 
   /** Sync and close every partition file. */
@@ -132,13 +165,19 @@ class PartitionWriter {
   }
 
   async abandon(): Promise<void> {
-    for (const fh of this.open.values()) await fh.close().catch(() => {});
+    for (const fd of this.open.values()) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+    }
     this.open.clear();
   }
 
-  private async handle(label: string): Promise<fs.FileHandle> {
+  private async handle(label: string): Promise<number> {
     const known = this.open.get(label);
-    if (known) {
+    if (known !== undefined) {
       this.open.delete(label);
       this.open.set(label, known);
       return known;
@@ -149,19 +188,19 @@ class PartitionWriter {
     }
     if (this.open.size >= MAX_OPEN_PARTITIONS)
       await this.release(this.open.keys().next().value as string, true);
-    const fh = await fs.open(path.join(this.dir, `part-${label}`), 'a');
-    this.open.set(label, fh);
-    return fh;
+    const fd = openSync(path.join(this.dir, `part-${label}`), 'a');
+    this.open.set(label, fd);
+    return fd;
   }
 
   private async release(label: string, sync: boolean): Promise<void> {
-    const fh = this.open.get(label);
-    if (!fh) return;
+    const fd = this.open.get(label);
+    if (fd === undefined) return;
     this.open.delete(label);
     try {
-      if (sync) await fh.sync();
+      if (sync) await fsyncFd(fd);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   }
 }

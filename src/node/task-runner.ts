@@ -96,6 +96,8 @@ export class TaskRunner implements SessionListener {
   private readonly env: Record<string, string>;
   private maxWorkers = 0;
   private closed = false;
+  /** A {@link replenish} is scheduled. */
+  private replenishing = false;
 
   constructor(private readonly opts: TaskRunnerOptions) {
     const s = opts.settings;
@@ -373,9 +375,18 @@ export class TaskRunner implements SessionListener {
     this.active -= 1;
   }
 
+  /**
+   * Top up the pre-started workers, in a later turn of the event loop: spawning blocks the
+   * loop for milliseconds, which must not delay the task report or reply just made.
+   */
   private replenish(): void {
-    if (this.closed) return;
-    this.pool.replenish(Math.max(0, this.maxWorkers - this.active), this.maxWorkers);
+    if (this.closed || this.replenishing) return;
+    this.replenishing = true;
+    setImmediate(() => {
+      this.replenishing = false;
+      if (this.closed) return;
+      this.pool.replenish(Math.max(0, this.maxWorkers - this.active), this.maxWorkers);
+    });
   }
 }
 

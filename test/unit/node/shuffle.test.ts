@@ -69,4 +69,41 @@ describe('shuffle', () => {
       /not on this node/,
     );
   });
+
+  it('keeps every byte and the task order over many files, big ones in chunks', async () => {
+    const job = jobName();
+    const hh = hexHash(job);
+    const discoData = path.join(root, 'data');
+    const dir = path.join(discoData, HOST, hh, job);
+    const base = `${HOST}/disco/${HOST}/${hh}/${job}`;
+    await fs.mkdir(path.join(dir, '.disco'), { recursive: true });
+    const n = 300;
+    const want: Buffer[] = [];
+    const resultFiles: string[] = [];
+    for (let i = 0; i < n; i++) {
+      // One file larger than the copy buffer (1 MiB); the rest small.
+      const data = i === 7 ? Buffer.alloc(2.5 * 1024 * 1024, 'x') : Buffer.from(`<${i}>`);
+      const rel = `t${i}/map-0`;
+      await fs.mkdir(path.join(dir, `t${i}`), { recursive: true });
+      await fs.writeFile(path.join(dir, rel), data);
+      want.push(data);
+      const results = `.disco/map-${i}-1.results`;
+      await fs.writeFile(path.join(dir, results), `0 part://${base}/${rel}\n`);
+      resultFiles.push(results);
+    }
+    const index = await shuffle({
+      job,
+      mode: 'map',
+      home: { dir, urlBase: base },
+      resultFiles,
+      host: HOST,
+      discoData,
+      ddfsData: path.join(root, 'ddfs'),
+      discoPort: 8989,
+    });
+    expect(index).toBe(`dir://${base}/.disco/map-index.txt.gz`);
+    const [partDir] = (await fs.readdir(path.join(dir, '.disco'))).filter((f) => f.startsWith('partitions-'));
+    const got = await fs.readFile(path.join(dir, '.disco', partDir, 'part-0'));
+    expect(got.equals(Buffer.concat(want))).toBe(true);
+  });
 });
