@@ -15,6 +15,7 @@
  * // ddfs push data:both_sets ./xa?
  * // ddfs ls -r data:
  */
+
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
@@ -45,6 +46,7 @@ import {
   xcatCommand,
 } from './ddfs-commands.js';
 import { DdfsContext, type DdfsGlobalOptions, type DdfsIo, ddfsProcessIo } from './ddfs-context.js';
+import { runIfProgram } from './program.js';
 
 function packageVersion(): string {
   try {
@@ -285,23 +287,4 @@ export async function main(
   }
 }
 
-// Run when this file is the program (dist/cli/ddfs.js via bin/ddfs.mjs), not when imported.
-const entry = process.argv[1] ? path.resolve(process.argv[1]) : '';
-if (/[\\/](ddfs\.(?:m?js|ts)|ddfs)$/.test(entry) && !/vitest/.test(entry)) {
-  // `ddfs cat … | head`: a closed pipe ends the command quietly.
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
-      throw e;
-    });
-  }
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      process.stderr.write(`ddfs: ${errorMessage(e)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfProgram('ddfs', () => main());

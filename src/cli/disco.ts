@@ -10,6 +10,7 @@
  * // disco run examples/wordcount.ts examples/data/sample.txt --wait
  * // disco results @?WordCount | sort -k2 -n | tail
  */
+
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
@@ -37,6 +38,7 @@ import {
   traceCommand,
   waitCommand,
 } from './job-commands.js';
+import { runIfProgram } from './program.js';
 
 function packageVersion(): string {
   try {
@@ -272,23 +274,4 @@ export async function main(argv: readonly string[] = process.argv, io: Io = proc
   }
 }
 
-// Run when this file is the program (dist/cli/disco.js via bin/disco.mjs), not when imported.
-const entry = process.argv[1] ? path.resolve(process.argv[1]) : '';
-if (/[\\/](disco\.(?:m?js|ts)|disco)$/.test(entry) && !/vitest/.test(entry)) {
-  // `disco results … | head`: a closed pipe ends the command quietly.
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
-      throw e;
-    });
-  }
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      process.stderr.write(`disco: ${errorMessage(e)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfProgram('disco', () => main());
