@@ -16,11 +16,9 @@
  * // ddfs ls -r data:
  */
 
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { errorMessage } from '../common/errors.js';
-import { PACKAGE_ROOT } from '../common/settings.js';
+import { packageVersion } from '../common/settings.js';
 import { CliExit } from './context.js';
 import {
   attrsCommand,
@@ -47,15 +45,6 @@ import {
 } from './ddfs-commands.js';
 import { DdfsContext, type DdfsGlobalOptions, type DdfsIo, ddfsProcessIo } from './ddfs-context.js';
 import { runIfProgram } from './program.js';
-
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string })
-      .version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** `-i` and `-p`, as the original's `add_program_blobs`. */
 function blobsOptions(cmd: Command, prefix = true): Command {

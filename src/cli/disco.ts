@@ -11,11 +11,9 @@
  * // disco results @?WordCount | sort -k2 -n | tail
  */
 
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { errorMessage } from '../common/errors.js';
-import { PACKAGE_ROOT } from '../common/settings.js';
+import { packageVersion } from '../common/settings.js';
 import {
   configCommand,
   listCommand,
@@ -39,15 +37,6 @@ import {
   waitCommand,
 } from './job-commands.js';
 import { runIfProgram } from './program.js';
-
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string })
-      .version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 

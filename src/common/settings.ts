@@ -21,6 +21,18 @@ type Resolver = (s: { get(name: string): string }) => string;
 /** Package root (the folder holding package.json); DISCO_HOME defaults to it. */
 export const PACKAGE_ROOT = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
 
+/** This package's version (`disco --version`, `GET /disco/version`); 'unknown' if unreadable. */
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as {
+      version?: unknown;
+    };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 function findPackageRoot(start: string): string {
   let dir = start;
   for (;;) {

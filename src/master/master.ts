@@ -1,18 +1,7 @@
-/**
- * The Disco master process: HTTP API (wire spec §1), durable job store, job coordinators and
- * scheduler, node control channel, and supervision of nodes on its own machine.
- *
- * @example
- * const master = await startMaster(loadSettings({ DISCO_PORT: '0', DISCO_ROOT: dir }));
- * await fetch(`${master.url}/disco/ctrl/joblist`);
- * await master.close();
- */
-import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { type Logger, pino } from 'pino';
-import { PACKAGE_ROOT, type Settings } from '../common/settings.js';
+import { packageVersion, type Settings } from '../common/settings.js';
 import { type DdfsMaster, startDdfsMaster } from '../ddfs/master/index.js';
 import { ClusterConfig } from './cluster/config.js';
 import { LocalNodeSupervisor } from './cluster/local-nodes.js';
@@ -41,18 +30,6 @@ export interface MasterHandle {
   context: MasterContext;
   /** Stop serving, stop supervised nodes, write out logs and job states. */
   close(): Promise<void>;
-}
-
-/** The package version (`GET /disco/version`). */
-export function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as {
-      version?: unknown;
-    };
-    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
 }
 
 /**

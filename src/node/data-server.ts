@@ -9,9 +9,10 @@
  * answers `/metrics` (Prometheus text) and `/health`, and counts requests and bytes sent. A gate bounds concurrent
  * transfers; when its queue is full the answer is 503, which clients retry.
  */
+
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
+import { listen } from '../common/http-listen.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../common/prometheus.js';
 import { plain, serveFile } from '../common/static-files.js';
 import { Gate } from './gate.js';
@@ -112,20 +113,5 @@ export async function startDataServer(opts: DataServerOptions): Promise<DataServ
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.listenHost || undefined, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listen(server, opts.port, opts.listenHost);
 }

@@ -10,12 +10,13 @@
  * The same server carries the master's internal storage API under `/ddfs/!...`
  * (node-api.ts), authenticated with `DISCO_SECRET`.
  */
+
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import { errorMessage } from '../../common/errors.js';
+import { listen } from '../../common/http-listen.js';
 import { Gate } from '../../node/gate.js';
 import {
   AUTH_HEADER,
@@ -160,22 +161,7 @@ export async function startPutServer(opts: PutServerOptions): Promise<PutServer>
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.listenHost || undefined, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listen(server, opts.port, opts.listenHost);
 }
 
 function decode(s: string): string | null {
