@@ -5,7 +5,7 @@
  * records of the previous results (`chainReader`) and adds one to the key, so the last
  * results are two tens.
  *
- *     npx tsx examples/chained.ts
+ * `main` runs the chain from code (the end-to-end tests call it); `disco run` submits one job.
  */
 import { pathToFileURL } from 'node:url';
 import { chainReader, type Disco, Job } from '../src/index.js';

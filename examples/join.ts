@@ -4,7 +4,6 @@
  * reduce inputs, so rows with equal keys arrive together, and reduce keeps the keys that
  * have more than one row, merging their fields. Two partitions run two reduces.
  *
- *     npx tsx examples/join.ts                     # joins examples/data/set_A.csv and set_B.csv
  *     disco run examples/join.ts /abs/set_A.csv /abs/set_B.csv --wait
  */
 import { writeFileSync } from 'node:fs';

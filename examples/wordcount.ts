@@ -7,7 +7,7 @@
  *     disco run examples/wordcount.ts examples/data/sample.txt --wait
  *     disco results @?WordCount | sort -t$'\t' -k2 -n | tail
  *
- * or run `main` (e.g. `npx tsx examples/wordcount.ts [input...]`), which submits the job,
+ * or call `main` from code (as the end-to-end tests do), which submits the job,
  * follows its events, and prints the most frequent words.
  */
 import path from 'node:path';
