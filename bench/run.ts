@@ -15,19 +15,12 @@
  * Usage: npm run bench [-- trivial tasks wordcount]   (BENCH_WC_MB=100 for a quicker run)
  */
 import { execFileSync } from 'node:child_process';
-import {
-  createReadStream,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { createReadStream, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../src/common/settings.js';
 import { startCluster } from '../test/harness/cluster.js';
 import { Trivial, WordCount } from './jobs.mjs';
+import { generateText } from './text.js';
 
 const OUT = path.join(PACKAGE_ROOT, 'bench', 'out');
 const which = new Set(process.argv.slice(2));
@@ -94,48 +87,6 @@ async function benchTasks(cluster: string): Promise<void> {
     `${n.toLocaleString('en')} raw:// inputs, map only: ${secs.toFixed(2)} s, ${ours.toFixed(0)} tasks/s (target ≥ 500); ` +
       `one process per task on 2 cores: ${spawnRate.toFixed(0)} tasks/s; ratio ${(ours / spawnRate).toFixed(1)}×`,
   );
-}
-
-/** Deterministic text: a Zipf-like vocabulary, 12-word lines. */
-function generateText(dir: string, totalMb: number, files: number): string[] {
-  mkdirSync(dir, { recursive: true });
-  const vocab: string[] = [];
-  let seed = 42;
-  const rnd = () => {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    return seed / 2147483648;
-  };
-  const letters = 'etaoinshrdlucmfwypvbgkjqxz';
-  for (let i = 0; i < 20000; i++) {
-    let w = '';
-    const len = 2 + Math.floor(rnd() * 8);
-    for (let j = 0; j < len; j++) w += letters[Math.floor(rnd() ** 2 * letters.length)];
-    vocab.push(w);
-  }
-  const paths: string[] = [];
-  const perFile = Math.ceil((totalMb * 1024 * 1024) / files);
-  for (let f = 0; f < files; f++) {
-    const p = path.join(dir, `part-${f}.txt`);
-    paths.push(p);
-    if (existsSync(p) && statSync(p).size >= perFile) continue;
-    const chunks: string[] = [];
-    let size = 0;
-    let buf = '';
-    while (size < perFile) {
-      const words: string[] = [];
-      for (let k = 0; k < 12; k++) words.push(vocab[Math.floor(rnd() ** 3 * vocab.length)]);
-      const l = `${words.join(' ')}\n`;
-      buf += l;
-      size += l.length;
-      if (buf.length > 1 << 20) {
-        chunks.push(buf);
-        buf = '';
-      }
-    }
-    chunks.push(buf);
-    writeFileSync(p, chunks.join(''));
-  }
-  return paths;
 }
 
 /** The baseline: one process, the same map, combiner semantics (a Map) and reduce. */

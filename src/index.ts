@@ -32,14 +32,24 @@ export {
   type JobStatus,
   masterUrl,
   type NodeInfo,
+  type ProfileStatsOptions,
   type WaitOptions,
 } from './client/disco.js';
 export type { JobEvent } from './client/events.js';
+export { ExternalProgram, external } from './client/external.js';
 export { CHUNK_SIZE, DEFAULT_RETRY, type RetryPolicy } from './client/http.js';
 export { Job, type JobInit } from './client/job.js';
 export { isJobShortcut, type JobListEntry, resolveJobName, resolveJobRef } from './client/job-history.js';
 export type { JobFunction, JobInputSpec, JobOptions, SchedulerOptions } from './client/job-options.js';
 export { type BuiltJobPack, buildJobPack } from './client/jobpack-builder.js';
+export {
+  type CpuProfile,
+  type FunctionStat,
+  mergeProfiles,
+  type ProfileSortKey,
+  ProfileStats,
+  parseCpuProfile,
+} from './client/profile-stats.js';
 export { classicIterator, type ResultIteratorOptions, resultIterator } from './client/result-iterator.js';
 // Errors and settings
 export { CommError, DataError, DiscoError, JobError, ProtocolError } from './common/errors.js';
@@ -61,13 +71,50 @@ export {
   chainReader,
   defaultPartition,
   kvgroup,
+  makeRangePartition,
   mapLineReader,
   nopMap,
   nopReduce,
+  notifier,
   type Output,
+  type PartitionFunction,
   sorted,
   sum,
   sumCombiner,
   sumReduce,
 } from './worker/func.js';
+export { get, MAX_OOB_PUTS, put } from './worker/oob.js';
 export { Params } from './worker/params.js';
+// Readers, writers and streams (docs/worker-helpers.md)
+export { gzipLineReader, gzipReader } from './worker/readers/gzip.js';
+export type { InputStream } from './worker/readers/input-stream.js';
+export {
+  type NetstringOutput,
+  netstrReader,
+  netstrWriter,
+  oldNetstrReader,
+} from './worker/readers/netstr.js';
+export { objectReader, objectWriter } from './worker/readers/object.js';
+export { reReader } from './worker/readers/re.js';
+export { jobname, parseDir } from './worker/result-urls.js';
+export {
+  discoInputStream,
+  discoOutputStream,
+  ignoreCorruptInputStream,
+  type OutputStream,
+  taskInputStream,
+  taskOutputStream,
+} from './worker/streams.js';
+// Custom workers (docs/custom-workers.md)
+export {
+  type ModuleRef,
+  type TaskIO,
+  Worker,
+  type WorkerHomeFile,
+  type WorkerInput,
+  type WorkerJob,
+  type WorkerJobDict,
+  type WorkerOutput,
+  type WorkerReadOptions,
+  type WorkerTask,
+} from './worker/worker-base.js';

@@ -15,13 +15,16 @@
  */
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { recordsFromChunks, resultIterator } from '../client/result-iterator.js';
 import { CommError, DataError } from '../common/errors.js';
 import { pipeBlob } from '../ddfs/client/blob-read.js';
-import type { RecordReader } from '../ddfs/client/chunker.js';
+import { type ByteTransform, gunzipInput, type RecordReader } from '../ddfs/client/chunker.js';
 import { isTag } from '../ddfs/client/ddfs.js';
 import { progress } from '../ddfs/client/progress.js';
+import { TarFormatError, tarBlobs } from '../ddfs/client/tarball.js';
+import { objectRelPath, parseDdfsUrl, unpackObjName } from '../ddfs/names.js';
 import { resolveHttp, splitUrl } from '../protocol/urls.js';
 import type { StreamFunction } from '../worker/readers/chain.js';
 import { CliExit } from './context.js';
@@ -139,6 +142,23 @@ async function chunkReader(spec: string | undefined): Promise<RecordReader | und
   return (await loadFunction(spec, 'reader')) as unknown as RecordReader;
 }
 
+/** The `-T` byte transforms of `chunk`: `gunzip`, or module:export functions `fn(bytes, url)`. */
+async function chunkStreams(specs: readonly string[] | undefined): Promise<ByteTransform[]> {
+  const out: ByteTransform[] = [];
+  for (const spec of specs ?? []) {
+    if (spec === 'gunzip') out.push(gunzipInput);
+    else out.push((await loadFunction(spec, 'input stream')) as unknown as ByteTransform);
+  }
+  return out;
+}
+
+/** The `-T` stream functions of `xcat`: module:export functions `fn(stream, size, url, params)`. */
+async function xcatStreams(specs: readonly string[] | undefined): Promise<StreamFunction[]> {
+  const out: StreamFunction[] = [];
+  for (const spec of specs ?? []) out.push((await loadFunction(spec, 'input stream')) as StreamFunction);
+  return out;
+}
+
 /** Make a path argument of `push`: files as they are, directories (with `-r`) walked. */
 async function pushFiles(ctx: DdfsContext, args: readonly string[], recursive?: boolean): Promise<string[]> {
   const out: string[] = [];
@@ -197,6 +217,33 @@ export async function blobsCommand(
   if (o.json) ctx.io.out(toJson(all));
 }
 
+/**
+ * A replica of the blob stored under this machine's `DDFS_DATA` (this machine is one of its
+ * nodes, e.g. a `disco start` cluster): its file, or null. A blob's object name is unique and
+ * its file is complete and read-only once in place, so any local copy has the blob's bytes.
+ */
+async function localReplica(ctx: DdfsContext, replicas: readonly string[]): Promise<string | null> {
+  const root = ctx.settings.get('DDFS_DATA');
+  if (!root) return null;
+  for (const r of replicas) {
+    const u = parseDdfsUrl(r);
+    // Only well-formed names: nothing in a URL may lead outside the volume's blob tree.
+    if (u?.type !== 'blob' || u.scheme !== 'disco' || !unpackObjName(u.obj)) continue;
+    const file = path.join(root, objectRelPath(u.vol, 'blob', u.obj));
+    const st = await fs.stat(file).catch(() => null);
+    if (st?.isFile()) return file;
+  }
+  return null;
+}
+
+async function catFile(ctx: DdfsContext, file: string, onBytes: (n: number) => void): Promise<void> {
+  for await (const b of createReadStream(file, { highWaterMark: 1 << 20 })) {
+    const p = ctx.writeFast(b as Buffer);
+    if (p) await p;
+    onBytes((b as Buffer).length);
+  }
+}
+
 /** Copy one URL argument (replicas: failover) to standard output, for `cat`. */
 async function catOne(ctx: DdfsContext, u: UrlArg, onBytes: (n: number) => void): Promise<void> {
   const replicas = typeof u === 'string' ? [u] : u;
@@ -207,13 +254,10 @@ async function catOne(ctx: DdfsContext, u: UrlArg, onBytes: (n: number) => void)
     onBytes(b.length);
     return;
   }
-  if (isLocal(first)) {
-    for await (const b of createReadStream(splitUrl(first).path, { highWaterMark: 1 << 20 })) {
-      await ctx.write(b as Buffer);
-      onBytes((b as Buffer).length);
-    }
-    return;
-  }
+  if (isLocal(first)) return catFile(ctx, splitUrl(first).path, onBytes);
+  // On one of the blob's nodes the file is read directly: no HTTP, no data server.
+  const local = await localReplica(ctx, replicas);
+  if (local) return catFile(ctx, local, onBytes);
   const port = ctx.settings.get('DISCO_PORT');
   await pipeBlob(
     replicas.map((r) => resolveHttp(r, port, ctx.ddfs.master)),
@@ -276,6 +320,7 @@ export async function chunkCommand(
     update?: boolean;
     delayed?: boolean;
     reader?: string;
+    stream?: string[];
     chunkSize?: string;
     compression?: string;
   },
@@ -296,6 +341,7 @@ export async function chunkCommand(
     }
   }
   const reader = await chunkReader(o.reader);
+  const inputStream = await chunkStreams(o.stream);
   const local = blobs.every(isLocal);
   const p = progress({ label: 'chunk', unit: 'chunks', stream: ctx.progressStream });
   if (local) p.total({ bytes: await totalSize(blobs.map((b) => splitUrl(b as string).path)) });
@@ -308,6 +354,7 @@ export async function chunkCommand(
         update: o.update,
         delayed: o.delayed,
         reader,
+        inputStream,
         chunkSize: o.chunkSize === undefined ? undefined : parseSize(o.chunkSize),
         compression: o.compression === undefined ? undefined : Number(o.compression),
         onInputBytes: (n) => p.bytes(n),
@@ -400,13 +447,30 @@ export async function lsCommand(
   if (o.json && !o.recursive) ctx.io.out(toJson(all));
 }
 
+/** Options of `ddfs push`. */
+export interface PushCommandOptions {
+  replicas?: string;
+  recursive?: boolean;
+  update?: boolean;
+  delayed?: boolean;
+  /** `-x`: the files are tar archives; push their members. */
+  tarballs?: boolean;
+  include?: string;
+  exclude?: string;
+  /** `-z`: gzip tar members. */
+  compress?: boolean;
+}
+
 /** `ddfs push <tag> [file...]`: files as blobs, then tagged. */
 export async function pushCommand(
   ctx: DdfsContext,
   tag: string,
   args: string[],
-  o: { replicas?: string; recursive?: boolean; update?: boolean; delayed?: boolean },
+  o: PushCommandOptions,
 ): Promise<void> {
+  if (!o.tarballs && (o.include !== undefined || o.exclude !== undefined || o.compress))
+    throw new CliExit('-I, -E and -z apply to tar archives: add -x', 2);
+  if (o.tarballs) return pushTarballs(ctx, tag, args, o);
   const files = await pushFiles(ctx, args, o.recursive);
   const p = progress({
     label: 'push',
@@ -430,6 +494,69 @@ export async function pushCommand(
   } finally {
     p.done();
   }
+}
+
+/**
+ * `ddfs push -x <tag> <archive...>`: every regular file of the tar archives (gzipped or not) as
+ * a blob named after its path, pushed one after the other without unpacking to disk (members
+ * over 4 MiB pass through a temporary file), then all tagged at once.
+ */
+async function pushTarballs(
+  ctx: DdfsContext,
+  tag: string,
+  args: string[],
+  o: PushCommandOptions,
+): Promise<void> {
+  if (args.length === 0) throw new CliExit('push -x: give the tar archives to push', 2);
+  for (const f of args) {
+    const st = await fs.stat(f).catch(() => null);
+    if (!st) throw new CliExit(`${f}: no such file`);
+    if (!st.isFile()) throw new CliExit(`${f} is not a file (push -x takes tar archives)`);
+  }
+  const p = progress({
+    label: 'push',
+    unit: 'files',
+    totalBytes: await totalSize(args),
+    stream: ctx.progressStream,
+  });
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ddfs-push-x-'));
+  const blobs: string[][] = [];
+  try {
+    for (const file of args) {
+      const input = createReadStream(file, { highWaterMark: 1 << 20 });
+      input.on('data', (b) => p.bytes(b.length));
+      try {
+        for await (const b of tarBlobs(input, {
+          include: o.include,
+          exclude: o.exclude,
+          compress: o.compress,
+          dir,
+        })) {
+          try {
+            const replicas = await ctx.ddfs.pushBlob(b.source, b.name, {
+              replicas: parseReplicas(o.replicas),
+            });
+            blobs.push(replicas);
+            p.clear();
+            ctx.io.out(`created: ${replicas.join('\t')}`);
+            p.item();
+          } finally {
+            await b.release();
+          }
+        }
+      } catch (e) {
+        if (e instanceof TarFormatError) throw new CliExit(`${file}: ${e.message}`);
+        throw e;
+      } finally {
+        input.destroy();
+      }
+    }
+  } finally {
+    p.done();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+  if (blobs.length === 0) ctx.io.err('ddfs: push -x: no files in the archives (or none matched -I/-E)');
+  await ctx.ddfs.tag(tag, blobs, { update: o.update, delayed: o.delayed });
 }
 
 /** Replica lists of `put`/`tag` arguments. */
@@ -515,13 +642,14 @@ export async function urlsCommand(
 export async function xcatCommand(
   ctx: DdfsContext,
   args: string[],
-  o: BlobsOpts & { jobMode?: boolean; reader?: string; json?: boolean },
+  o: BlobsOpts & { jobMode?: boolean; reader?: string; stream?: string[]; json?: boolean },
 ): Promise<void> {
   const list = o.jobMode ? await jobResults(ctx, args) : args;
   const { tags, urls } = separateTags(await inputs(ctx, list));
   const all: UrlArg[] = [...urls];
   for await (const set of programBlobs(ctx, tags, o)) all.push(set);
   const reader = o.reader ? ((await loadFunction(o.reader, 'reader')) as StreamFunction) : undefined;
+  const inputStream = await xcatStreams(o.stream);
   const lines: string[] = [];
   let size = 0;
   const flush = async () => {
@@ -535,6 +663,7 @@ export async function xcatCommand(
       settings: ctx.settings,
       master: ctx.ddfs.master,
       reader,
+      inputStream,
     })) {
       let line: string;
       if (o.json) line = toJson(rec);

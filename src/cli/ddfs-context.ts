@@ -28,9 +28,16 @@ export interface DdfsIo extends Io {
   progress?: ProgressStream;
 }
 
-/** Write to stdout, waiting for `drain` when its buffer is full. */
+/**
+ * Bytes stdout may hold before a writer waits: far above its 16 KiB high-water mark, so a
+ * stream of 64 KiB socket reads does not stop and restart the source after every chunk.
+ */
+const STDOUT_BUFFER = 1 << 20;
+
+/** Write to stdout, waiting for `drain` once more than {@link STDOUT_BUFFER} is queued. */
 function writeStdout(b: Buffer): Promise<void> | void {
-  if (process.stdout.write(b)) return;
+  process.stdout.write(b);
+  if (process.stdout.writableLength <= STDOUT_BUFFER) return;
   return new Promise((resolve, reject) => {
     const done = (e?: Error) => {
       process.stdout.off('drain', ok);

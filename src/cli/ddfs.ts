@@ -13,6 +13,8 @@
  * // ddfs chunk data:bigtxt ./bigfile.txt
  * // ddfs xcat data:bigtxt | less
  * // ddfs push data:both_sets ./xa?
+ * // ddfs push -x data:photos ./photos.tar.gz
+ * // ddfs chunk -T gunzip data:logs ./access.log.gz
  * // ddfs ls -r data:
  */
 
@@ -51,6 +53,11 @@ function blobsOptions(cmd: Command, prefix = true): Command {
   cmd.option('-i, --ignore-missing', 'skip missing tags instead of failing');
   if (prefix) cmd.option('-p, --prefix-mode', 'tag arguments are prefixes: every tag starting with one');
   return cmd;
+}
+
+/** Commander's way to let an option repeat. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 /** Build the program. `setExit` receives the status of commands that end with one. */
@@ -92,6 +99,10 @@ export function buildProgram(
     .option('-r, --recursive', 'push the files of directories, recursively')
     .option('-u, --update', 'skip blobs whose names the tag already has')
     .option('-d, --delayed', 'delayed tag update')
+    .option('-x, --tarballs', 'the files are tar archives (.tar, .tar.gz): push each file in them')
+    .option('-I, --include <text>', 'with -x: only archive members whose path contains text')
+    .option('-E, --exclude <text>', 'with -x: skip archive members whose path contains text')
+    .option('-z, --compress', 'with -x: gzip each member (blob names end in _gz)')
     .action(act((ctx, tag: string, files: string[], o) => pushCommand(ctx, tag, files, o)));
   blobsOptions(
     program
@@ -107,6 +118,12 @@ export function buildProgram(
       .option(
         '-R, --reader <reader>',
         'records from the input bytes: lines (default), records (the internal format), or module.ts:export',
+      )
+      .option(
+        '-T, --stream <stream>',
+        'transform the input bytes first: gunzip, or module.ts:export fn(bytes, url) (repeatable, applied in order)',
+        collect,
+        [],
       ),
   ).action(act((ctx, tag: string, urls: string[], o) => chunkCommand(ctx, tag, urls, o)));
   program
@@ -152,6 +169,12 @@ export function buildProgram(
       .option(
         '-R, --reader <module:export>',
         'reader function(stream, size, url, params) instead of the format',
+      )
+      .option(
+        '-T, --stream <module:export>',
+        'input stream function(stream, size, url, params) before the reader (repeatable, applied in order)',
+        collect,
+        [],
       )
       .option('--json', 'one JSON record per line'),
   ).action(act((ctx, urls: string[], o) => xcatCommand(ctx, urls, o)));

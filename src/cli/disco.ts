@@ -30,6 +30,9 @@ import {
   jobdictCommand,
   jobsCommand,
   mapresultsCommand,
+  oobGetCommand,
+  oobListCommand,
+  pstatsCommand,
   resultsCommand,
   runCommand,
   submitCommand,
@@ -210,6 +213,40 @@ export function buildProgram(io: Io = processIo, setExit: (code: number) => void
     .argument('<job>')
     .option('-o, --output <file>', 'output file (default: <job>.trace.json; - = standard output)')
     .action(act((ctx, job: string, o) => traceCommand(ctx, job, o)));
+  const oob = program
+    .command('oob')
+    .description('list (disco oob <job>) or get the out-of-band results of a job')
+    .argument('[job]')
+    .option('--json', 'print JSON')
+    .action(
+      act(async (ctx, job: string | undefined, o) => {
+        if (!job) throw new CliExit('usage: disco oob list <job> | disco oob get <key> <job>');
+        return oobListCommand(ctx, job, o);
+      }),
+    );
+  oob
+    .command('list')
+    .description('print the keys of a job\u2019s out-of-band results')
+    .argument('<job>')
+    .option('--json', 'print JSON')
+    .action(act((ctx, job: string, o) => oobListCommand(ctx, job, o)));
+  oob
+    .command('get')
+    .description('print the out-of-band value of key in job')
+    .argument('<key>')
+    .argument('<job>')
+    .option('-o, --output <file>', 'write the value (bytes as they are) to a file')
+    .action(act((ctx, key: string, job: string, o) => oobGetCommand(ctx, key, job, o)));
+  program
+    .command('pstats')
+    .description('print the profile of a job run with profile: true (functions by time)')
+    .argument('<job>')
+    .option('--mode <phase>', 'only the map or the reduce tasks')
+    .option('-k, --sort-stats <key>', 'sort by cumulative (default) or self time (pstats: cumtime, tottime)')
+    .option('-n, --limit <rows>', 'show only the first rows')
+    .option('--filter <text>', 'only functions whose name or file contains text')
+    .option('-o, --output <file>', 'also write the merged profile (.cpuprofile, for Chrome DevTools)')
+    .action(act((ctx, job: string, o) => pstatsCommand(ctx, job, o)));
 
   // -- the cluster --
   program

@@ -256,3 +256,60 @@ export async function traceCommand(ctx: CliContext, ref: string, o: { output?: s
     `${file}: ${timeline.bars.length} task attempts on ${timeline.nodes.length} nodes (open it in chrome://tracing or https://ui.perfetto.dev)`,
   );
 }
+
+/** `disco oob list <job>` (and the original's `disco oob <job>`): the job's OOB keys. */
+export async function oobListCommand(ctx: CliContext, ref: string, o: { json?: boolean }): Promise<void> {
+  const name = await ctx.jobName(ref);
+  const keys = await ctx.disco.oobList(name);
+  if (o.json) ctx.io.out(toJson(keys));
+  else for (const k of keys) ctx.io.out(k);
+}
+
+/** `disco oob get <key> <job> [-o file]`: an OOB value, as text or into a file (bytes as they are). */
+export async function oobGetCommand(
+  ctx: CliContext,
+  key: string,
+  ref: string,
+  o: { output?: string },
+): Promise<void> {
+  const name = await ctx.jobName(ref);
+  const value = await ctx.disco.oobGet(name, key);
+  if (o.output && o.output !== '-') writeFileSync(o.output, value);
+  else ctx.io.out(value.toString('utf8'));
+}
+
+/**
+ * `disco pstats <job> [--mode map|reduce] [-k sort] [-n rows] [-o file.cpuprofile]`: the job's
+ * task profiles as one table (the original's `disco pstats`), optionally saved as a profile
+ * Chrome DevTools opens.
+ */
+export async function pstatsCommand(
+  ctx: CliContext,
+  ref: string,
+  o: { mode?: string; sortStats?: string; limit?: string; output?: string; filter?: string },
+): Promise<void> {
+  const name = await ctx.jobName(ref);
+  const mode = o.mode ?? '';
+  if (mode !== '' && mode !== 'map' && mode !== 'reduce')
+    throw new CliExit(`--mode must be map or reduce, got ${JSON.stringify(mode)}`);
+  const { parseSortKey } = await import('../client/profile-stats.js');
+  let sortBy: ReturnType<typeof parseSortKey>;
+  try {
+    sortBy = parseSortKey(o.sortStats ?? 'cumulative');
+  } catch (e) {
+    throw new CliExit(`-k: ${(e as Error).message}`);
+  }
+  let limit: number | undefined;
+  if (o.limit !== undefined) {
+    limit = Number(o.limit);
+    if (!Number.isInteger(limit) || limit < 0) throw new CliExit('--limit must be a non-negative integer');
+  }
+  const stats = await ctx.disco.profileStats(name, {
+    mode: mode as 'map' | 'reduce' | '',
+    sortBy,
+    limit,
+    save: o.output,
+  });
+  ctx.io.out(stats.toString({ filter: o.filter }).trimEnd());
+  if (o.output) ctx.io.err(`${o.output}: merged profile (open it in Chrome DevTools, Performance panel)`);
+}

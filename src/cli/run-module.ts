@@ -1,8 +1,9 @@
 /**
  * `disco run <module[:Export]>`: find the job in a job module. The export may be a `Job`
- * subclass (the usual case), a `Job` instance, or an object of job options; without
- * `:Export` the module's default export is used if it is a job, else its only exported `Job`
- * subclass, else the module's own exports named like job options (`map`, `reduce`, …).
+ * subclass (the usual case), a `Job` instance, a `Worker` subclass (a job run by that
+ * worker), or an object of job options; without `:Export` the module's default export is
+ * used if it is a job, else its only exported `Job` subclass, else the module's own exports
+ * named like job options (`map`, `reduce`, …), else its only exported `Worker` subclass.
  *
  * @example
  * const job = await jobFromModule('examples/wordcount.ts:WordCount', disco, { name: 'Count' });
@@ -12,6 +13,7 @@ import path from 'node:path';
 import type { Disco } from '../client/disco.js';
 import { Job } from '../client/job.js';
 import { JOB_OPTION_NAMES, type JobOptions } from '../client/job-options.js';
+import type { Worker } from '../worker/worker-base.js';
 import { CliExit } from './context.js';
 
 /** A module path with an optional `:ExportName`. */
@@ -27,6 +29,13 @@ function isJobClass(v: unknown): v is JobClass {
   if (typeof v !== 'function' || !v.prototype) return false;
   const p = v.prototype as Record<string, unknown>;
   return typeof p.run === 'function' && typeof p.wait === 'function';
+}
+
+/** A class extending `Worker` (`run` and the client-side hooks on its prototype, no `wait`). */
+function isWorkerClass(v: unknown): v is new () => Worker {
+  if (typeof v !== 'function' || !v.prototype) return false;
+  const p = v.prototype as Record<string, unknown>;
+  return typeof p.run === 'function' && typeof p.jobDict === 'function' && typeof p.wait !== 'function';
 }
 
 function isJobInstance(v: unknown): v is Job {
@@ -66,7 +75,10 @@ export async function jobFromModule(
   } else if (isJobClass(ns.default) || isJobInstance(ns.default)) {
     target = ns.default;
   } else {
-    const classes = exported.filter((k) => isJobClass(ns[k]));
+    let classes = exported.filter((k) => isJobClass(ns[k]));
+    // No Job: a module exporting one Worker class runs that worker.
+    if (classes.length === 0 && typeof ns.map !== 'function' && typeof ns.reduce !== 'function')
+      classes = exported.filter((k) => isWorkerClass(ns[k]));
     if (classes.length > 1) {
       throw new CliExit(`${file} exports several jobs (${classes.join(', ')}); name one as ${spec}:<Export>`);
     }
@@ -74,7 +86,7 @@ export async function jobFromModule(
   }
   if (target === null) {
     if (typeof ns.map !== 'function' && typeof ns.reduce !== 'function') {
-      throw new CliExit(`${file} exports no Job subclass and no map or reduce function`);
+      throw new CliExit(`${file} exports no Job subclass, no map or reduce function and no Worker subclass`);
     }
     const name =
       opts.name ??
@@ -85,6 +97,17 @@ export async function jobFromModule(
     return { job: new Job({ master: disco, name, ...optionsOf(ns) }), file };
   }
   if (isJobClass(target)) return { job: new target({ master: disco, name: opts.name }), file };
+  if (isWorkerClass(target)) {
+    let worker: Worker;
+    try {
+      worker = new target();
+    } catch (e) {
+      throw new CliExit(
+        `cannot create the worker ${target.name} (its constructor must work without arguments): ${(e as Error).message}`,
+      );
+    }
+    return { job: new Job({ master: disco, name: opts.name ?? target.name, worker }), file };
+  }
   if (isJobInstance(target)) {
     if (opts.name) target.name = opts.name;
     return { job: target, file };

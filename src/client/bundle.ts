@@ -26,6 +26,8 @@ import type { Plugin } from 'esbuild';
 import { DiscoError } from '../common/errors.js';
 import { PACKAGE_ROOT } from '../common/settings.js';
 import { WORKER_API_GLOBAL, WORKER_API_NAMES } from '../protocol/jobdata.js';
+import type { RequiredModule } from './job-options.js';
+import { addDir, type JobHomeFile } from './jobhome.js';
 
 /** The package name user modules import the library by. */
 export const PACKAGE_NAME = 'disco-ts';
@@ -99,9 +101,86 @@ function apiPlugin(target: Target, names: readonly string[]): Plugin {
   };
 }
 
-/** Split `requiredModules` into package names (kept external) and local paths. */
-export function externalPackages(requiredModules: readonly string[] = []): string[] {
-  return requiredModules.filter((m) => !m.startsWith('.') && !path.isAbsolute(m));
+/**
+ * The packages of `requiredModules` the job module's bundle leaves as imports: package names
+ * (installed on the nodes) and the names of `[name, path]` pairs (sent in the job home).
+ */
+export function externalPackages(requiredModules: readonly RequiredModule[] = []): string[] {
+  return requiredModules
+    .map((m) => (typeof m === 'string' ? m : m[0]))
+    .filter((m) => typeof m === 'string' && !m.startsWith('.') && !path.isAbsolute(m));
+}
+
+/** npm package names, scoped or not, without path tricks. */
+const PACKAGE_NAME_RE = /^(?:@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*$/i;
+
+/**
+ * The job home files of the `[name, path]` pairs of `requiredModules`: each becomes package
+ * `name` under `node_modules/`, where Node finds it from the job home. A file is bundled with
+ * its own imports into one CommonJS file (so both `require` and `import` load it, whatever
+ * language it was written in); a directory is copied as it is (it should be a package).
+ *
+ * @example
+ * await requiredPackageEntries([['shout', './vendor/shout.ts']]);
+ * // [{ name: 'node_modules/shout/index.cjs', … }, { name: 'node_modules/shout/package.json', … }]
+ */
+export async function requiredPackageEntries(
+  requiredModules: readonly RequiredModule[] = [],
+): Promise<JobHomeFile[]> {
+  const out: JobHomeFile[] = [];
+  for (const m of requiredModules) {
+    if (typeof m === 'string') continue;
+    if (!Array.isArray(m) || m.length !== 2 || typeof m[0] !== 'string' || typeof m[1] !== 'string')
+      throw new DiscoError(
+        `requiredModules entry ${JSON.stringify(m)}: expected a name, a path, or [package name, path]`,
+      );
+    const [name, where] = m;
+    if (!PACKAGE_NAME_RE.test(name) || name === PACKAGE_NAME)
+      throw new DiscoError(`requiredModules: ${JSON.stringify(name)} is not a usable package name`);
+    const abs = path.resolve(where);
+    let st: ReturnType<typeof statSync>;
+    try {
+      st = statSync(abs);
+    } catch {
+      throw new DiscoError(`required module ${name}: ${abs} does not exist`);
+    }
+    const dir = `node_modules/${name}`;
+    if (st.isDirectory()) {
+      addDir(abs, dir, out);
+      continue;
+    }
+    out.push(
+      { name: `${dir}/index.cjs`, data: await bundlePackage(abs, name) },
+      { name: `${dir}/package.json`, data: Buffer.from(JSON.stringify({ name, main: 'index.cjs' })) },
+    );
+  }
+  return out;
+}
+
+/** One file and its imports as a CommonJS module (imports of `disco-ts` → the worker API). */
+async function bundlePackage(abs: string, name: string): Promise<Uint8Array> {
+  const esbuild = await import('esbuild');
+  try {
+    const result = await esbuild.build({
+      entryPoints: [abs],
+      absWorkingDir: process.cwd(),
+      bundle: true,
+      format: 'cjs',
+      platform: 'node',
+      target: 'node20',
+      write: false,
+      logLevel: 'silent',
+      plugins: [apiPlugin('worker', await apiExportNames())],
+    });
+    const code = result.outputFiles?.[0]?.contents;
+    if (!code) throw new Error('no output');
+    return code;
+  } catch (e) {
+    const first = (e as { errors?: { text: string }[] }).errors?.[0];
+    throw new DiscoError(
+      `cannot bundle required module ${name} (${abs}): ${first?.text ?? (e as Error).message}`,
+    );
+  }
 }
 
 function isFresh(e: CacheEntry): boolean {
@@ -187,8 +266,13 @@ export function bundleClientModule(entry: string): Promise<Uint8Array> {
 /** Path of a module given as a path or `file:` URL. */
 export function modulePath(m: string | URL): string {
   const s = String(m);
-  return s.startsWith('file:') ? fileURLToPath(s) : path.resolve(s);
+  const p = s.startsWith('file:') ? fileURLToPath(s) : path.resolve(s);
+  // `import.meta.url` inside a client bundle names the bundle: the job's module is its source.
+  return clientBundleSources.get(p) ?? p;
 }
+
+/** Client bundles written by {@link importJobModule} → the module each was built from. */
+const clientBundleSources = new Map<string, string>();
 
 /**
  * Import a job module in the client: directly when Node can (JavaScript, or TypeScript under
@@ -211,5 +295,6 @@ export async function importJobModule(entry: string): Promise<Record<string, unk
     `${path.basename(stripExt(abs))}-${createHash('sha1').update(abs).update(js).digest('hex').slice(0, 16)}.mjs`,
   );
   if (!existsSync(file)) writeFileSync(file, js);
+  clientBundleSources.set(file, abs);
   return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
 }

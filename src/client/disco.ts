@@ -11,13 +11,16 @@
  */
 import { CommError, DiscoError, JobError } from '../common/errors.js';
 import { loadSettings, Settings } from '../common/settings.js';
+import type { DDFS } from '../ddfs/client/ddfs.js';
 import type { JobInput, JobPack } from '../protocol/jobpack.js';
+import { jobOobTag } from '../protocol/names.js';
 import { EventMonitor, eventFormat } from './event-monitor.js';
 import { type JobEvent, parseEventLines, sliceFromOffset } from './events.js';
 import { DEFAULT_RETRY, type HttpResponse, type RetryPolicy, request, sleep } from './http.js';
 import { Job } from './job.js';
 import type { JobListEntry } from './job-history.js';
 import type { JobOptions } from './job-options.js';
+import type { ProfileSortKey, ProfileStats } from './profile-stats.js';
 import { JobProgress } from './progress-bar.js';
 import type { ResultIteratorOptions } from './result-iterator.js';
 
@@ -101,6 +104,18 @@ export interface EventsOptions {
   /** With `follow`, ms between reads (default 1000). */
   pollInterval?: number;
   signal?: AbortSignal;
+}
+
+/** Options of {@link Disco.profileStats}. */
+export interface ProfileStatsOptions {
+  /** Only the map or the reduce tasks' profiles (default: all). */
+  mode?: 'map' | 'reduce' | '';
+  /** Table order: total (cumulative) time or self time (default cumulative). */
+  sortBy?: ProfileSortKey;
+  /** Rows `print()`/`toString()` show by default (default: all). */
+  limit?: number;
+  /** Also write the merged profile to this `.cpuprofile` file (opens in Chrome DevTools). */
+  save?: string;
 }
 
 /** `disco://host[:port]`, `host[:port]` or `http(s)://…` → `http(s)://host:port`. */
@@ -192,7 +207,7 @@ export class Disco {
       });
     } catch (e) {
       if (e instanceof CommError && e.status === 0) {
-        throw new CommError(`${e.message} (is the Disco master running at ${this.master}?)`, e.url, 0);
+        throw new CommError(`${e.reason}: is the Disco master running at ${this.master}?`, e.url, 0);
       }
       throw e;
     }
@@ -456,6 +471,105 @@ export class Disco {
       bar?.clear();
       if (opts.clean) await this.clean(name).catch(() => undefined);
     }
+  }
+
+  /** A DDFS client for this master's DDFS, with this client's settings. */
+  async ddfs(): Promise<DDFS> {
+    // Loaded on first use: most commands never touch DDFS.
+    const { DDFS } = await import('../ddfs/client/ddfs.js');
+    return new DDFS(this.master, { settings: this.settings, retry: this.retry });
+  }
+
+  /** The replica sets of a job's OOB tag; a clear error when it has none. */
+  private async oobUrls(ddfs: DDFS, name: string): Promise<string[][]> {
+    try {
+      return await ddfs.urls(jobOobTag(name));
+    } catch (e) {
+      if (e instanceof CommError && e.status === 404)
+        throw new DiscoError(
+          `job ${name} has no out-of-band results (unknown job, or none of its tasks called put())`,
+        );
+      throw e;
+    }
+  }
+
+  /**
+   * The keys of a job's out-of-band results (what its tasks stored with `put`), sorted.
+   *
+   * @example
+   * for (const key of await disco.oobList(job)) console.log(key);
+   */
+  async oobList(job: JobRef): Promise<string[]> {
+    const ddfs = await this.ddfs();
+    const urls = await this.oobUrls(ddfs, nameOf(job));
+    const blobName = (ddfs.constructor as typeof DDFS).blobName;
+    return [...new Set(urls.filter((set) => set.length > 0).map((set) => blobName(set[0])))].sort();
+  }
+
+  /**
+   * The out-of-band value a task of `job` stored under `key` (the newest one when several
+   * tasks stored it).
+   *
+   * @example
+   * const stats = JSON.parse((await disco.oobGet(job, 'stats-0')).toString('utf8'));
+   */
+  async oobGet(job: JobRef, key: string): Promise<Buffer> {
+    const name = nameOf(job);
+    const ddfs = await this.ddfs();
+    await this.oobUrls(ddfs, name);
+    for await (const blob of ddfs.pull(jobOobTag(name), { blobfilter: (n) => n === key })) return blob.read();
+    throw new DiscoError(
+      `job ${name} has no out-of-band result ${JSON.stringify(key)} (disco oob list ${name} lists them)`,
+    );
+  }
+
+  /**
+   * The task profiles of a job run with `profile: true`, merged into one table of functions
+   * with their self and total (cumulative) time — the original's `profile_stats`.
+   *
+   * @example
+   * const stats = await disco.profileStats(job, { mode: 'map', sortBy: 'self', save: 'map.cpuprofile' });
+   * stats.print({ limit: 15 });
+   */
+  async profileStats(job: JobRef, opts: ProfileStatsOptions = {}): Promise<ProfileStats> {
+    const name = nameOf(job);
+    const mode = opts.mode ?? '';
+    if (mode !== '' && mode !== 'map' && mode !== 'reduce')
+      throw new DiscoError(
+        `profileStats: mode must be 'map', 'reduce' or '' (all), got ${JSON.stringify(mode)}`,
+      );
+    // Task profiles are `profile-<mode>:<taskid>-...` (see src/worker/task-profile.ts).
+    const prefix = mode ? `profile-${mode}:` : 'profile-';
+    const { ProfileStats, parseCpuProfile } = await import('./profile-stats.js');
+    const ddfs = await this.ddfs();
+    await this.oobUrls(ddfs, name);
+    const seen = new Set<string>();
+    const profiles = [];
+    const sources: string[] = [];
+    for await (const blob of ddfs.pull(jobOobTag(name), { blobfilter: (n) => n.startsWith(prefix) })) {
+      // Newest first: a key stored twice (a retried task) counts once, as its newest value.
+      if (seen.has(blob.name)) continue;
+      seen.add(blob.name);
+      const text = (await blob.read()).toString('utf8');
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        throw new DiscoError(`out-of-band result ${blob.name} of job ${name} is not a JSON profile`);
+      }
+      profiles.push(parseCpuProfile(json, `out-of-band result ${blob.name}`));
+      sources.push(blob.name);
+    }
+    if (profiles.length === 0)
+      throw new DiscoError(
+        `job ${name} has no profile data${mode ? ` for its ${mode} phase` : ''}: was it run with profile: true?`,
+      );
+    const stats = new ProfileStats(profiles, { sortBy: opts.sortBy, limit: opts.limit, sources });
+    if (opts.save) {
+      const { writeFile } = await import('node:fs/promises');
+      await writeFile(opts.save, JSON.stringify(stats.merged()));
+    }
+    return stats;
   }
 
   /** `resultIterator` with this master's settings. */

@@ -43,7 +43,8 @@ function isObjectLike(v: unknown): v is object {
 
 /**
  * The shortest path from the module's exports to `fn`: `[export]`, `[export, member]` (a
- * static method or an object property) or `[export, 'prototype', method]`. Named exports
+ * static method or an object property), `[export, member, index]` (an element of a list, such
+ * as a stream chain) or `[export, 'prototype', method]`. Named exports
  * are preferred to the default export. Null when `fn` is not reachable that way.
  */
 export function findExportPath(ns: Readonly<Record<string, unknown>>, fn: unknown): string[] | null {
@@ -53,6 +54,18 @@ export function findExportPath(ns: Readonly<Record<string, unknown>>, fn: unknow
     const v = ns[n];
     if (!isObjectLike(v)) continue;
     for (const k of memberKeys(v)) if ((v as Record<string, unknown>)[k] === fn) return [n, k];
+  }
+  // Stream chains are lists (`static mapInputStream = [decode(0x5a)]`): their functions are
+  // often closures made by a factory, which only travel by export.
+  for (const n of names) {
+    const v = ns[n];
+    if (!isObjectLike(v)) continue;
+    for (const k of memberKeys(v)) {
+      const list = (v as Record<string, unknown>)[k];
+      if (!Array.isArray(list)) continue;
+      const i = list.indexOf(fn);
+      if (i >= 0) return [n, k, String(i)];
+    }
   }
   for (const n of names) {
     const v = ns[n];

@@ -8,6 +8,8 @@
  * // { input: ['raw://a'], mapReader: reader, partitions: 4 } (+ DeprecationWarning once per name)
  */
 import { DiscoError } from '../common/errors.js';
+import type { Worker } from '../worker/worker-base.js';
+import type { ExternalProgram } from './external.js';
 
 /**
  * A job function (map, reduce, reader, …). Typed loosely on purpose: each kind has its own
@@ -17,6 +19,9 @@ export type JobFunction = (...args: never[]) => unknown;
 
 /** An input: a URL, or a list of replica URLs of the same data. */
 export type JobInputSpec = string | readonly string[];
+
+/** One `requiredModules` entry: a package name, a local path, or `[package name, local path]`. */
+export type RequiredModule = string | readonly [name: string, path: string];
 
 /** Scheduler options (`jobdict.scheduler`). */
 export interface SchedulerOptions {
@@ -32,18 +37,33 @@ export interface SchedulerOptions {
 export interface JobOptions {
   /** Inputs: `http://`, `disco://`, `dir://`, `tag://`, `raw://`, `file://` URLs or plain paths. */
   input?: readonly JobInputSpec[];
-  map?: JobFunction;
-  reduce?: JobFunction;
+  /** A function, or an external program: `external(['./cmap', ...])` (docs/external.md). */
+  map?: JobFunction | ExternalProgram;
+  /** A function, or an external program: `external(['./creduce', ...])` (docs/external.md). */
+  reduce?: JobFunction | ExternalProgram;
   combiner?: JobFunction;
   partition?: JobFunction;
   /** Number of partitions (reduce tasks) of map output; 0/null = no partitioning. Default 1. */
   partitions?: number | null;
   /** @deprecated use `partitions` */
   nrReduces?: number;
+  /**
+   * @deprecated the original 0.2's `nr_maps`, "the number of parallel map operations". There
+   * is one map task per input (as since the original 0.3), so this becomes the closest limit
+   * there is, `scheduler.maxCores`: the most tasks of the job running at once, which limits
+   * the reduce tasks too. Given both, the smaller limit applies.
+   */
+  nrMaps?: number;
   mergePartitions?: boolean;
   sort?: boolean;
   /** Memory for sorting: bytes, or a string like `'256M'`, `'1G'`, `'10%'` (of this machine's memory). */
   sortBufferSize?: number | string;
+  /**
+   * @deprecated the original 0.2's `mem_sort_limit`, the largest input sorted in memory
+   * (bytes). Becomes `sortBufferSize`, which is that here: the sort works in memory up to it
+   * and spills sorted runs to disk past it. Ignored when `sortBufferSize` is given.
+   */
+  memSortLimit?: number | string;
   /** Passed to every job function; functions inside are sent as source. */
   params?: unknown;
   mapInit?: JobFunction;
@@ -75,11 +95,17 @@ export interface JobOptions {
   /** Files copied into the job home under `lib/`: paths, or a `{ name: contents }` map. */
   requiredFiles?: readonly string[] | Readonly<Record<string, string | Uint8Array>>;
   /**
-   * Code the job needs besides its module: local files or directories (paths starting with
-   * `.` or `/`) are copied under `lib/`; package names are left out of the bundle and must
-   * be installed on the nodes.
+   * Code the job needs besides what its module imports (the module's local imports and npm
+   * dependencies are found and bundled without being named here):
+   * - a package name (`'sharp'`): left out of the bundle, must be installed on the nodes;
+   * - a local file or directory (a path starting with `.` or `/`): copied under `lib/`, where
+   *   job functions can `require('./lib/<name>')`;
+   * - `[name, path]`: the module at `path` is sent as package `name`, so that
+   *   `require(name)` (functions sent as source) and `import … from name` (the job module)
+   *   work on nodes that do not have it. A file is compiled with its imports into one
+   *   CommonJS file (TypeScript too); a directory is copied as the package.
    */
-  requiredModules?: readonly string[];
+  requiredModules?: readonly RequiredModule[];
   /** Path or `file:` URL of the module holding the job functions (usually `import.meta.url`). */
   module?: string | URL;
   /** `reduce(iter, params)` yields results ('iter'); `reduce(iter, out, params)` calls out.add ('out'). Default: by arity. */
@@ -88,6 +114,17 @@ export interface JobOptions {
   jobenvs?: Readonly<Record<string, string>>;
   /** Extra values for custom workers or jobs (`jobdata.extra`). */
   extra?: Readonly<Record<string, unknown>>;
+  /**
+   * Parameters for external programs, written first on their stdin: a string as it is, or a
+   * dictionary of strings netstring-encoded (what `read_parameters()` of ext/disco.c reads).
+   */
+  extParams?: string | Readonly<Record<string, string>>;
+  /**
+   * A custom worker (an instance of a `Worker` subclass) runs the tasks instead of the
+   * classic worker; the classic options (map, reduce, readers, …) are then the worker's
+   * business (docs/custom-workers.md).
+   */
+  worker?: Worker;
 }
 
 /** Option names, camelCase. */
@@ -99,9 +136,11 @@ export const JOB_OPTION_NAMES = [
   'partition',
   'partitions',
   'nrReduces',
+  'nrMaps',
   'mergePartitions',
   'sort',
   'sortBufferSize',
+  'memSortLimit',
   'params',
   'mapInit',
   'reduceInit',
@@ -126,6 +165,8 @@ export const JOB_OPTION_NAMES = [
   'reduceStyle',
   'jobenvs',
   'extra',
+  'extParams',
+  'worker',
 ] as const satisfies readonly (keyof JobOptions)[];
 
 export type JobOptionName = (typeof JOB_OPTION_NAMES)[number];
@@ -136,6 +177,8 @@ const CAMEL = new Set<string>(JOB_OPTION_NAMES);
 export const SNAKE_ALIASES: Readonly<Record<string, JobOptionName>> = {
   nr_reduces: 'partitions',
   nrReduces: 'partitions',
+  nr_maps: 'nrMaps',
+  mem_sort_limit: 'memSortLimit',
   merge_partitions: 'mergePartitions',
   sort_buffer_size: 'sortBufferSize',
   map_init: 'mapInit',
@@ -151,6 +194,7 @@ export const SNAKE_ALIASES: Readonly<Record<string, JobOptionName>> = {
   status_interval: 'statusInterval',
   required_files: 'requiredFiles',
   required_modules: 'requiredModules',
+  ext_params: 'extParams',
 };
 
 const warned = new Set<string>();
@@ -162,14 +206,20 @@ export function warnDeprecated(old: string, now: string): void {
   process.emitWarning(`job option '${old}' is deprecated; use '${now}'`, 'DeprecationWarning');
 }
 
+/** Deprecated options that live on as another option (see their TSDoc): what replaces them. */
+const REPLACED_OPTIONS: Readonly<Partial<Record<JobOptionName, string>>> = {
+  nrMaps: 'scheduler.maxCores',
+  memSortLimit: 'sortBufferSize',
+};
+
 /** The camelCase name for `key`, warning about old names; null if not a job option. */
 export function canonicalOptionName(key: string): JobOptionName | null {
   const alias = SNAKE_ALIASES[key];
-  if (alias) {
-    warnDeprecated(key, alias);
-    return alias;
-  }
-  return CAMEL.has(key) ? (key as JobOptionName) : null;
+  const name = alias ?? (CAMEL.has(key) ? (key as JobOptionName) : null);
+  const replacement = name === null ? undefined : REPLACED_OPTIONS[name];
+  if (replacement) warnDeprecated(key, replacement);
+  else if (alias) warnDeprecated(key, alias);
+  return name;
 }
 
 /**

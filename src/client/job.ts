@@ -24,7 +24,7 @@
 
 import type { Settings } from '../common/settings.js';
 import type { JobPack } from '../protocol/jobpack.js';
-import type { EventsOptions, JobInfo, JobStatus, WaitOptions } from './disco.js';
+import type { EventsOptions, JobInfo, JobStatus, ProfileStatsOptions, WaitOptions } from './disco.js';
 import { Disco } from './disco.js';
 import type { JobEvent } from './events.js';
 import {
@@ -36,6 +36,7 @@ import {
   SNAKE_ALIASES,
 } from './job-options.js';
 import type { BuiltJobPack } from './jobpack-builder.js';
+import type { ProfileStats } from './profile-stats.js';
 import type { ResultIteratorOptions } from './result-iterator.js';
 
 /** Constructor options: job options plus where the job runs. */
@@ -83,7 +84,10 @@ export class Job {
       if (v === undefined && statics) v = memberOption(statics, key, false);
       if (v !== undefined) out[key] = v;
     }
-    out.name = run.name ?? init.name ?? (this.constructor as { name: string }).name;
+    // A plain Job run by a custom worker is named after the worker's class.
+    const worker =
+      this.constructor === Job ? (out.worker as { constructor: { name: string } } | undefined) : undefined;
+    out.name = run.name ?? init.name ?? (worker ?? this).constructor.name;
     return out as JobOptions;
   }
 
@@ -144,6 +148,21 @@ export class Job {
 
   clean(): Promise<void> {
     return this.#disco.clean(this.name);
+  }
+
+  /** {@link Disco.oobList}: keys this job's tasks stored with `put`. */
+  oobList(): Promise<string[]> {
+    return this.#disco.oobList(this.name);
+  }
+
+  /** {@link Disco.oobGet}: the value this job's tasks stored under `key`. */
+  oobGet(key: string): Promise<Buffer> {
+    return this.#disco.oobGet(this.name, key);
+  }
+
+  /** {@link Disco.profileStats}: this job's task profiles (run with `profile: true`) as one table. */
+  profileStats(opts?: ProfileStatsOptions): Promise<ProfileStats> {
+    return this.#disco.profileStats(this.name, opts);
   }
 
   /** Iterate records of result URLs, with this job's master and settings. */

@@ -2,7 +2,8 @@
  * The job home: the ZIP archive inside a job pack that each node unpacks as the job's
  * working directory (wire spec §2.4). For a TypeScript job it holds the worker runtime
  * (`disco-worker.mjs`, executable, = this package's built `dist/worker.js`), the bundled job
- * module (`lib/job.mjs`) and the job's required files under `lib/`.
+ * module (`lib/job.mjs`), the job's required files under `lib/`, and packages sent with
+ * `requiredModules: [[name, path]]` under `node_modules/<name>/` (where Node looks for them).
  *
  * Archives are built with fixed timestamps, so equal contents give equal bytes, and the last
  * few are cached by content hash: resubmitting a job does not recompress the worker.
@@ -15,6 +16,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DiscoError } from '../common/errors.js';
 import { PACKAGE_ROOT } from '../common/settings.js';
+import type { RequiredModule } from './job-options.js';
 
 export interface JobHomeFile {
   /** Path inside the archive, `/`-separated, relative. */
@@ -119,10 +121,14 @@ export function requiredFileEntries(
   });
 }
 
-/** Local `requiredModules` (paths): files, or directories copied recursively, under `lib/`. */
-export function requiredModuleEntries(mods: readonly string[] | undefined): JobHomeFile[] {
+/**
+ * Local `requiredModules` (paths): files, or directories copied recursively, under `lib/`.
+ * `[name, path]` pairs are packages, see `requiredPackageEntries` (bundle.ts).
+ */
+export function requiredModuleEntries(mods: readonly RequiredModule[] | undefined): JobHomeFile[] {
   const out: JobHomeFile[] = [];
   for (const m of mods ?? []) {
+    if (typeof m !== 'string') continue;
     if (!m.startsWith('.') && !path.isAbsolute(m)) continue; // a package: external, resolved on the nodes
     const abs = path.resolve(m);
     let st: ReturnType<typeof statSync>;
@@ -137,7 +143,8 @@ export function requiredModuleEntries(mods: readonly string[] | undefined): JobH
   return out;
 }
 
-function addDir(dir: string, prefix: string, out: JobHomeFile[]): void {
+/** Copy directory `dir` into the job home under `prefix` (skipping `node_modules` and dot files). */
+export function addDir(dir: string, prefix: string, out: JobHomeFile[]): void {
   for (const ent of readdirSync(dir, { withFileTypes: true })) {
     if (ent.name === 'node_modules' || ent.name.startsWith('.')) continue;
     const p = path.join(dir, ent.name);

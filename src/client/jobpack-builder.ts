@@ -29,7 +29,14 @@ import {
 } from '../protocol/jobdata.js';
 import { encodeJobPack, type JobDict, type JobEnvs, type JobInput } from '../protocol/jobpack.js';
 import { prefixError } from '../protocol/names.js';
-import { bundleJobModule, externalPackages, importJobModule, modulePath } from './bundle.js';
+import {
+  bundleJobModule,
+  externalPackages,
+  importJobModule,
+  modulePath,
+  requiredPackageEntries,
+} from './bundle.js';
+import { externalJobParts } from './external.js';
 import { type FunctionRefContext, functionRef } from './function-ref.js';
 import {
   ddfsTagExpander,
@@ -112,6 +119,15 @@ async function workerApiNames(): Promise<Map<unknown, string>> {
   return map;
 }
 
+/** The deprecated `nrMaps` as a `max_cores` limit (see `JobOptions.nrMaps`). */
+function limitByNrMaps<S extends { max_cores?: number }>(scheduler: S, nrMaps: number | undefined): S {
+  if (nrMaps === undefined) return scheduler;
+  const n = Number(nrMaps);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new DiscoError(`nrMaps must be a positive integer, got ${nrMaps}`);
+  return { ...scheduler, max_cores: Math.min(scheduler.max_cores ?? n, n) };
+}
+
 function checkCount(v: unknown, what: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new DiscoError(`${what} must be a non-negative integer, got ${v}`);
@@ -121,12 +137,16 @@ function checkCount(v: unknown, what: string): number {
 /** Build a job pack from job options (camelCase; old snake_case names are accepted). */
 export async function buildJobPack(rawOptions: JobOptions, ctx: BuildContext): Promise<BuiltJobPack> {
   const o = normalizeOptions(rawOptions);
+  // A custom Worker builds its own pack (loaded on first use: most jobs are classic).
+  if (o.worker !== undefined)
+    return (await import('./custom-worker.js')).buildWorkerJobPack(o.worker, o, ctx);
   const prefix = o.name ?? 'Job';
   const perr = prefixError(prefix);
   if (perr) throw new DiscoError(`job name: ${perr}`);
   const hasMap = o.map !== undefined && o.map !== null;
   const hasReduce = o.reduce !== undefined && o.reduce !== null;
   if (!hasMap && !hasReduce) throw new DiscoError('a job needs a map or a reduce function');
+  const ext = externalJobParts(o);
 
   // -- inputs and nr_reduces (the classic worker's rules) --
   const readIndex =
@@ -161,6 +181,11 @@ export async function buildJobPack(rawOptions: JobOptions, ctx: BuildContext): P
     // An explicit null reader means "no reader: iterate the stream as it is" (the worker's rule).
     if (v === null && (name === 'mapReader' || name === 'reduceReader')) functions[name] = { source: 'null' };
     if (v === undefined || v === null) continue;
+    const extRef = ext.refs[name];
+    if (extRef) {
+      functions[name] = extRef;
+      continue;
+    }
     functions[name] = Array.isArray(v)
       ? v.map((f, i) => note(functionRef(f, ctxRefs, `${name}[${i}]`)))
       : note(functionRef(v, ctxRefs, name));
@@ -177,6 +202,8 @@ export async function buildJobPack(rawOptions: JobOptions, ctx: BuildContext): P
     });
   }
   files.push(...requiredFileEntries(o.requiredFiles), ...requiredModuleEntries(o.requiredModules));
+  files.push(...(await requiredPackageEntries(o.requiredModules)));
+  files.push(...ext.files);
   const jobhome = await buildJobHome(files);
 
   // -- jobdata, jobdict, jobenvs --
@@ -186,16 +213,22 @@ export async function buildJobPack(rawOptions: JobOptions, ctx: BuildContext): P
     version: JOBDATA_VERSION,
     module: usesModule ? JOB_MODULE_PATH : null,
     functions,
-    params: encodeParams(o.params === undefined ? {} : o.params),
+    // Functions in params travel as source (API helpers by name), checked here: a bound or
+    // built-in function would only fail on the workers.
+    params: encodeParams(o.params === undefined ? {} : o.params, undefined, (fn) => {
+      const ref = functionRef(fn, { apiNames: ctxRefs.apiNames }, 'a function in params');
+      return 'source' in ref ? ref.source : fn.toString();
+    }),
     partitions,
     mergePartitions: Boolean(o.mergePartitions),
     sort: Boolean(o.sort),
-    sortBufferSize: parseByteSize(o.sortBufferSize ?? DEFAULT_SORT_BUFFER_SIZE),
+    sortBufferSize: parseByteSize(o.sortBufferSize ?? o.memSortLimit ?? DEFAULT_SORT_BUFFER_SIZE),
     statusInterval: checkCount(o.statusInterval ?? DEFAULT_STATUS_INTERVAL, 'statusInterval'),
     save: Boolean(o.save),
     profile: Boolean(o.profile),
     reduceStyle,
     extra: { ...o.extra },
+    extParams: ext.extParams,
   } satisfies JobData);
   const jobdict: JobDict = {
     input,
@@ -204,7 +237,7 @@ export async function buildJobPack(rawOptions: JobOptions, ctx: BuildContext): P
     'reduce?': hasReduce,
     nr_reduces: nrReduces,
     prefix,
-    scheduler: schedulerDict(o.scheduler),
+    scheduler: limitByNrMaps(schedulerDict(o.scheduler), o.nrMaps),
     owner: o.owner ?? ctx.settings.get('DISCO_JOB_OWNER'),
     ts_worker: WORKER_RUNTIME_VERSION,
   };

@@ -30,7 +30,10 @@ import { type RetryPolicy, readRange } from './http.js';
 import { ddfsTagExpander, expandInputs, httpIndexReader } from './inputs.js';
 
 export interface ResultIteratorOptions {
-  /** Turns a stream into entries: `reader(stream, size, url, params)` (default: the record format). */
+  /**
+   * Turns a stream into entries: `reader(stream, size, url, params)`. Default: the record
+   * format; after an `inputStream`, records or else text lines (as the worker's default).
+   */
   reader?: StreamFunction;
   /** Functions applied in order to the opened stream before the reader (`fn(stream, size, url, params)`). */
   inputStream?: readonly StreamFunction[];
@@ -155,7 +158,13 @@ async function* readOne(url: string, o: Opener, opts: ResultIteratorOptions): As
       return;
     }
     const open = () => new InputStream(src.source, src.size, url);
-    const reader = opts.reader ?? ((s: unknown) => readRecords(s as InputStream, { url }));
+    // No reader: as in a task, records are decoded and anything else is read as text lines
+    // (e.g. the raw output of a custom worker, after an inputStream that decompresses it).
+    const reader =
+      opts.reader ??
+      (opts.ignoreCorrupt
+        ? (s: unknown) => readRecords(s as InputStream, { url, ignoreCorrupt: true })
+        : undefined);
     const input = openChain(url, open, opts.inputStream ?? [], reader, opts.params);
     try {
       yield* input.entries;

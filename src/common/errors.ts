@@ -20,10 +20,11 @@ export class JobError extends DiscoError {
 export class DataError extends DiscoError {
   override name = 'DataError';
   constructor(
-    message: string,
+    /** What went wrong, without the URL (`message` has both). */
+    readonly reason: string,
     readonly url?: string,
   ) {
-    super(url ? `${message} (${url})` : message);
+    super(url ? `${reason} (${url})` : reason);
   }
 }
 

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { type Logger, pino } from 'pino';
 import { packageVersion, type Settings } from '../common/settings.js';
 import { type DdfsMaster, startDdfsMaster } from '../ddfs/master/index.js';
+import { jobOobTag } from '../protocol/names.js';
 import { ClusterConfig } from './cluster/config.js';
 import { LocalNodeSupervisor } from './cluster/local-nodes.js';
 import { ControlChannel } from './cluster/node-channel.js';
@@ -48,12 +49,21 @@ export async function startMaster(settings: Settings, opts: MasterOptions = {}):
   const registry = new NodeRegistry(config);
   const store = new JobStore(root);
   const observatory = new Observatory((job) => store.jobDir(job), log);
-  const manager = new JobManager({ settings, store, config, registry, log, observer: observatory });
-  await manager.init();
   // DDFS (tags, blob placement, GC) unless the caller brings its own handler.
   const ddfsMaster: DdfsMaster | null = opts.ddfs
     ? null
     : startDdfsMaster({ settings, config, registry, log });
+  const manager = new JobManager({
+    settings,
+    store,
+    config,
+    registry,
+    log,
+    observer: observatory,
+    // A purged job's out-of-band results go too (wire spec §1.2.3, the original's temp_gc).
+    onPurge: ddfsMaster ? (job) => ddfsMaster.deleteTag(jobOobTag(job)) : undefined,
+  });
+  await manager.init();
   const ctx: MasterContext = {
     settings,
     manager,

@@ -32,6 +32,8 @@ import {
 /** What the node tells the master when it says hello. */
 export interface HelloInfo {
   dataPort: number;
+  /** Port of the node's loopback metrics server, when it has no data server. */
+  metricsPort?: number;
   putPort: number;
   diskFree: number;
   diskUsed: number;

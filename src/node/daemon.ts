@@ -1,7 +1,8 @@
 /**
  * The node daemon, one per machine: dials the master's control channel, runs tasks
  * (task-runner.ts), shuffles phase outputs (shuffle.ts), serves its data over HTTP
- * (data-server.ts) and reports its disk space and running workers every 10 s.
+ * (data-server.ts; without one, its metrics only: metrics-server.ts) and reports its disk space
+ * and running workers every 10 s.
  *
  * @example
  * const node = await startNode(loadSettings(), { host: 'node1', master: 'http://master:8989' });
@@ -12,11 +13,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { errorMessage } from '../common/errors.js';
+import type { Listening } from '../common/http-listen.js';
 import type { Settings } from '../common/settings.js';
 import { startDdfsNode } from '../ddfs/node/index.js';
 import type { MasterToNode, NodeToMaster } from '../protocol/control.js';
 import { ControlClient } from './control-client.js';
 import { type DataServer, startDataServer } from './data-server.js';
+import { startMetricsServer } from './metrics-server.js';
 import { NodeMetrics } from './node-metrics.js';
 import { shuffle } from './shuffle.js';
 import { TaskRunner, type TaskRunnerOptions } from './task-runner.js';
@@ -58,7 +61,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
   const { name, port: hostPort } = splitHost(opts.host);
   const discoPort = settings.int('DISCO_PORT');
   // Read at scrape time only, once everything below exists.
-  const metrics = new NodeMetrics(() => ({
+  const metrics: NodeMetrics = new NodeMetrics(() => ({
     host: opts.host,
     connected: control.connected,
     tasksRunning: runner.running,
@@ -67,6 +70,11 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
   }));
   let data: DataServer | null = null;
   if (opts.dataServer !== false) data = await listenData(name, hostPort ?? discoPort);
+  // Without a data server (the master on this machine serves our data), metrics get a
+  // loopback server of their own, which the master relays at /metrics/node/<host>.
+  const metricsServer: Listening | null = data
+    ? null
+    : await startMetricsServer({ metrics, listenHost: '127.0.0.1', port: 0 });
   // DDFS storage: volumes under DDFS_DATA and the PUT server on DDFS_PUT_PORT (src/ddfs/node).
   const ddfs = await startDdfsNode(settings, { host: opts.host, listenHost: name, log });
 
@@ -82,6 +90,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
     masterUrl: () => masterUrl,
     fetchUrl: () => opts.master,
     log,
+    onOutputBytes: (mode, bytes) => metrics.taskOutput(mode, bytes),
     ...opts.runner,
   });
   let welcomed = false;
@@ -95,6 +104,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
       const disk = ddfs.disk();
       return {
         dataPort: data?.port ?? hostPort ?? discoPort,
+        ...(metricsServer ? { metricsPort: metricsServer.port } : {}),
         putPort: settings.int('DDFS_PUT_PORT'),
         diskFree: disk.free,
         diskUsed: disk.used,
@@ -145,6 +155,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
             discoData,
             ddfsData,
             discoPort,
+            onBytes: (bytes) => metrics.shuffled(mode, bytes),
           });
         })().then(
           (index) => {
@@ -187,6 +198,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
         runner.close();
         await control.close();
         await data?.close();
+        await metricsServer?.close();
         await ddfs.close();
         log.info({ host: opts.host }, 'node stopped');
       })();

@@ -13,9 +13,9 @@
 import http from 'node:http';
 import pino, { type Logger } from 'pino';
 import { listen } from '../common/http-listen.js';
-import { PROMETHEUS_CONTENT_TYPE } from '../common/prometheus.js';
 import { plain, serveFile } from '../common/static-files.js';
 import { Gate } from './gate.js';
+import { answerMetrics, type MetricsSource } from './metrics-server.js';
 
 /** Where the data server listens and what it serves. */
 export interface DataServerOptions {
@@ -34,10 +34,8 @@ export interface DataServerOptions {
 }
 
 /** What the data server reports to and serves from the node's metrics. */
-export interface DataServerMetrics {
+export interface DataServerMetrics extends MetricsSource {
   served(area: 'disco' | 'ddfs' | 'other', status: number, bytes: number): void;
-  render(): string;
-  health(): unknown;
 }
 
 /** A running data server. */
@@ -76,18 +74,7 @@ export async function startDataServer(opts: DataServerOptions): Promise<DataServ
           req.method === 'HEAD' ? 0 : Number(res.getHeader('Content-Length') ?? 0),
         ),
       );
-      if (raw === '/metrics') {
-        const body = Buffer.from(m.render());
-        res.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE, 'Content-Length': body.length });
-        res.end(body);
-        return;
-      }
-      if (raw === '/health') {
-        const body = Buffer.from(JSON.stringify(m.health()));
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length });
-        res.end(body);
-        return;
-      }
+      if (answerMetrics(raw, res, m)) return;
     }
     let root: string;
     let rel: string;

@@ -1,9 +1,10 @@
 /**
  * A node's `/metrics` (Prometheus text) and `/health`, served by its data server: tasks
  * running and their outcomes, worker processes (running a task, starting, ready, parked), data
- * server traffic (requests and bytes read by workers, other nodes and clients), shuffles, and
- * disk figures. Task and shuffle counts come from the messages the node sends the master, so
- * the task runner needs no hooks.
+ * server traffic (requests and bytes read by workers, other nodes and clients), shuffles, bytes
+ * written (task outputs, and partition files built by shuffles), and disk figures. Task and
+ * shuffle counts come from the messages the node sends the master; byte counts from the task
+ * runner (output files, measured at DONE) and the shuffle.
  */
 import { MetricsRegistry, processMetrics } from '../common/prometheus.js';
 import type { NodeToMaster } from '../protocol/control.js';
@@ -35,6 +36,16 @@ export class NodeMetrics {
     'Shuffles of phase outputs on this node, by outcome.',
     ['outcome'],
   );
+  private readonly shuffleBytes = this.registry.counter(
+    'disco_node_shuffle_bytes_total',
+    'Bytes of task outputs appended to partition files by shuffles on this node, by phase.',
+    ['phase'],
+  );
+  private readonly outputBytes = this.registry.counter(
+    'disco_node_task_output_bytes_total',
+    'Bytes of the local output files of tasks done on this node, by phase.',
+    ['phase'],
+  );
   private readonly requests = this.registry.counter(
     'disco_node_data_requests_total',
     'Requests answered by the data server, by area (disco, ddfs) and status.',
@@ -47,6 +58,11 @@ export class NodeMetrics {
   );
 
   constructor(private readonly state: () => NodeState) {
+    // Byte counters exist from the start (a scraper sees 0, not nothing, before the first job).
+    for (const phase of ['map', 'reduce']) {
+      this.shuffleBytes.inc({ phase }, 0);
+      this.outputBytes.inc({ phase }, 0);
+    }
     this.registry.collect((out) => {
       const s = this.state();
       out.gauge('disco_node_connected', 'Whether the control channel to the master is up.', [
@@ -88,6 +104,16 @@ export class NodeMetrics {
         this.shuffles.inc({ outcome: 'failed' });
         return;
     }
+  }
+
+  /** Count the bytes a shuffle of `phase` outputs appended to partition files. */
+  shuffled(phase: 'map' | 'reduce', bytes: number): void {
+    this.shuffleBytes.inc({ phase }, bytes);
+  }
+
+  /** Count the bytes of a successful task's output files. */
+  taskOutput(phase: 'map' | 'reduce', bytes: number): void {
+    this.outputBytes.inc({ phase }, bytes);
   }
 
   /** Count a data server answer. */

@@ -44,6 +44,8 @@ export interface ShuffleRequest {
   discoData: string;
   ddfsData: string;
   discoPort: number;
+  /** Told the bytes appended to partition files, once the shuffle succeeded. */
+  onBytes?: (bytes: number) => void;
 }
 
 const chains = new Map<string, Promise<unknown>>();
@@ -85,6 +87,7 @@ async function doShuffle(req: ShuffleRequest): Promise<string | null> {
       }
     }
     await partitions.close();
+    req.onBytes?.(partitions.bytes);
   } catch (e) {
     await partitions.abandon();
     throw e;
@@ -134,6 +137,8 @@ class PartitionWriter {
   private buf: Buffer | null = null;
   private sinceYield = 0;
   private files = 0;
+  /** Bytes appended so far. */
+  bytes = 0;
 
   constructor(private readonly dir: string) {}
 
@@ -147,6 +152,7 @@ class PartitionWriter {
         if (n === 0) break;
         let off = 0;
         while (off < n) off += writeSync(out, this.buf, off, n - off);
+        this.bytes += n;
         this.sinceYield += n;
         if (this.sinceYield >= COPY_CHUNK) {
           this.sinceYield = 0;

@@ -61,6 +61,8 @@ export interface TaskRunnerOptions {
   parkIdleMs?: number;
   /** Environment the worker environment is derived from (default `process.env`). */
   baseEnv?: Record<string, string | undefined>;
+  /** Told the bytes of a successful task's local output files (for the node's metrics). */
+  onOutputBytes?: (mode: TaskSpec['mode'], bytes: number) => void;
 }
 
 interface TaskRecord {
@@ -218,7 +220,9 @@ export class TaskRunner implements SessionListener {
 
   done(task: TaskContext, results: string[], durationMs: number): void {
     const record = this.tasks.get(taskKey(task.spec));
-    if (record) this.report(record, { results, durationMs }, record.session);
+    if (!record) return;
+    this.opts.onOutputBytes?.(task.spec.mode, task.outputs.bytesWritten);
+    this.report(record, { results, durationMs }, record.session);
   }
 
   failed(task: TaskContext, kind: 'error' | 'fatal', message: string): void {

@@ -55,6 +55,11 @@ export const NodeToMasterSchema = z.discriminatedUnion('type', [
     auth: z.string(),
     /** Port of the node's data (GET) server; the master serves the data of a node on its own host. */
     dataPort: z.number().int(),
+    /**
+     * Port of the node's own `/metrics` server on loopback, when it has no data server (it runs
+     * on the master's machine); the master relays it at `/metrics/node/<host>`.
+     */
+    metricsPort: z.number().int().optional(),
     putPort: z.number().int(),
     diskFree: z.number(),
     diskUsed: z.number(),

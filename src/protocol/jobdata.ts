@@ -16,14 +16,30 @@ import { z } from 'zod';
 export const JOBDATA_VERSION = 1;
 /** Where the client puts the bundled job module inside the job home. */
 export const JOB_MODULE_PATH = 'lib/job.mjs';
+/** Where the client puts a custom `Worker`'s bundled module inside the job home. */
+export const WORKER_MODULE_PATH = 'lib/worker.mjs';
 /** Where the client puts the worker runtime inside the job home (jobdict.worker). */
 export const WORKER_PATH = 'disco-worker.mjs';
 /** Global through which a job module reaches the worker API. */
 export const WORKER_API_GLOBAL = '__discoWorkerApi';
 
+/**
+ * An external program (docs/external.md) as a map or reduce: `program` in the job home's
+ * directory `dir` (`ext/map` or `ext/reduce`), with its supporting files beside it.
+ */
+export const ExternalProgramRefSchema = z.object({
+  dir: z.enum(['ext/map', 'ext/reduce']),
+  program: z
+    .string()
+    .min(1)
+    .refine((n) => !/[/\\\0]/.test(n) && n !== '.' && n !== '..', 'must be a plain file name'),
+});
+export type ExternalProgramRef = z.infer<typeof ExternalProgramRefSchema>;
+
 export const FunctionRefSchema = z.union([
   z.object({ source: z.string() }),
   z.object({ export: z.array(z.string()).min(1) }),
+  z.object({ external: ExternalProgramRefSchema }),
 ]);
 export type FunctionRef = z.infer<typeof FunctionRefSchema>;
 
@@ -64,6 +80,16 @@ export const JobDataSchema = z.object({
   reduceStyle: z.enum(['iter', 'out']),
   /** Extra options a custom worker or job may read. */
   extra: z.record(z.string(), z.unknown()),
+  /** Written first on an external program's stdin (`extParams`, dictionaries netstring-encoded); absent = none. */
+  extParams: z.string().optional(),
+  /**
+   * A custom `Worker` runs the tasks (absent: the classic worker): the class is the member
+   * `export` of the bundled module at `module` (in the job home), and `fields` (encoded as
+   * params are) are assigned to each task's fresh instance.
+   */
+  worker: z
+    .object({ module: z.string(), export: z.array(z.string()).min(1), fields: z.unknown() })
+    .optional(),
 });
 export type JobData = z.infer<typeof JobDataSchema>;
 
@@ -84,6 +110,23 @@ export const WORKER_API_NAMES = [
   'sumReduce',
   'mapLineReader',
   'chainReader',
+  'reReader',
+  'gzipReader',
+  'gzipLineReader',
+  'netstrReader',
+  'netstrWriter',
+  'oldNetstrReader',
+  'objectReader',
+  'objectWriter',
+  'discoInputStream',
+  'ignoreCorruptInputStream',
+  'discoOutputStream',
+  'taskInputStream',
+  'taskOutputStream',
+  'makeRangePartition',
+  'notifier',
+  'parseDir',
+  'jobname',
   'thisPartition',
   'thisHost',
   'thisMaster',
@@ -92,13 +135,24 @@ export const WORKER_API_NAMES = [
   'msg',
   'err',
   'dataErr',
+  'external',
   'DataError',
   'JobError',
+  'Worker',
+  'put',
+  'get',
 ] as const;
 
-/** Encode a params value to JSON-safe form (functions become their source). */
-export function encodeParams(v: unknown, seen = new Set<unknown>()): unknown {
-  if (typeof v === 'function') return { $fn: v.toString() };
+/**
+ * Encode a params value to JSON-safe form (functions become their source: `source(fn)`, by
+ * default `fn.toString()`; the client passes a checker that refuses what cannot travel).
+ */
+export function encodeParams(
+  v: unknown,
+  seen = new Set<unknown>(),
+  source: (fn: (...args: never[]) => unknown) => string = (fn) => fn.toString(),
+): unknown {
+  if (typeof v === 'function') return { $fn: source(v as (...args: never[]) => unknown) };
   if (v === undefined) return { $undef: 1 };
   if (typeof v === 'number' && !Number.isFinite(v)) return { $num: String(v) };
   if (typeof v === 'bigint') return { $bigint: v.toString() };
@@ -106,13 +160,13 @@ export function encodeParams(v: unknown, seen = new Set<unknown>()): unknown {
   if (seen.has(v)) throw new TypeError('params contain a cycle; pass plain data');
   seen.add(v);
   try {
-    if (Array.isArray(v)) return v.map((x) => encodeParams(x, seen));
+    if (Array.isArray(v)) return v.map((x) => encodeParams(x, seen, source));
     if (v instanceof Date) return { $date: v.toISOString() };
     if (v instanceof Map)
-      return { $map: [...v].map(([k, x]) => [encodeParams(k, seen), encodeParams(x, seen)]) };
-    if (v instanceof Set) return { $set: [...v].map((x) => encodeParams(x, seen)) };
+      return { $map: [...v].map(([k, x]) => [encodeParams(k, seen, source), encodeParams(x, seen, source)]) };
+    if (v instanceof Set) return { $set: [...v].map((x) => encodeParams(x, seen, source)) };
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = encodeParams(x, seen);
+    for (const [k, x] of Object.entries(v)) out[k] = encodeParams(x, seen, source);
     const proto = Object.getPrototypeOf(v);
     if (proto && proto !== Object.prototype && proto.constructor?.name === 'Params') return { $params: out };
     return out;

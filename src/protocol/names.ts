@@ -50,3 +50,26 @@ export function safeDdfsName(name: string): string {
 export function isValidHostName(host: string): boolean {
   return /^[A-Za-z0-9]([A-Za-z0-9\-_.]{0,252})(:\d{1,5})?$/.test(host) && !host.includes('..');
 }
+
+/** The DDFS tag holding a job's out-of-band results (wire spec §6.5). */
+export function jobOobTag(job: string): string {
+  return `disco:job:oob:${job}`;
+}
+
+/** Longest OOB key (the original's documented limit). */
+export const OOB_KEY_MAX = 256;
+
+/**
+ * Why `key` cannot be an OOB key, or null when it can: 1 to {@link OOB_KEY_MAX} characters
+ * of `[A-Za-z0-9_-@:]` (`DDFS.safe_name`), since the key becomes a DDFS blob name.
+ */
+export function oobKeyError(key: unknown): string | null {
+  if (typeof key !== 'string') return `OOB key must be a string, got ${typeof key}`;
+  if (key.length === 0) return 'OOB key must not be empty';
+  if (key.length > OOB_KEY_MAX) return `OOB key is longer than ${OOB_KEY_MAX} characters`;
+  if (safeDdfsName(key) !== key) {
+    const bad = [...new Set(key.replace(/[A-Za-z0-9_\-@:]/g, ''))].map((c) => JSON.stringify(c)).join(' ');
+    return `OOB key ${JSON.stringify(key)} contains invalid characters (${bad}); use only letters, digits and _ - @ :`;
+  }
+  return null;
+}

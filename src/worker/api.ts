@@ -7,6 +7,7 @@
  * // inside a job function's source:
  * (iter, params) => { for (const [w, cs] of kvgroup(sorted(iter))) msg(`${w}: ${sum(cs)}`); return []; }
  */
+import { external } from '../client/external.js';
 import { DataError, JobError } from '../common/errors.js';
 import type { WORKER_API_NAMES } from '../protocol/jobdata.js';
 import { msg, thisHost, thisInputs, thisMaster, thisName, thisPartition } from './context.js';
@@ -14,16 +15,32 @@ import {
   chainReader,
   defaultPartition,
   kvgroup,
+  makeRangePartition,
   mapLineReader,
   nopMap,
   nopReduce,
+  notifier,
   sorted,
   sum,
   sumCombiner,
   sumReduce,
 } from './func.js';
 import { Job } from './job-base.js';
+import { get, put } from './oob.js';
 import { Params } from './params.js';
+import { gzipLineReader, gzipReader } from './readers/gzip.js';
+import { netstrReader, netstrWriter, oldNetstrReader } from './readers/netstr.js';
+import { objectReader, objectWriter } from './readers/object.js';
+import { reReader } from './readers/re.js';
+import { jobname, parseDir } from './result-urls.js';
+import {
+  discoInputStream,
+  discoOutputStream,
+  ignoreCorruptInputStream,
+  taskInputStream,
+  taskOutputStream,
+} from './streams.js';
+import { Worker } from './worker-base.js';
 
 export type WorkerApiName = (typeof WORKER_API_NAMES)[number];
 
@@ -51,6 +68,23 @@ export const workerApi = {
   sumReduce,
   mapLineReader,
   chainReader,
+  reReader,
+  gzipReader,
+  gzipLineReader,
+  netstrReader,
+  netstrWriter,
+  oldNetstrReader,
+  objectReader,
+  objectWriter,
+  discoInputStream,
+  ignoreCorruptInputStream,
+  discoOutputStream,
+  taskInputStream,
+  taskOutputStream,
+  makeRangePartition,
+  notifier,
+  parseDir,
+  jobname,
   thisPartition,
   thisHost,
   thisMaster,
@@ -59,8 +93,12 @@ export const workerApi = {
   msg,
   err,
   dataErr,
+  external,
   DataError,
   JobError,
+  Worker,
+  put,
+  get,
 } satisfies Record<WorkerApiName, unknown>;
 
 export type WorkerApi = typeof workerApi;

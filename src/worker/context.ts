@@ -65,6 +65,11 @@ export function thisName(): string {
   return ctx('thisName').task.jobname;
 }
 
+/** The current task's TASK message, or null outside a task (for helpers that open URLs). */
+export function currentTask(): TaskInfo | null {
+  return current?.task ?? null;
+}
+
 /** Send `text` to the master as a task message (shown in the job's events). */
 export function msg(text: unknown): void {
   const t = typeof text === 'string' ? text : String(text);

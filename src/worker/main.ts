@@ -1,6 +1,8 @@
 /**
- * The TypeScript classic worker (`disco-worker.mjs` in a job home, or a node's warm worker):
- * speaks worker protocol 1.0 on stdin/stderr, runs tasks until the node closes stdin.
+ * The TypeScript worker runtime (`disco-worker.mjs` in a job home, or a node's warm worker):
+ * speaks worker protocol 1.0 on stdin/stderr, runs tasks until the node closes stdin. Each
+ * task runs with its job's `Worker` (`job-worker.ts`): the classic worker, or the custom
+ * `Worker` subclass the job was built with.
  *
  * Task outcomes: `DONE` after a successful task (then `TASK ""` again, reuse), `ERROR` for
  * failures worth a retry elsewhere (data, I/O, memory), `FATAL` for everything else (see
@@ -12,8 +14,10 @@
 import { captureConsole } from './console-capture.js';
 import { setMessageSink } from './context.js';
 import { classifyFailure } from './failure.js';
+import { workerForJob } from './job-worker.js';
 import { EndOfInput, ProtocolClient } from './protocol-client.js';
-import { runTask } from './task.js';
+import { loadJob } from './task.js';
+import { runWorkerTask } from './task-io.js';
 
 const client = new ProtocolClient();
 /** True between receiving a task and finishing it: only then may messages go out. */
@@ -54,7 +58,8 @@ async function main(): Promise<void> {
     if (!task) process.exit(0);
     active = true;
     try {
-      await runTask(client, task);
+      const job = await loadJob(task.jobfile);
+      await runWorkerTask(await workerForJob(job), client, task, job);
       active = false;
       client.done();
     } catch (e) {

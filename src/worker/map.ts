@@ -15,6 +15,8 @@
  */
 import { JobError } from '../common/errors.js';
 import { makeMapSink } from './combine.js';
+import { externalProgramOf } from './external/program-function.js';
+import { runExternalMap } from './external/run-external.js';
 import { expandInputs, readInputs } from './inputs.js';
 import type { TaskOutput } from './outputs.js';
 import type { StreamFunction } from './readers/chain.js';
@@ -65,7 +67,9 @@ export function runMap(run: TaskRun): TaskOutput[] {
     params,
   });
   fns.mapInit?.(entries, params);
-  for (const entry of entries) addPairs(map(entry, params), sink);
+  const external = externalProgramOf(map);
+  if (external) runExternalMap(run, external, entries, sink);
+  else for (const entry of entries) addPairs(map(entry, params), sink);
   sink.finish();
   return run.outputs.list();
 }

@@ -7,7 +7,8 @@
  * - user `mapOutputStream`/`reduceOutputStream` functions, applied in order as
  *   `fn(stream, partition, url, params)` → a new stream (or `[stream, url]`);
  * - the writer (`mapWriter`/`reduceWriter`, default {@link recordWriter}): the object whose
- *   `add(key, value)` receives the task's records. The default writes the record format.
+ *   `add(key, value)` receives the task's records. The default writes the record format,
+ *   and is left out when the stream chain already ends in an object with `add`.
  *
  * Closing goes backwards through the chain (writer first: it flushes its last hunk).
  *
@@ -202,7 +203,10 @@ export function openTaskOutput(o: OpenOutputOptions): TaskOutput {
       stream = r;
       chain.push(stream);
     }
-    if (o.writer !== null) {
+    // The default writer only ends a chain that has no `add` yet: a chain that ends in one
+    // (e.g. `[taskOutputStream, discoOutputStream, custom]`) is complete, as in the original.
+    const endsInAdd = o.streams.length > 0 && typeof (stream as { add?: unknown } | null)?.add === 'function';
+    if (o.writer !== null && !(o.writer === undefined && endsInAdd)) {
       stream = (o.writer ?? recordWriter)(stream, o.partition, url, o.params);
       chain.push(stream);
     }

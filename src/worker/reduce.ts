@@ -14,6 +14,8 @@
  * const [output] = runReduce(run); // then OUTPUT [rel, 'disco', '0']
  */
 import { JobError } from '../common/errors.js';
+import { externalProgramOf } from './external/program-function.js';
+import { runExternalReduce } from './external/run-external.js';
 import { expandInputs, isPartitioned, readInputs } from './inputs.js';
 import type { TaskOutput } from './outputs.js';
 import type { StreamFunction } from './readers/chain.js';
@@ -74,12 +76,15 @@ export function runReduce(run: TaskRun): TaskOutput[] {
   // The output exists even when there is nothing to reduce (the original opens it first).
   const out = run.outputs.get(null);
   fns.reduceInit?.(entries, params);
-  if (data.reduceStyle === 'out') reduce(entries, out.sink, params);
+  const external = externalProgramOf(reduce);
+  if (external) runExternalReduce(run, external, entries, out);
+  else if (data.reduceStyle === 'out') reduce(entries, out.sink, params);
   else for (const [k, v] of pairsOf(reduce(entries, params), 'reduce')) out.add(k, v);
   if (sortStats.runs > 0)
     run.msg(
       `Sorted ${sortStats.records} entries: ${sortStats.runs} runs, ` +
-        `${(sortStats.bytesSpilled / 1048576).toFixed(1)} MiB spilled to disk, ${sortStats.mergePasses} merge passes`,
+        `${(sortStats.bytesSpilled / 1048576).toFixed(1)} MiB spilled to disk (${sortStats.bytesSpilled} bytes), ` +
+        `${sortStats.mergePasses} merge passes`,
     );
   return run.outputs.list();
 }

@@ -3,7 +3,8 @@
  * `DDFS.save`): each output file becomes a blob `disco:blob:<job>:<file name>` (new_blob, then
  * PUT to every replica URL, retrying without a failing node), and all of them are appended to
  * the tag `disco:job:results:<job>` with `delayed=1&update=1`. The task then reports
- * `OUTPUT [tag, "tag"]`.
+ * `OUTPUT [tag, "tag"]`. Out-of-band results (`oob.ts`) push and tag their blobs with the same
+ * helpers.
  *
  * @example
  * const tag = saveResults({ master: 'http://m:8989', jobname, files: ['/data/.../reduce:0-1a-9'] });
@@ -16,8 +17,9 @@ import { httpSync } from './readers/http-sync.js';
 /** Placement attempts per blob (each one excludes the nodes that failed before). */
 const PUSH_ATTEMPTS = 6;
 
-function authHeaders(): Record<string, string> {
-  const token = process.env.DDFS_WRITE_TOKEN;
+/** The DDFS token header for reading (`DDFS_READ_TOKEN`) or writing (`DDFS_WRITE_TOKEN`). */
+export function ddfsAuthHeaders(access: 'read' | 'write' = 'write'): Record<string, string> {
+  const token = access === 'read' ? process.env.DDFS_READ_TOKEN : process.env.DDFS_WRITE_TOKEN;
   return token ? { Authorization: `Basic ${Buffer.from(`token:${token}`).toString('base64')}` } : {};
 }
 
@@ -32,7 +34,7 @@ function hostOf(url: string): string {
 /** Push one file as a blob; returns its replica URLs (`disco://...`). */
 export function pushBlob(master: string, prefix: string, file: string): string[] {
   const exclude: string[] = [];
-  const headers = authHeaders();
+  const headers = ddfsAuthHeaders();
   for (let attempt = 1; ; attempt++) {
     const qs = exclude.length > 0 ? `?exclude=${exclude.map(encodeURIComponent).join(',')}` : '';
     const res = httpSync({ method: 'GET', url: `${master}/ddfs/new_blob/${prefix}${qs}`, headers });
@@ -60,6 +62,24 @@ export function pushBlob(master: string, prefix: string, file: string): string[]
   }
 }
 
+/**
+ * Append blobs (replica lists, newest first) to `tag` with `delayed=1`, and `update=1` when
+ * asked (skip blobs already in the tag).
+ */
+export function tagBlobs(
+  master: string,
+  tag: string,
+  urls: string[][],
+  opts: { update?: boolean } = {},
+): void {
+  httpSync({
+    method: 'POST',
+    url: `${master.replace(/\/$/, '')}/ddfs/tag/${tag}?delayed=1${opts.update ? '&update=1' : ''}`,
+    headers: { ...ddfsAuthHeaders(), 'Content-Type': 'application/json' },
+    body: JSON.stringify(urls),
+  });
+}
+
 /** Save the files as the job's results; returns the tag name. */
 export function saveResults(o: { master: string; jobname: string; files: readonly string[] }): string {
   const master = o.master.replace(/\/$/, '');
@@ -67,11 +87,6 @@ export function saveResults(o: { master: string; jobname: string; files: readonl
   const urls = o.files.map((file) =>
     pushBlob(master, `disco:blob:${o.jobname}:${safeDdfsName(path.basename(file))}`, file),
   );
-  httpSync({
-    method: 'POST',
-    url: `${master}/ddfs/tag/${tag}?delayed=1&update=1`,
-    headers: { ...authHeaders(), 'Content-Type': 'application/json' },
-    body: JSON.stringify(urls),
-  });
+  tagBlobs(master, tag, urls, { update: true });
   return tag;
 }

@@ -17,6 +17,7 @@ import { decodeJobPack, type JobPack } from '../protocol/jobpack.js';
 import type { TaskInfo } from '../protocol/worker-protocol.js';
 import { setTaskContext } from './context.js';
 import { runMap } from './map.js';
+import { openTaskOob, type TaskOob } from './oob.js';
 import { OutputFactory } from './output-set.js';
 import type { ProtocolClient } from './protocol-client.js';
 import { type OpenedInput, openChain } from './readers/chain.js';
@@ -24,6 +25,7 @@ import { openUrl } from './readers/open-url.js';
 import { runReduce } from './reduce.js';
 import { saveResults } from './save.js';
 import { makeTaskPaths } from './task-paths.js';
+import { profiledPhase } from './task-profile.js';
 import type { TaskRun } from './task-run.js';
 import {
   decodeJobParams,
@@ -98,6 +100,7 @@ export async function runTask(client: ProtocolClient, task: TaskInfo): Promise<v
   const paths = makeTaskPaths(job.jobhome, task.mode, task.taskid);
   const openInputs = new Set<OpenedInput>();
   let outputs: OutputFactory | null = null;
+  let oob: TaskOob | null = null;
   try {
     const params = decodeJobParams(data.params);
     const openCtx = {
@@ -111,6 +114,7 @@ export async function runTask(client: ProtocolClient, task: TaskInfo): Promise<v
         return paths.tmp;
       },
     };
+    oob = openTaskOob({ master: task.master, jobname: task.jobname, ctx: openCtx });
     const isMap = task.mode === 'map';
     outputs = new OutputFactory({
       jobhome: job.jobhome,
@@ -144,8 +148,12 @@ export async function runTask(client: ProtocolClient, task: TaskInfo): Promise<v
       },
       outputs,
     };
-    const produced = isMap ? runMap(run) : runReduce(run);
+    const produced = await profiledPhase(data.profile, paths.uid, () =>
+      isMap ? runMap(run) : runReduce(run),
+    );
     outputs.closeAll();
+    // OOB results are in their tag before DONE, so the next phase or job can read them.
+    oob.flush();
     if (saving) {
       const tag = saveResults({
         master: task.master,
@@ -161,9 +169,11 @@ export async function runTask(client: ProtocolClient, task: TaskInfo): Promise<v
     }
   } catch (e) {
     outputs?.abortAll();
+    oob?.flushQuietly();
     throw e;
   } finally {
     for (const o of openInputs) o.close();
+    oob?.close();
     paths.cleanup();
     setTaskContext(null);
   }

@@ -30,6 +30,7 @@ import {
   WORKER_API_NAMES,
 } from '../protocol/jobdata.js';
 import { workerApi } from './api.js';
+import { externalProgramFunction } from './external/program-function.js';
 import { Params } from './params.js';
 
 /** A job function as the worker calls it. */
@@ -108,6 +109,7 @@ export async function importJobModule(file: string): Promise<Record<string, unkn
 
 /** Resolve one reference; null = explicitly none. */
 export function resolveRef(ref: FunctionRef, mod: Record<string, unknown> | null): UserFunction | null {
+  if ('external' in ref) return externalProgramFunction(ref.external);
   if ('source' in ref) {
     const v = compileSource(ref.source);
     if (v === null || v === undefined) return null;

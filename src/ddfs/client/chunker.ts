@@ -18,6 +18,7 @@
 import { isUtf8 } from 'node:buffer';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { pipeline, Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { HUNK_HEADER, HUNK_SIZE, type KV, packValue, RECORD_VERSION } from '../../protocol/record-stream.js';
@@ -43,6 +44,50 @@ export type RecordReader = (
 ) => AsyncIterable<unknown> | Iterable<unknown>;
 
 /**
+ * Transforms an input's bytes before its records are read (the original's `input_stream`),
+ * e.g. decompression. Applied in order; the result may yield Buffers, byte arrays or strings.
+ */
+export type ByteTransform = (
+  input: AsyncIterable<Buffer>,
+  url: string,
+) => AsyncIterable<Buffer | Uint8Array | string>;
+
+/** A {@link ByteTransform} that gunzips its input (`ddfs chunk -T gunzip`). */
+export const gunzipInput: ByteTransform = (input) => {
+  const z = zlib.createGunzip();
+  // Errors of either side end the iteration of `z` with that error.
+  pipeline(Readable.from(input), z, () => undefined);
+  return z;
+};
+
+/** Apply {@link ByteTransform}s in order, checking what each one returns. */
+export async function* transformed(
+  input: AsyncIterable<Buffer>,
+  url: string,
+  transforms: readonly ByteTransform[],
+): AsyncGenerator<Buffer> {
+  let cur: AsyncIterable<Buffer> = input;
+  for (const [i, f] of transforms.entries()) {
+    const out = f(cur, url) as unknown;
+    if (out === null || typeof out !== 'object' || !(Symbol.asyncIterator in out))
+      throw new TypeError(
+        `input stream function ${i + 1} (${f.name || 'anonymous'}) returned ${out === null ? 'null' : typeof out}, expected an async iterable of bytes (e.g. a Readable)`,
+      );
+    cur = asBuffers(out as AsyncIterable<unknown>, i + 1);
+  }
+  yield* cur;
+}
+
+async function* asBuffers(src: AsyncIterable<unknown>, n: number): AsyncGenerator<Buffer> {
+  for await (const b of src) {
+    if (Buffer.isBuffer(b)) yield b;
+    else if (b instanceof Uint8Array) yield Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    else if (typeof b === 'string') yield Buffer.from(b, 'utf8');
+    else throw new TypeError(`input stream function ${n} yielded ${typeof b}; yield Buffers or strings`);
+  }
+}
+
+/**
  * One record per line, `[line, null]`, the line decoded as UTF-8 without its `\n` (a last line
  * without newline counts too). `DDFS.chunk` does the same faster with {@link chunkLines}.
  */
@@ -59,6 +104,32 @@ export async function* lineRecords(input: AsyncIterable<Buffer>): AsyncGenerator
     rest = Buffer.from(buf);
   }
   if (rest.length > 0) yield [rest.toString('utf8'), null];
+}
+
+/**
+ * A local file's bytes for {@link chunkLines}, 1 MiB at a time, read one buffer ahead into
+ * two buffers used in turn: **a yielded buffer is overwritten once the next one is asked
+ * for**, which suits chunkLines (it copies what it keeps) and saves allocating and
+ * page-faulting fresh memory for every read.
+ */
+export async function* readFileReusingBuffers(file: string, size = 1 << 20): AsyncGenerator<Buffer> {
+  const fh = await fs.open(file, 'r');
+  const bufs = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
+  let i = 0;
+  let next = fh.read(bufs[0], 0, size, null);
+  try {
+    for (;;) {
+      const { bytesRead } = await next;
+      if (bytesRead === 0) return;
+      const cur = bufs[i];
+      i ^= 1;
+      next = fh.read(bufs[i], 0, size, null);
+      yield cur.subarray(0, bytesRead);
+    }
+  } finally {
+    await next.catch(() => undefined);
+    await fh.close();
+  }
 }
 
 /** A finished chunk file. */
@@ -94,9 +165,15 @@ function hunkHeader(compressed: boolean, crc: number, len: number): Buffer {
   return h;
 }
 
-/** One chunk file being written: hunk bodies built here, compressed in the thread pool. */
+/**
+ * One chunk file being written: hunk bodies built here, compressed in the thread pool.
+ *
+ * Hunk buffers are recycled: a sealed hunk's buffer goes to the write (and compression) as it
+ * is and comes back to the pool once written, so building a chunk allocates (and page-faults)
+ * no new memory per hunk.
+ */
 class ChunkWriter {
-  private body = Buffer.allocUnsafe(HUNK_SIZE + 64 * 1024);
+  private body: Buffer;
   private off = 0;
   private readonly fh: Promise<fs.FileHandle>;
   /** Hunks being compressed or written, in file order; each one's promise ends once written. */
@@ -119,10 +196,18 @@ class ChunkWriter {
     private readonly level: number,
     private readonly parallel: number,
     private readonly hunkSize: number,
+    /** Free hunk buffers, shared by the chunks of one input. */
+    private readonly pool: Buffer[],
   ) {
     this.fh = fs.open(file, 'w');
     this.fh.catch(() => undefined);
     this.piece = Math.min(256 * 1024, hunkSize);
+    this.body = this.newBody();
+  }
+
+  /** A hunk buffer: room for a full hunk plus the staging area of one more piece of lines. */
+  private newBody(): Buffer {
+    return this.pool.pop() ?? Buffer.allocUnsafe(this.hunkSize + 3 * this.piece + 64);
   }
 
   /** Compressed size so far, counting hunks not yet written at the current ratio. */
@@ -223,7 +308,9 @@ class ChunkWriter {
   /** Send the hunk to compression; waits while too many hunks are in flight. */
   async seal(): Promise<void> {
     if (this.off === 0) return;
-    const raw = Buffer.from(this.body.subarray(0, this.off));
+    const buffer = this.body;
+    const raw = buffer.subarray(0, this.off);
+    this.body = this.newBody();
     this.off = 0;
     const crc = zlib.crc32(raw);
     const compressed = this.level > 0;
@@ -232,6 +319,7 @@ class ChunkWriter {
     const written = this.lastWrite.then(async () => {
       const z = await ready;
       await this.write(hunkHeader(compressed, crc, z.length), z);
+      this.pool.push(buffer);
       this.inflightRaw -= raw.length;
       this.rawDone += raw.length;
       this.zDone += z.length;
@@ -244,12 +332,18 @@ class ChunkWriter {
     while (this.inflight.length > this.parallel) await this.inflight.shift();
   }
 
+  /** Write the buffers in order: one `writev`, continued after a short write. */
   private async write(...parts: Buffer[]): Promise<void> {
     const fh = await this.fh;
-    for (const b of parts) {
-      let o = 0;
-      while (o < b.length) o += (await fh.write(b, o, b.length - o)).bytesWritten;
-      this.written += b.length;
+    let rest = parts;
+    while (rest.length > 0) {
+      let n = (await fh.writev(rest)).bytesWritten;
+      this.written += n;
+      while (rest.length > 0 && n >= rest[0].length) {
+        n -= rest[0].length;
+        rest = rest.slice(1);
+      }
+      if (rest.length > 0 && n > 0) rest = [rest[0].subarray(n), ...rest.slice(1)];
     }
   }
 
@@ -278,6 +372,7 @@ class Rotator {
   current: ChunkWriter | null = null;
   private readonly limit: number;
   private readonly hunk: number;
+  private readonly pool: Buffer[] = [];
 
   constructor(private readonly opts: ChunkerOptions) {
     this.limit = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
@@ -299,6 +394,7 @@ class Rotator {
         this.opts.compression ?? DEFAULT_CHUNK_COMPRESSION,
         Math.max(1, this.opts.parallel ?? 4),
         this.hunk,
+        this.pool,
       );
     }
     return this.current;

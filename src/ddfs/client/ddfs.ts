@@ -25,7 +25,15 @@ import type { KV } from '../../protocol/record-stream.js';
 import { parseTagUrl, resolveHttp } from '../../protocol/urls.js';
 import { type BlobSource, putBlob } from './blob-put.js';
 import { streamBlob } from './blob-read.js';
-import { chunkLines, chunkRecords, DEFAULT_CHUNK_SIZE, type RecordReader } from './chunker.js';
+import {
+  type ByteTransform,
+  chunkLines,
+  chunkRecords,
+  DEFAULT_CHUNK_SIZE,
+  type RecordReader,
+  readFileReusingBuffers,
+  transformed,
+} from './chunker.js';
 
 /** The tag object `get` returns. */
 export interface TagObject {
@@ -79,7 +87,12 @@ export interface ChunkOptions extends PushOptions {
    * are not `[key, value]` pairs are stored as `[item, null]`.
    */
   reader?: RecordReader;
-  /** Progress: bytes read from the inputs. */
+  /**
+   * Applied in order to each input's bytes before the reader (the original's `input_stream`),
+   * e.g. `gunzipInput` of chunker.ts.
+   */
+  inputStream?: readonly ByteTransform[];
+  /** Progress: bytes read from the inputs (before any `inputStream`). */
   onInputBytes?: (n: number) => void;
   /** zlib level of the chunks' hunks, 1-9; 0 = not compressed (the default). */
   compression?: number;
@@ -418,7 +431,9 @@ export class DDFS {
       for (const input of urls) {
         const replicas = typeof input === 'string' ? [input] : input;
         const url = replicas[0] ?? '';
-        const bytes = counted(this.openInput(replicas), opts.onInputBytes);
+        const lines = !opts.reader && !opts.inputStream?.length;
+        const raw = counted(this.openInput(replicas, lines), opts.onInputBytes);
+        const bytes = opts.inputStream?.length ? transformed(raw, url, opts.inputStream) : raw;
         const base = path.basename(url.replace(/[?#].*$/, '').replace(/\/+$/, '')) || 'chunk';
         const copts = {
           chunkSize: opts.chunkSize ?? DEFAULT_CHUNK_SIZE,
@@ -552,7 +567,8 @@ export class DDFS {
   }
 
   /** The bytes of an input: a local file, `raw://` data, or a remote URL (replicas in order). */
-  private async *openInput(replicas: string[]): AsyncGenerator<Buffer> {
+  /** An input's bytes; `forLines`: for chunkLines, which may get reused buffers. */
+  private async *openInput(replicas: string[], forLines = false): AsyncGenerator<Buffer> {
     const first = replicas[0];
     if (first === undefined) return;
     if (first.startsWith('raw://')) {
@@ -561,7 +577,8 @@ export class DDFS {
     }
     if (!first.includes('://') || first.startsWith('file://')) {
       const file = first.startsWith('file://') ? first.slice('file://'.length) : first;
-      yield* createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
+      if (forLines) yield* readFileReusingBuffers(file);
+      else yield* createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
       return;
     }
     yield* streamBlob(replicas.map((u) => this.resolve(u)));

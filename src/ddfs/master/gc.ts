@@ -46,6 +46,8 @@ export const DELETED_TAG_EXPIRES_MS = 30 * DAY_MS;
 export const GC_MAX_DURATION_MS = 3 * DAY_MS;
 /** `GC_PUT_TIMEOUT`: one blob copy. */
 export const GC_PUT_TIMEOUT_MS = 180 * 60_000;
+/** How often a long node call checks that its nodes are still connected. */
+const NODE_POLL_MS = 500;
 /** Blob copies running at once. */
 const RR_CONCURRENCY = 4;
 
@@ -171,6 +173,25 @@ export function createGc(deps: GcDeps): GcService {
     return { ok: true, deleted: 0, replicated: 0, underReplicated: 0, tagsUpdated: 0, tagsRereplicated: 0 };
   }
 
+  /**
+   * Run a long call to nodes (GC's scans and copies have timeouts of minutes to hours), aborted
+   * as soon as one of `hosts` is no longer connected: a hung node is dropped by the master
+   * after a missed heartbeat, and its open call must not hold the run until the timeout.
+   */
+  async function whileUp<T>(hosts: string[], call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const ac = new AbortController();
+    const poll = setInterval(() => {
+      const up = new Set(deps.view.readable());
+      const gone = hosts.find((h) => !up.has(h));
+      if (gone) ac.abort(new Error(`node ${gone} disconnected`));
+    }, NODE_POLL_MS);
+    try {
+      return await call(ac.signal);
+    } finally {
+      clearInterval(poll);
+    }
+  }
+
   function check(deadline: number): void {
     if (Date.now() > deadline) throw new Error('GC ran longer than 3 days');
   }
@@ -188,7 +209,11 @@ export function createGc(deps: GcDeps): GcService {
         reason: `not safe: ${unreachable} of ${view.all().length} nodes unreachable (DDFS_TAG_MIN_REPLICAS is ${deps.tagMinK})`,
       };
     const readable = view.readable();
-    await Promise.allSettled(readable.map((h) => nodes.prunePartials(h, deps.timings.partialExpiryMs)));
+    await Promise.allSettled(
+      readable.map((h) =>
+        whileUp([h], (signal) => nodes.prunePartials(h, deps.timings.partialExpiryMs, signal)),
+      ),
+    );
 
     phase = 'build_map';
     const snapshotTime = Date.now() * 1000;
@@ -210,7 +235,7 @@ export function createGc(deps: GcDeps): GcService {
     await Promise.all(
       readable.map(async (host) => {
         try {
-          listed.push({ host, ...(await nodes.listObjects(host)) });
+          listed.push({ host, ...(await whileUp([host], (signal) => nodes.listObjects(host, signal))) });
         } catch (e) {
           failed.push(host);
           log.warn({ host, err: e }, 'GC: node did not list its objects');
@@ -239,7 +264,9 @@ export function createGc(deps: GcDeps): GcService {
     phase = 'gc';
     for (const [host, objs] of plan.deletes) {
       try {
-        result.deleted += await nodes.deleteObjects(host, objs, deps.paranoid);
+        result.deleted += await whileUp([host], (signal) =>
+          nodes.deleteObjects(host, objs, deps.paranoid, signal),
+        );
       } catch (e) {
         log.warn({ host, err: e }, 'GC: deleting on a node failed');
       }
@@ -261,12 +288,15 @@ export function createGc(deps: GcDeps): GcService {
           }
           const src = locs.find((l) => !gcBlacklist.has(l.host)) ?? locs[0];
           try {
-            const url = await nodes.replicate(
-              src.host,
-              src.vol,
-              job.obj,
-              nodes.blobPutUrl(target, job.obj),
-              GC_PUT_TIMEOUT_MS,
+            const url = await whileUp([src.host, target], (signal) =>
+              nodes.replicate(
+                src.host,
+                src.vol,
+                job.obj,
+                nodes.blobPutUrl(target, job.obj),
+                GC_PUT_TIMEOUT_MS,
+                signal,
+              ),
             );
             const vol = /\/ddfs\/([^/]+)\/blob\//.exec(url)?.[1] ?? 'vol0';
             locs.push({ host: target, vol });
@@ -282,6 +312,13 @@ export function createGc(deps: GcDeps): GcService {
     };
     phase = 'rr_blobs_wait';
     await Promise.all(Array.from({ length: RR_CONCURRENCY }, worker));
+    if (result.underReplicated > 0) {
+      const usable = view.all().length - view.writeExcluded().size;
+      log.warn(
+        { underReplicated: result.underReplicated, usableNodes: usable, blobK: deps.blobK },
+        `GC: ${result.underReplicated} blobs keep fewer than ${deps.blobK} usable replicas (${usable} nodes can take data; a failed copy is retried next run)`,
+      );
+    }
 
     phase = 'rr_tags';
     const rewritten = new Set<string>();

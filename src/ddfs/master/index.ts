@@ -16,6 +16,7 @@ import { ClusterView } from './cluster-view.js';
 import { createGc, type GcService, gcTimings } from './gc.js';
 import { createDdfsHandler } from './http.js';
 import { NodeClient } from './node-client.js';
+import { INTERNAL } from './tag-logic.js';
 import { TagServer } from './tag-server.js';
 import { TagStore } from './tag-store.js';
 
@@ -32,6 +33,8 @@ export interface DdfsMaster {
   handler: DdfsHandler;
   tags: TagServer;
   gc: GcService;
+  /** Delete a tag as the master itself (no token needed) if it exists; true when it did. */
+  deleteTag(name: string): Promise<boolean>;
   close(): void;
 }
 
@@ -70,6 +73,12 @@ export function startDdfsMaster(deps: DdfsMasterDeps): DdfsMaster {
     handler,
     tags,
     gc,
+    async deleteTag(name) {
+      // A DELETE of a missing name would still list it in +deleted; skip those.
+      if ((await tags.gcGet(name)).data.kind !== 'ok') return false;
+      await tags.op(name, { type: 'delete', token: INTERNAL });
+      return true;
+    },
     close() {
       gc.close();
       tags.close();

@@ -20,7 +20,7 @@ import {
 
 /** Timeout of one call to a node (`NODE_TIMEOUT`). */
 export const NODE_TIMEOUT_MS = 10_000;
-/** Timeout of calls that walk a node's volumes (GC). */
+/** Timeout of calls that walk a node's volumes (GC; GC also aborts them when the node drops). */
 export const NODE_SCAN_TIMEOUT_MS = 30 * 60_000;
 
 /** A node's internal-API call failed (unreachable, timed out, or an error status). */
@@ -79,8 +79,8 @@ export class NodeClient {
     return UrlReplySchema.parse(await r!.json()).url;
   }
 
-  async listObjects(host: string): Promise<ObjectList> {
-    const r = await this.call(host, 'GET', ['objects'], undefined, false, NODE_SCAN_TIMEOUT_MS);
+  async listObjects(host: string, signal?: AbortSignal): Promise<ObjectList> {
+    const r = await this.call(host, 'GET', ['objects'], undefined, false, NODE_SCAN_TIMEOUT_MS, signal);
     return ObjectListSchema.parse(await r!.json());
   }
 
@@ -88,22 +88,30 @@ export class NodeClient {
     host: string,
     objects: [string, ObjectType, string][],
     paranoid: boolean,
+    signal?: AbortSignal,
   ): Promise<number> {
     const body = JSON.stringify({ objects, paranoid });
-    const r = await this.call(host, 'POST', ['delete'], body, false, NODE_SCAN_TIMEOUT_MS);
+    const r = await this.call(host, 'POST', ['delete'], body, false, NODE_SCAN_TIMEOUT_MS, signal);
     return CountReplySchema.parse(await r!.json()).deleted;
   }
 
-  async prunePartials(host: string, olderThanMs: number): Promise<number> {
+  async prunePartials(host: string, olderThanMs: number, signal?: AbortSignal): Promise<number> {
     const body = JSON.stringify({ olderThanMs });
-    const r = await this.call(host, 'POST', ['partials', 'prune'], body, false, NODE_SCAN_TIMEOUT_MS);
+    const r = await this.call(host, 'POST', ['partials', 'prune'], body, false, NODE_SCAN_TIMEOUT_MS, signal);
     return CountReplySchema.parse(await r!.json()).deleted;
   }
 
   /** Ask `host` to copy its blob to `to` (a PUT URL on another node); returns the new URL. */
-  async replicate(host: string, vol: string, obj: string, to: string, timeoutMs: number): Promise<string> {
+  async replicate(
+    host: string,
+    vol: string,
+    obj: string,
+    to: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<string> {
     const body = JSON.stringify({ vol, obj, to });
-    const r = await this.call(host, 'POST', ['replicate'], body, false, timeoutMs);
+    const r = await this.call(host, 'POST', ['replicate'], body, false, timeoutMs, signal);
     return UrlReplySchema.parse(await r!.json()).url;
   }
 
@@ -114,6 +122,7 @@ export class NodeClient {
     body?: string,
     nullOn404 = false,
     timeoutMs = this.timeoutMs,
+    signal?: AbortSignal,
   ): Promise<Response | null> {
     const path = `/ddfs/!${parts.map(encodeURIComponent).join('/')}`;
     const headers: Record<string, string> = {};
@@ -125,7 +134,9 @@ export class NodeClient {
         method,
         body,
         headers,
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: signal
+          ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
+          : AbortSignal.timeout(timeoutMs),
       });
     } catch (e) {
       throw new NodeCallError(`${method} ${path} on ${host}: ${(e as Error).message}`);

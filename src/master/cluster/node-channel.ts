@@ -150,7 +150,11 @@ export class ControlChannel {
   private accept(ws: WebSocket, hello: Extract<NodeToMaster, { type: 'hello' }>, cores: number): void {
     const conn = new WsConnection(hello.host, ws);
     this.conns.add(conn);
-    const old = this.deps.registry.attach(conn, { free: hello.diskFree, used: hello.diskUsed });
+    const old = this.deps.registry.attach(
+      conn,
+      { free: hello.diskFree, used: hello.diskUsed },
+      nodeMetricsUrl(hello),
+    );
     if (old) {
       this.deps.log.info({ host: hello.host }, 'node reconnected; replacing its old connection');
       old.close(4000, 'replaced by a new connection');
@@ -219,4 +223,16 @@ function parseMessage(data: RawData): { ok: true; value: NodeToMaster } | { ok: 
     return notJson;
   }
   return parseNodeToMaster(raw);
+}
+
+/**
+ * Where a node's `/metrics` is: its own loopback metrics server when it has no data server (it
+ * runs on this machine), else its data server.
+ */
+export function nodeMetricsUrl(
+  hello: Pick<Extract<NodeToMaster, { type: 'hello' }>, 'host' | 'dataPort' | 'metricsPort'>,
+): string {
+  if (hello.metricsPort !== undefined) return `http://127.0.0.1:${hello.metricsPort}/metrics`;
+  const name = hello.host.replace(/:\d+$/, '');
+  return `http://${name.includes(':') ? `[${name}]` : name}:${hello.dataPort}/metrics`;
 }

@@ -42,6 +42,8 @@ interface NodeState {
   conn: NodeConnection | null;
   stats: NodeStats;
   disk: { free: number; used: number } | null;
+  /** Where the node's `/metrics` is read (from its hello). */
+  metricsUrl: string | null;
 }
 
 /** Connections, statistics and disk figures of the configured nodes. */
@@ -53,7 +55,7 @@ export class NodeRegistry {
   private state(host: string): NodeState {
     let s = this.nodes.get(host);
     if (!s) {
-      s = { conn: null, stats: { jobOk: 0, dataError: 0, error: 0 }, disk: null };
+      s = { conn: null, stats: { jobOk: 0, dataError: 0, error: 0 }, disk: null, metricsUrl: null };
       this.nodes.set(host, s);
     }
     return s;
@@ -63,12 +65,23 @@ export class NodeRegistry {
    * Register a new connection for its host. Returns the connection it replaces (the caller
    * closes it and treats its tasks as lost), if any.
    */
-  attach(conn: NodeConnection, disk: { free: number; used: number }): NodeConnection | null {
+  attach(
+    conn: NodeConnection,
+    disk: { free: number; used: number },
+    metricsUrl: string | null = null,
+  ): NodeConnection | null {
     const s = this.state(conn.host);
     const old = s.conn;
     s.conn = conn;
     s.disk = disk;
+    s.metricsUrl = metricsUrl;
     return old;
+  }
+
+  /** The URL of a connected node's `/metrics` (null when not connected or unknown). */
+  metricsUrl(host: string): string | null {
+    const s = this.nodes.get(host);
+    return s?.conn ? s.metricsUrl : null;
   }
 
   /** Forget a connection; true when it was the host's current one (so the node is now lost). */

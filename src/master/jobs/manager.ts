@@ -69,6 +69,8 @@ export interface JobManagerDeps {
   log: Logger;
   /** Told where task attempts start and end (task history, metrics; src/master/metrics). */
   observer?: TaskObserver;
+  /** Deletes what a purged job left outside the nodes' job directories (its OOB tag in DDFS). */
+  onPurge?: (job: string) => Promise<unknown>;
 }
 
 /** Owner of every job, the scheduler and the task traffic with the nodes. */
@@ -203,6 +205,11 @@ export class JobManager {
     if (!isValidJobName(name)) return;
     this.purged.set(name, Date.now() + PURGE_MEMORY_MS);
     this.deps.registry.broadcast({ type: 'purge_job', job: name });
+    await this.deps
+      .onPurge?.(name)
+      .catch((err: unknown) =>
+        this.deps.log.warn({ err, job: name }, 'purge: deleting the job\u2019s DDFS data failed'),
+      );
   }
 
   /** Names purged in the last 24 h. */

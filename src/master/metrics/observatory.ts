@@ -2,11 +2,14 @@
  * What the master observes about its tasks: the job manager calls the {@link TaskObserver}
  * hooks where attempts are assigned and end; the observatory keeps each job's
  * {@link TaskHistory}, counts task metrics, and logs attempts as structured lines carrying the
- * job and task ids. Histories of running jobs live in memory; a finished job's history is saved
- * once (`tasks.json`) and kept in a small cache, read back from disk when asked for later.
+ * job and task ids. Histories of running jobs live in memory and in their task journal
+ * (`tasks.log`, batched appends: see task-journal.ts); a finished job's history is saved once
+ * (`tasks.json`, then the journal is removed) and kept in a small cache, read back from disk
+ * when asked for later — from the journal when the master died before the job ended.
  *
- * Concurrency: called on the event loop by the job manager only; no locks. A job's history is
- * written at its end and on master shutdown, never while tasks report.
+ * Concurrency: called on the event loop by the job manager only; no locks. A job's file
+ * operations (journal appends, `tasks.json`, journal removal) run in order on its promise
+ * chains: the journal is flushed before `tasks.json` is written, and removed after.
  */
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -18,6 +21,7 @@ import {
   saveTasksFile,
   TaskHistory,
 } from './task-history.js';
+import { replayJournal, TaskJournal } from './task-journal.js';
 
 /** The hooks the job manager calls. */
 export interface TaskObserver {
@@ -87,10 +91,17 @@ export class Observatory implements TaskObserver {
     log: Logger,
   ) {
     this.log = log.child({ component: 'tasks' });
+    this.journal = new TaskJournal((job) => this.journalFile(job), this.log);
   }
+
+  private readonly journal: TaskJournal;
 
   private tasksFile(job: string): string {
     return path.join(this.jobDir(job), 'tasks.json');
+  }
+
+  private journalFile(job: string): string {
+    return path.join(this.jobDir(job), 'tasks.log');
   }
 
   // ------------------------------------------------------------------ hooks
@@ -103,7 +114,9 @@ export class Observatory implements TaskObserver {
   taskAssigned(t: AttemptRef & { job: string; node: string }, queued = false): void {
     let h = this.live.get(t.job);
     if (!h) this.live.set(t.job, (h = new TaskHistory()));
-    h.assigned(t, t.node, Date.now(), queued);
+    const now = Date.now();
+    h.assigned(t, t.node, now, queued);
+    this.journal.assigned(t.job, t, t.node, now, queued);
     this.tasksStarted.inc({ phase: t.mode });
     if (this.log.isLevelEnabled('debug'))
       this.log.debug(
@@ -113,7 +126,11 @@ export class Observatory implements TaskObserver {
   }
 
   taskStarted(t: AttemptRef & { job: string; node: string }): void {
-    this.live.get(t.job)?.started(t, Date.now());
+    const h = this.live.get(t.job);
+    if (!h) return;
+    const now = Date.now();
+    h.started(t, now);
+    this.journal.started(t.job, t, now);
   }
 
   taskEnded(
@@ -124,7 +141,9 @@ export class Observatory implements TaskObserver {
     const h = this.live.get(t.job);
     // A prefetched attempt lost before it started is queued again, not failed.
     if (outcome === 'lost' && h?.get(t)?.queued) outcome = 'killed';
-    const rec = h?.ended(t, outcome, Date.now(), message);
+    const now = Date.now();
+    const rec = h?.ended(t, outcome, now, message);
+    if (rec) this.journal.ended(t.job, t, outcome, now, rec.message);
     const phase = t.mode;
     const ms = rec && rec.end !== null ? rec.end - rec.start : null;
     if (outcome === 'done') {
@@ -157,6 +176,7 @@ export class Observatory implements TaskObserver {
   jobRemoved(job: string): void {
     this.live.delete(job);
     this.finished.delete(job);
+    this.journal.drop(job);
   }
 
   // ------------------------------------------------------------------ reading
@@ -169,7 +189,13 @@ export class Observatory implements TaskObserver {
       return h;
     }
     await this.saving.get(job);
-    const loaded = await loadTasksFile(this.tasksFile(job));
+    let loaded = await loadTasksFile(this.tasksFile(job));
+    if (!loaded) {
+      // The master died while the job ran: its journal has what happened until then (and
+      // becomes a tasks.json, so that it is read once).
+      loaded = await replayJournal(this.journalFile(job));
+      if (loaded && !this.live.has(job)) this.save(job, loaded);
+    }
     if (loaded) this.remember(job, loaded);
     return loaded;
   }
@@ -185,6 +211,7 @@ export class Observatory implements TaskObserver {
   async close(): Promise<void> {
     for (const [job, h] of this.live) this.save(job, h);
     await Promise.all(this.saving.values());
+    await this.journal.close();
   }
 
   private remember(job: string, h: TaskHistory): void {
@@ -199,7 +226,9 @@ export class Observatory implements TaskObserver {
   private save(job: string, h: TaskHistory): void {
     const prev = this.saving.get(job) ?? Promise.resolve();
     const p = prev
+      .then(() => this.journal.flush(job))
       .then(() => saveTasksFile(this.tasksFile(job), job, h))
+      .then(() => this.journal.remove(job))
       .catch((e: unknown) => this.log.error({ job, err: e }, 'could not save the task history'))
       .finally(() => {
         if (this.saving.get(job) === p) this.saving.delete(job);

@@ -1,10 +1,11 @@
 /**
  * The attempt history of one job: every task attempt the master sent out, with its node, start,
  * end and outcome. It feeds the UI's task table and timeline, `disco trace` and the task
- * metrics. Recording costs an array push and a map entry per attempt; nothing is written while
- * the job runs. At the job's end the history is saved once as `tasks.json` next to the job's
- * `state.json` (no fsync: losing it in a crash loses only the timeline), so finished jobs keep
- * their task table after a master restart.
+ * metrics. Recording costs an array push and a map entry per attempt; while the job runs, the
+ * observatory also journals each event (task-journal.ts: batched appends that survive a master
+ * crash). At the job's end the history is saved once as `tasks.json` next to
+ * the job's `state.json` (no fsync: losing it in a crash loses only the timeline), so finished
+ * jobs keep their task table after a master restart.
  *
  * The views ({@link taskTable}, {@link timeline}) are pure functions of the attempts.
  *
@@ -151,7 +152,8 @@ export class TaskHistory {
   }
 }
 
-const OUTCOMES: AttemptOutcome[] = ['running', 'done', 'error', 'fatal', 'lost', 'killed'];
+/** Outcomes by their index in `tasks.json` and the task journal. */
+export const OUTCOMES: readonly AttemptOutcome[] = ['running', 'done', 'error', 'fatal', 'lost', 'killed'];
 
 /** `[mode 0|1, taskid, attempt, node, start, end|null, outcome index, message?]` */
 type AttemptRow = [number, number, number, string, number, number | null, number, string?];

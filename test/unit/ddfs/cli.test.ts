@@ -1,11 +1,10 @@
 /**
  * Pieces of the `ddfs` command line that need no cluster: argument parsing, tag/URL
- * separation, sizes, and the progress line (drawn only on a terminal).
+ * separation, sizes (the progress line: progress.test.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/ddfs.js';
 import { parseSize, separateTags, splitReplicas } from '../../../src/cli/ddfs-commands.js';
-import { formatBytes, progress } from '../../../src/ddfs/client/progress.js';
 
 describe('arguments', () => {
   it('splits replica lists, keeps raw:// data whole', () => {
@@ -32,45 +31,6 @@ describe('arguments', () => {
     expect(parseSize('1.5MiB')).toBe(1.5 * 1024 * 1024);
     expect(() => parseSize('lots')).toThrow(/invalid size/);
     expect(() => parseSize('0')).toThrow(/invalid size/);
-  });
-});
-
-describe('progress', () => {
-  const fake = (isTTY: boolean) => {
-    const out: string[] = [];
-    return { out, stream: { isTTY, columns: 200, write: (s: string) => out.push(s) > 0 } };
-  };
-
-  it('draws counts, bytes, a bar and the rate on a terminal, and erases itself', () => {
-    const { out, stream } = fake(true);
-    const p = progress({ label: 'push', unit: 'files', totalItems: 2, totalBytes: 2048, stream });
-    p.bytes(1024);
-    p.item();
-    p.total({ items: 2 });
-    const last = out.at(-1)!;
-    expect(last).toMatch(/^\r\x1b\[K/);
-    expect(last).toContain('push');
-    expect(last).toContain('1/2 files');
-    expect(last).toContain('1.0 KiB / 2.0 KiB');
-    expect(last).toContain('[##########..........] 50%');
-    expect(last).toMatch(/\/s$/);
-    p.done();
-    expect(out.at(-1)).toBe('\r\x1b[K');
-  });
-
-  it('draws nothing when not on a terminal', () => {
-    const { out, stream } = fake(false);
-    const p = progress({ label: 'cat', stream });
-    p.bytes(100);
-    p.item();
-    p.done();
-    expect(out).toEqual([]);
-  });
-
-  it('formats bytes', () => {
-    expect(formatBytes(0)).toBe('0 B');
-    expect(formatBytes(1536)).toBe('1.5 KiB');
-    expect(formatBytes(3 * 1024 ** 3)).toBe('3.0 GiB');
   });
 });
 

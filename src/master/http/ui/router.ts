@@ -1,7 +1,8 @@
 /**
  * Everything the master serves outside `/disco` and `/ddfs`: the UI pages (status, job,
  * configure, DDFS), their live fragments (`?fragment=a,b` → `{"live":…, "fragments":{…}}`),
- * `/metrics` (Prometheus text), `/health`, the UI's static files (`/static/*` from
+ * `/metrics` (Prometheus text; every node's at `/metrics/node/<host>`, listed for Prometheus at
+ * `/metrics/nodes`), `/health`, the UI's static files (`/static/*` from
  * `DISCO_WWW_ROOT/static`) and any other file of `DISCO_WWW_ROOT`.
  *
  * | Page | Path | JSON twin |
@@ -18,6 +19,11 @@ import { serveFile } from '../../../common/static-files.js';
 import { isValidJobName } from '../../../protocol/names.js';
 import { cleanFilter, readNewestEvents } from '../../jobs/events.js';
 import { healthOf } from '../../metrics/master-metrics.js';
+import {
+  NODE_METRICS_PREFIX,
+  nodeMetricsTargets,
+  relayNodeMetrics,
+} from '../../metrics/node-metrics-relay.js';
 import type { MasterContext } from '../context.js';
 import { notFound, send, sendJson } from '../reply.js';
 import { configFragments, configurePage } from './configure.js';
@@ -223,6 +229,9 @@ export async function handleUi(
     );
   }
   if (p === '/metrics') return send(res, 200, PROMETHEUS_CONTENT_TYPE, ctx.observatory.metrics.render());
+  if (p.startsWith(NODE_METRICS_PREFIX))
+    return relayNodeMetrics(ctx, res, p.slice(NODE_METRICS_PREFIX.length));
+  if (p === '/metrics/nodes') return sendJson(res, nodeMetricsTargets(ctx, req.headers.host ?? ''));
   if (p === '/health') {
     res.setHeader('Cache-Control', 'no-store');
     return sendJson(res, healthOf(ctx));
