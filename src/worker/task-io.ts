@@ -23,7 +23,7 @@ import { type ByteSink, RecordOutput, type TaskOutput } from './outputs.js';
 import type { ProtocolClient } from './protocol-client.js';
 import { type OpenedInput, openChain } from './readers/chain.js';
 import type { InputStream } from './readers/input-stream.js';
-import { type OpenContext, openUrl } from './readers/open-url.js';
+import { type OpenContext, openUrl, taskOpenContext } from './readers/open-url.js';
 import { saveResults } from './save.js';
 import type { LoadedJob } from './task.js';
 import { makeTaskPaths, type TaskPaths } from './task-paths.js';
@@ -87,17 +87,7 @@ class ProtocolTaskIO implements TaskIO {
     private readonly info: TaskInfo,
     private readonly job: LoadedJob,
   ) {
-    const self = this;
-    this.openCtx = {
-      host: info.host,
-      discoPort: info.disco_port,
-      discoData: info.disco_data,
-      ddfsData: info.ddfs_data,
-      master: info.master,
-      get tmpDir() {
-        return self.paths.tmp;
-      },
-    };
+    this.openCtx = taskOpenContext(info, () => this.paths.tmp);
   }
 
   private get rawInputs(): InputEntry[] {

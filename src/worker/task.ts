@@ -21,7 +21,7 @@ import { openTaskOob, type TaskOob } from './oob.js';
 import { OutputFactory } from './output-set.js';
 import type { ProtocolClient } from './protocol-client.js';
 import { type OpenedInput, openChain } from './readers/chain.js';
-import { openUrl } from './readers/open-url.js';
+import { openUrl, taskOpenContext } from './readers/open-url.js';
 import { runReduce } from './reduce.js';
 import { saveResults } from './save.js';
 import { makeTaskPaths } from './task-paths.js';
@@ -103,17 +103,7 @@ export async function runTask(client: ProtocolClient, task: TaskInfo): Promise<v
   let oob: TaskOob | null = null;
   try {
     const params = decodeJobParams(data.params);
-    const openCtx = {
-      host: task.host,
-      discoPort: task.disco_port,
-      discoData: task.disco_data,
-      ddfsData: task.ddfs_data,
-      master: task.master,
-      // Created on first use: most tasks download nothing.
-      get tmpDir() {
-        return paths.tmp;
-      },
-    };
+    const openCtx = taskOpenContext(task, () => paths.tmp);
     oob = openTaskOob({ master: task.master, jobname: task.jobname, ctx: openCtx });
     const isMap = task.mode === 'map';
     outputs = new OutputFactory({

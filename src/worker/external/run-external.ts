@@ -53,6 +53,8 @@ export interface ExternalTaskContext {
   jobhome: string;
   data: { extParams?: string };
   msg(text: string, opts?: { droppable?: boolean }): void;
+  /** How long a map program may linger after its last answer (default {@link EXIT_GRACE_MS}). */
+  exitGraceMs?: number;
 }
 
 /** Where results go. */
@@ -150,18 +152,17 @@ class ExternalRun {
   finish(): ExternalRunStats {
     this.flush();
     this.ch.endInput();
+    const grace = this.ctx.exitGraceMs ?? EXIT_GRACE_MS;
     let answeredAt = 0;
     let killedAfterAnswers = false;
     while (!this.ch.exit) {
-      this.ch.poll(true);
+      this.ch.poll(true, Math.min(1000, grace));
       if (this.mode !== 'map' || this.ch.exit || this.decoder.lists < this.entries || this.decoder.midList)
         continue;
       if (answeredAt === 0) answeredAt = Date.now();
-      else if (!killedAfterAnswers && Date.now() - answeredAt > EXIT_GRACE_MS) {
+      else if (!killedAfterAnswers && Date.now() - answeredAt > grace) {
         killedAfterAnswers = true;
-        this.ctx.msg(
-          `${this.what} answered every input but did not exit within ${EXIT_GRACE_MS / 1000} s: killed`,
-        );
+        this.ctx.msg(`${this.what} answered every input but did not exit within ${grace / 1000} s: killed`);
         this.ch.kill();
       }
     }

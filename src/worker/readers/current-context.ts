@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadSettings } from '../../common/settings.js';
 import { currentTask } from '../context.js';
-import type { OpenContext } from './open-url.js';
+import { type OpenContext, taskOpenContext } from './open-url.js';
 
 let tmp: string | null = null;
 
@@ -29,17 +29,7 @@ function tmpDir(): string {
 /** The context for opening URLs here and now (see module docs). */
 export function currentOpenContext(): OpenContext {
   const task = currentTask();
-  if (task)
-    return {
-      host: task.host,
-      discoPort: task.disco_port,
-      discoData: task.disco_data,
-      ddfsData: task.ddfs_data,
-      master: task.master,
-      get tmpDir() {
-        return tmpDir();
-      },
-    };
+  if (task) return taskOpenContext(task, tmpDir);
   const settings = loadSettings();
   // No host and no data roots: nothing is taken for local, everything goes over HTTP.
   return {

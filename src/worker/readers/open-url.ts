@@ -18,6 +18,7 @@ import { statSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { FileSource } from '../../protocol/record-stream.js';
 import { localPath, resolveHttp, splitUrl } from '../../protocol/urls.js';
+import type { TaskInfo } from '../../protocol/worker-protocol.js';
 import { downloadSync } from './http-sync.js';
 import { InputStream } from './input-stream.js';
 
@@ -32,6 +33,20 @@ export interface OpenContext {
   master: string;
   /** Directory for downloaded temporary files. */
   tmpDir: string;
+}
+
+/** The {@link OpenContext} of a running task; `tmpDir` is asked for on first use (most tasks download nothing). */
+export function taskOpenContext(task: TaskInfo, tmpDir: () => string): OpenContext {
+  return {
+    host: task.host,
+    discoPort: task.disco_port,
+    discoData: task.disco_data,
+    ddfsData: task.ddfs_data,
+    master: task.master,
+    get tmpDir() {
+      return tmpDir();
+    },
+  };
 }
 
 let downloads = 0;

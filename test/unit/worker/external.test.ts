@@ -251,6 +251,7 @@ for (;;) {
 }
 if (process.argv[2] === 'reduce') { out.push(u32(1)); pair(Buffer.from('sum'), Buffer.from(String(sum))); }
 flush();
+if (params && params[1] === 'linger') setInterval(() => {}, 1000);
 `;
 
 describe('external map and reduce runs', () => {
@@ -295,6 +296,17 @@ describe('external map and reduce runs', () => {
       add: (k, v) => got.push([String(k), String(v)]),
     });
     expect(got).toEqual([['sum', String(entries.reduce((s, [, v]) => s + v.length, 0))]]);
+  });
+
+  it('kills a map program that lingers after answering everything (the task succeeds)', () => {
+    const got: string[] = [];
+    const t = Date.now();
+    runExternalMap({ ...ctx('1 linger\n'), exitGraceMs: 200 }, ref('map'), ['a', 'b'], {
+      add: (_k, v) => got.push(String(v)),
+    });
+    expect(got).toEqual(['a#0', 'b#0']);
+    expect(Date.now() - t).toBeLessThan(5000);
+    expect(messages.at(-1)).toMatch(/answered every input but did not exit within 0.2 s: killed/);
   });
 
   it('fails with the **<ERR> text, or when a map does not answer every entry', () => {
