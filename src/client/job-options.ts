@@ -210,6 +210,11 @@ export function warnDeprecated(old: string, now: string): void {
 const REPLACED_OPTIONS: Readonly<Partial<Record<JobOptionName, string>>> = {
   nrMaps: 'scheduler.maxCores',
   memSortLimit: 'sortBufferSize',
+  // Deprecated by the seeds (0.3 writers, 0.4 init functions) but still honoured as they were.
+  mapWriter: 'mapOutputStream (a function ending the chain with add(key, value))',
+  reduceWriter: 'reduceOutputStream (a function ending the chain with add(key, value))',
+  mapInit: 'mapInputStream or mapReader',
+  reduceInit: 'reduceInputStream or reduceReader',
 };
 
 /** The camelCase name for `key`, warning about old names; null if not a job option. */

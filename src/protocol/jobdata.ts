@@ -141,6 +141,8 @@ export const WORKER_API_NAMES = [
   'Worker',
   'put',
   'get',
+  'MAX_OOB_PUTS',
+  'DiscoError',
 ] as const;
 
 /**

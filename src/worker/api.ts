@@ -8,7 +8,7 @@
  * (iter, params) => { for (const [w, cs] of kvgroup(sorted(iter))) msg(`${w}: ${sum(cs)}`); return []; }
  */
 import { external } from '../client/external.js';
-import { DataError, JobError } from '../common/errors.js';
+import { DataError, DiscoError, JobError } from '../common/errors.js';
 import type { WORKER_API_NAMES } from '../protocol/jobdata.js';
 import { msg, thisHost, thisInputs, thisMaster, thisName, thisPartition } from './context.js';
 import {
@@ -26,7 +26,7 @@ import {
   sumReduce,
 } from './func.js';
 import { Job } from './job-base.js';
-import { get, put } from './oob.js';
+import { get, MAX_OOB_PUTS, put } from './oob.js';
 import { Params } from './params.js';
 import { gzipLineReader, gzipReader } from './readers/gzip.js';
 import { netstrReader, netstrWriter, oldNetstrReader } from './readers/netstr.js';
@@ -99,6 +99,8 @@ export const workerApi = {
   Worker,
   put,
   get,
+  MAX_OOB_PUTS,
+  DiscoError,
 } satisfies Record<WorkerApiName, unknown>;
 
 export type WorkerApi = typeof workerApi;

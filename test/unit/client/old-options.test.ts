@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
 import type { IndexReader } from '../../../src/client/inputs.js';
-import { canonicalOptionName } from '../../../src/client/job-options.js';
+import { canonicalOptionName, normalizeOptions } from '../../../src/client/job-options.js';
 import { buildJobPack } from '../../../src/client/jobpack-builder.js';
 import { loadSettings } from '../../../src/common/settings.js';
 import * as lib from '../../../src/index.js';
@@ -64,6 +64,19 @@ describe('old job option names', () => {
         "job option 'mem_sort_limit' is deprecated; use 'sortBufferSize'",
       ]),
     );
+  });
+
+  it('the writers (deprecated in 0.3) and init functions (0.4) still work, with a warning once each', () => {
+    const fn = () => [];
+    const o = normalizeOptions({ mapInit: fn, reduce_init: fn, mapWriter: fn, reduce_writer: fn });
+    expect(Object.keys(o).sort()).toEqual(['mapInit', 'mapWriter', 'reduceInit', 'reduceWriter']);
+    normalizeOptions({ mapInit: fn });
+    expect(warnings()).toEqual([
+      "job option 'mapInit' is deprecated; use 'mapInputStream or mapReader'",
+      "job option 'reduce_init' is deprecated; use 'reduceInputStream or reduceReader'",
+      "job option 'mapWriter' is deprecated; use 'mapOutputStream (a function ending the chain with add(key, value))'",
+      "job option 'reduce_writer' is deprecated; use 'reduceOutputStream (a function ending the chain with add(key, value))'",
+    ]);
   });
 
   it('a Job subclass may still say `static nr_maps` / `static mem_sort_limit`', async () => {
