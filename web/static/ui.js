@@ -17,9 +17,11 @@
   let stopped = false;
   let hovered = null;
 
+  // The indicator is a polite live region: its text changes only when the state does (a
+  // screen reader would otherwise announce every poll); the time of the last update is a tooltip.
   function setLive(text, error) {
     if (!liveEl) return;
-    liveEl.textContent = text;
+    if (liveEl.textContent !== text) liveEl.textContent = text;
     liveEl.classList.toggle('error', !!error);
   }
 
@@ -27,6 +29,30 @@
     return [...document.querySelectorAll('[data-fragment]')]
       .map((el) => el.dataset.fragment)
       .filter((n) => !skip.has(n));
+  }
+
+  // A key that finds "the same" element in the new markup of a fragment.
+  function keyOf(node) {
+    if (node.tagName === 'SUMMARY' && node.parentElement?.dataset.key)
+      return `details[data-key="${CSS.escape(node.parentElement.dataset.key)}"] > summary`;
+    for (const attr of ['id', 'data-key', 'data-events-filter', 'data-task', 'data-job', 'href'])
+      if (node.hasAttribute?.(attr))
+        return `${node.tagName}[${attr}="${CSS.escape(node.getAttribute(attr))}"]`;
+    return null;
+  }
+
+  // Replace a fragment's content, keeping what the person was doing in it: opened disclosures
+  // (error stacks) stay open and keyboard focus stays on the same link or control.
+  function swap(el, htmlText) {
+    const open = [...el.querySelectorAll('details[open][data-key]')].map((d) => d.dataset.key);
+    const focused = el.contains(document.activeElement) ? keyOf(document.activeElement) : null;
+    el.innerHTML = htmlText;
+    for (const key of open) {
+      const d = el.querySelector(`details[data-key="${CSS.escape(key)}"]`);
+      if (d) d.open = true;
+    }
+    if (focused) el.querySelector(focused)?.focus({ preventScroll: true });
+    el.dispatchEvent(new CustomEvent('disco:updated', { bubbles: true }));
   }
 
   async function refresh() {
@@ -47,17 +73,14 @@
       const body = await res.json();
       for (const [name, htmlText] of Object.entries(body.fragments || {})) {
         const el = document.querySelector(`[data-fragment="${CSS.escape(name)}"]`);
-        if (el && el.innerHTML !== htmlText) {
-          el.innerHTML = htmlText;
-          el.dispatchEvent(new CustomEvent('disco:updated', { bubbles: true }));
-        }
+        if (el && el.innerHTML !== htmlText) swap(el, htmlText);
       }
       if (hovered) highlight(hovered);
-      const t = new Date();
+      if (liveEl) liveEl.title = `updated ${new Date().toLocaleTimeString()}`;
       if (body.live === false && main.dataset.live !== undefined) {
         stopped = true;
         setLive('finished');
-      } else setLive(`live · ${t.toLocaleTimeString()}`);
+      } else setLive('live (updates every few seconds)');
     } catch {
       setLive('master unreachable, retrying…', true);
     } finally {
@@ -82,7 +105,7 @@
   // A finished job's page needs no polling; the status and configure pages always poll.
   if (main?.dataset.live === 'false') stopped = true;
   if (refreshMs > 0 && !stopped) {
-    setLive('live');
+    setLive('live (updates every few seconds)');
     schedule();
   }
   document.addEventListener('visibilitychange', () => {

@@ -485,6 +485,8 @@ function onFailed(cx: Ctx, ev: Extract<CoordinatorEvent, { type: 'task_failed' }
     clearRunning(ph, t);
     t.status = 'held';
     const reason = `Worker at '${ev.node}' died: ${ev.message}`;
+    // Task-scoped too, so the task's own messages (UI, `disco events`) show why it failed.
+    event(cx, `ERROR: [${ev.mode}:${ev.taskid}] ${ev.message}`, ev.node);
     event(cx, `ERROR: Job failed: ${reason}`);
     failJob(cx, reason);
     return;

@@ -161,7 +161,7 @@ describe('a job with known task counts', () => {
     expect(frag.live).toBe(false);
     expect(Object.keys(frag.fragments).sort()).toEqual(['progress', 'tasks']);
     expect(frag.fragments.progress).toContain('<strong>3</strong> done');
-    expect(frag.fragments.progress).toContain('<strong>1</strong> failed attempts');
+    expect(frag.fragments.progress).toContain('<strong>1</strong> failed attempt</span>');
     expect((await fetch(`${m.url}/job.html?name=${job}`)).status).toBe(200);
     expect((await fetch(`${m.url}/job/Nope@1:2:3`)).status).toBe(404);
     for (const p of ['/configure', '/tags', '/tags/some:tag', '/static/ui.js', '/static/disco.css'])

@@ -268,6 +268,7 @@ describe('coordinator: failures', () => {
     c.assign('map', 1, 'n2');
     const fx = c.fail('map', 0, 'n1', 0, 0, 'fatal');
     expect(fx).toEqual([
+      { type: 'event', host: 'n1', message: 'ERROR: [map:0] boom' },
       { type: 'event', host: 'master', message: "ERROR: Job failed: Worker at 'n1' died: boom" },
       { type: 'kill_task', mode: 'map', taskid: 1, attempt: 0, node: 'n2' },
       { type: 'job_failed', reason: "Worker at 'n1' died: boom" },

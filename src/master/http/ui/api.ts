@@ -63,10 +63,10 @@ export async function handleApiV1(
   const rest = p.slice(API_PREFIX.length).replace(/\/+$/, '');
   if (rest === '') return sendJson(res, INDEX);
   if (rest === '/status')
-    return sendJson(res, statusModel(ctx, q.get('q') ?? '', limitOf(q, JOB_LIST_LIMIT)));
+    return sendJson(res, await statusModel(ctx, q.get('q') ?? '', limitOf(q, JOB_LIST_LIMIT)));
   if (rest === '/config') return sendJson(res, configModel(ctx));
   if (rest === '/jobs') {
-    const m = statusModel(ctx, q.get('q') ?? '', limitOf(q, Number.MAX_SAFE_INTEGER));
+    const m = await statusModel(ctx, q.get('q') ?? '', limitOf(q, Number.MAX_SAFE_INTEGER));
     return sendJson(res, { jobs: m.jobs, matched: m.jobsMatched, counts: m.jobCounts });
   }
   const jm = /^\/jobs\/([^/]+)(\/[a-z]+)?$/.exec(rest);
@@ -77,7 +77,7 @@ export async function handleApiV1(
   } catch {
     throw notFound();
   }
-  const job = jobModel(ctx, name);
+  const job = await jobModel(ctx, name);
   if (!job) throw notFound();
   switch (jm[2] ?? '') {
     case '':

@@ -8,11 +8,20 @@
 import { resolveHttp, splitUrl } from '../../../protocol/urls.js';
 import type { Timeline } from '../../metrics/task-history.js';
 import type { PhaseCounters } from '../../scheduler/types.js';
+import { type FailedAttempt, firstLine, type SlowestTask } from './diagnosis.js';
 import { formatMs, html, jobHref, type SafeHtml, tagHref, timeEl } from './html.js';
 import { fragment, page } from './layout.js';
 import { type JobModel, stateLabel, TASK_PAGE, type TaskQuery, type TasksModel } from './model.js';
 
-export const JOB_FRAGMENTS = ['summary', 'progress', 'timeline', 'tasks', 'events', 'results'] as const;
+export const JOB_FRAGMENTS = [
+  'summary',
+  'diagnosis',
+  'progress',
+  'timeline',
+  'tasks',
+  'events',
+  'results',
+] as const;
 export type JobFragment = (typeof JOB_FRAGMENTS)[number];
 
 /** One event as the page shows it. */
@@ -62,22 +71,24 @@ function summary(j: JobModel): SafeHtml {
 </dl>`;
 }
 
-function phaseBar(name: 'map' | 'reduce', c: PhaseCounters, inJob: boolean): SafeHtml {
+function phaseBar(name: 'map' | 'reduce', c: PhaseCounters, inJob: boolean, tasks: number): SafeHtml {
   if (!inJob) return html`<div class="phase"><h3>${name}</h3><p class="muted">no ${name} phase</p></div>`;
   const [waiting, running, done, failed] = c;
-  const total = waiting + running + done;
+  // A failed or killed job's unfinished tasks are in no counter: count them against the job's tasks.
+  const total = Math.max(waiting + running + done, tasks);
+  const unfinished = total - (waiting + running + done);
   const pct = (n: number) => (total === 0 ? 0 : (100 * n) / total);
   return html`<div class="phase" data-phase="${name}">
   <h3>${name}</h3>
   <div class="bar" role="progressbar" aria-label="${name} tasks done" aria-valuemin="0" aria-valuemax="${total}" aria-valuenow="${done}">
     <span class="seg done" style="width:${pct(done).toFixed(2)}%"></span><span class="seg running" style="width:${pct(running).toFixed(2)}%"></span>
   </div>
-  <p class="counts"><span class="c-waiting"><strong>${waiting}</strong> waiting</span> · <span class="c-running"><strong>${running}</strong> running</span> · <span class="c-done"><strong>${done}</strong> done</span> · <span class="c-failed"><strong>${failed}</strong> failed attempts</span></p>
+  <p class="counts"><span class="c-waiting"><strong>${waiting}</strong> waiting</span> · <span class="c-running"><strong>${running}</strong> running</span> · <span class="c-done"><strong>${done}</strong> done</span>${unfinished > 0 ? html` · <span class="c-unfinished"><strong>${unfinished}</strong> not finished</span>` : ''} · <span class="c-failed"><strong>${failed}</strong> failed attempt${failed === 1 ? '' : 's'}</span> <span class="muted">of ${total} task${total === 1 ? '' : 's'}</span></p>
 </div>`;
 }
 
 function progress(j: JobModel): SafeHtml {
-  return html`<div class="phases">${phaseBar('map', j.mapi, j.map)}${phaseBar('reduce', j.redi, j.reduce)}</div>`;
+  return html`<div class="phases">${phaseBar('map', j.mapi, j.map, j.nrMap)}${phaseBar('reduce', j.redi, j.reduce, j.nrReduce)}</div>`;
 }
 
 /** Links of a URL: data on nodes over HTTP, tags to their DDFS page. */
@@ -96,7 +107,7 @@ function urlLink(url: string, discoPort: string): SafeHtml {
 function results(j: JobModel, discoPort: string): SafeHtml {
   if (j.status === 'active') return html`<p class="muted">Results appear when the job has finished.</p>`;
   if (j.status === 'dead')
-    return html`<p>The job failed or was killed: no results. The events below say why.</p>`;
+    return html`<p>No results: the job failed (see <a href="#why-failed">why</a>).</p>`;
   if (j.results.length === 0) return html`<p class="muted">The job finished without results.</p>`;
   return html`<ul class="results">${j.results.map((r) => html`<li>${urlLink(r, discoPort)}</li>`)}</ul>
 <p class="muted">Read the records with <code>disco results ${j.name}</code>.</p>`;
@@ -109,6 +120,100 @@ function inputs(j: JobModel, discoPort: string): SafeHtml {
   );
   return html`<details${j.nrInputs <= 10 ? ' open' : ''}><summary>${j.nrInputs} input${j.nrInputs === 1 ? '' : 's'}${j.nrInputs > j.inputs.length ? ` (first ${j.inputs.length} shown)` : ''}</summary>
 <ol class="inputs">${list}</ol></details>`;
+}
+
+/** A task id that filters the events log to that task's messages. */
+function taskLink(j: JobModel, mode: string, taskid: number): SafeHtml {
+  const id = `${mode}:${taskid}`;
+  return html`<a href="${jobHref(j.name, `events=${id}`)}#events" data-events-filter="${id}">${id}</a>`;
+}
+
+/** The input a map task reads (its first replica), when the job record has it. */
+function inputOf(j: JobModel, mode: string, taskid: number): string | null {
+  if (mode !== 'map' || !j.map) return null;
+  const i = j.inputs[taskid];
+  if (i === undefined) return null;
+  const url = typeof i === 'string' ? i : (i[0] ?? '');
+  return url.length > 120 ? `${url.slice(0, 120)}…` : url;
+}
+
+function readsText(j: JobModel, mode: string, taskid: number): SafeHtml {
+  const input = inputOf(j, mode, taskid);
+  return input ? html`, reading <code>${input}</code>` : html``;
+}
+
+/**
+ * The first line of an error, and the rest (its stack) one click away; `key` keeps the
+ * disclosure open across live updates.
+ */
+function errorText(message: string, summary: string, key: string): SafeHtml {
+  return html`<span class="fail-msg">${firstLine(message)}</span>${stackDetails(message, summary, key)}`;
+}
+
+/** The lines of an error after the first (its stack) in a disclosure; nothing if there are none. */
+function stackDetails(message: string, summary: string, key: string): SafeHtml {
+  const rest = message.slice(firstLine(message).length).replace(/^\n/, '');
+  if (!rest) return html``;
+  const lines = rest.split('\n').length;
+  return html`<details class="trace" data-key="${key}"><summary>${summary} (${lines} more line${lines === 1 ? '' : 's'})</summary><pre>${rest}</pre></details>`;
+}
+
+function whyFailed(j: JobModel, failed: FailedAttempt | undefined): SafeHtml {
+  const reason = j.reason ?? 'The events log does not say why.';
+  if (reason === 'Job killed')
+    return html`<section class="callout bad" id="why-failed" aria-labelledby="why-h"><h2 id="why-h">Why the job failed</h2>
+<p><strong>The job was killed</strong> before it finished (with the Kill button, <code>disco kill</code> or the API). Tasks still running then are marked killed.</p></section>`;
+  const task = failed
+    ? html`<p>Failed task: ${taskLink(j, failed.mode, failed.taskid)} (attempt ${failed.attempt + 1}) on ${failed.node}${readsText(j, failed.mode, failed.taskid)}.${
+        failed.outcome !== 'fatal' && failed.message
+          ? html` Its last error: <span class="fail-msg">${firstLine(failed.message)}</span>`
+          : ''
+      }</p>`
+    : '';
+  return html`<section class="callout bad" id="why-failed" aria-labelledby="why-h"><h2 id="why-h">Why the job failed</h2>
+<p class="reason"><span class="fail-msg">${firstLine(reason)}</span></p>
+${task}
+${stackDetails(reason, 'Show the full error', 'reason')}</section>`;
+}
+
+function attemptItem(j: JobModel, a: FailedAttempt): SafeHtml {
+  const what = a.message
+    ? html`<span class="fail-msg">${firstLine(a.message)}</span>`
+    : html`<span class="fail-msg">${a.outcome === 'lost' ? 'the node stopped answering' : 'failed'}</span>`;
+  const then = a.retriedOn
+    ? html` → retried on ${a.retriedOn === a.node ? 'the same node' : a.retriedOn}${a.taskStatus === 'done' ? ', then done' : a.taskStatus === 'failed' ? ', still failing' : ''}`
+    : a.outcome === 'fatal'
+      ? html` → the job failed`
+      : '';
+  return html`<li>${taskLink(j, a.mode, a.taskid)} attempt ${a.attempt + 1} on ${a.node}: ${what}${then}</li>`;
+}
+
+function failedAttemptsView(j: JobModel, t: TasksModel): SafeHtml {
+  const h = t.highlights;
+  const retryable = h.failedAttempts.filter((a) => a.outcome !== 'fatal');
+  const hidden = h.failedAttemptsTotal - h.failedAttempts.length;
+  if (retryable.length === 0 && hidden <= 0) return html``;
+  const n = h.failedAttemptsTotal;
+  return html`<section class="callout warn" id="failed-attempts" aria-labelledby="retries-h"><h2 id="retries-h">Errors and retries</h2>
+<p>${n} task attempt${n === 1 ? '' : 's'} failed. Data and I/O errors are retried, preferably on another node; any other error in the job's code fails the job.</p>
+<ul class="failed-attempts">${retryable.map((a) => attemptItem(j, a))}</ul>
+${hidden > 0 ? html`<p class="muted">${hidden} more: set the task table's status filter to “retried”.</p>` : ''}</section>`;
+}
+
+function slowestView(j: JobModel, s: SlowestTask): SafeHtml {
+  const running = s.status === 'running';
+  const compare =
+    s.factor !== null && s.factor >= 1.05
+      ? html` — <strong>${s.factor >= 10 ? Math.round(s.factor) : s.factor.toFixed(1)}×</strong> the median ${s.mode} task (${formatMs(s.medianMs)})`
+      : html` (median ${s.mode} task: ${formatMs(s.medianMs)})`;
+  return html`<p class="hint${s.straggler ? ' straggler' : ''}" id="slowest"><strong>${s.straggler ? 'Straggler' : 'Slowest task'}:</strong> ${taskLink(j, s.mode, s.taskid)}${s.node ? ` on ${s.node}` : ''} ${running ? 'has been running for' : 'took'} <strong>${formatMs(s.durationMs)}</strong>${compare}${readsText(j, s.mode, s.taskid)}.</p>`;
+}
+
+/** Answers first: why the job failed, which attempts failed, which task is slowest. */
+function diagnosis(j: JobModel, t: TasksModel): SafeHtml {
+  const h = t.highlights;
+  const failed = [...h.failedAttempts].reverse().find((a) => a.taskStatus === 'failed');
+  return html`${j.status === 'dead' ? whyFailed(j, failed) : ''}${h.slowest ? slowestView(j, h.slowest) : ''}${failedAttemptsView(j, t)}`;
 }
 
 const STATUS_FILTERS: [string, string][] = [
@@ -132,16 +237,18 @@ function tasksTable(j: JobModel, t: TasksModel, p: JobPageParams): SafeHtml {
     .filter(([, n]) => n > 0)
     .map(([k, n]) => `${n} ${k}`)
     .join(', ');
+  const slow = t.highlights.slowest;
   const rows = t.rows.map((r) => {
     const id = `${r.mode}:${r.taskid}`;
-    return html`<tr class="task ${r.status.replace(' ', '-')}">
+    const isSlowest = slow !== null && slow.mode === r.mode && slow.taskid === r.taskid;
+    return html`<tr class="task ${r.status.replace(' ', '-')}${isSlowest ? ' slowest' : ''}" data-task="${id}">
   <td>${r.mode}</td><td class="num">${r.taskid}</td>
-  <td><span class="task-status ${r.status.replace(' ', '-')}">${r.status}</span></td>
+  <td><span class="task-status ${r.status.replace(' ', '-')}">${r.status}</span>${isSlowest ? html` <span class="badge slow-badge">slowest</span>` : ''}</td>
   <td class="num">${r.attempts}</td>
   <td>${r.node ?? '–'}</td>
-  <td>${timeEl(r.start)}</td>
+  <td class="when">${timeEl(r.start)}</td>
   <td class="num">${formatMs(r.durationMs)}</td>
-  <td class="msg">${r.message ? html`<span class="fail-msg" title="${r.message}">${r.message.length > 80 ? `${r.message.slice(0, 80)}…` : r.message}</span> ` : ''}<a href="${jobHref(j.name, query(p, { events: id }))}#events" data-events-filter="${id}">messages<span class="visually-hidden"> of ${id}</span></a></td>
+  <td class="msg">${r.message ? html`${r.status === 'failed' || r.status === 'retrying' ? '' : html`<span class="muted">earlier attempt: </span>`}${errorText(r.message, 'stack', id)}` : ''} <a href="${jobHref(j.name, query(p, { events: id }))}#events" data-events-filter="${id}">messages<span class="visually-hidden"> of ${id}</span></a></td>
 </tr>`;
   });
   const prev =
@@ -155,9 +262,10 @@ function tasksTable(j: JobModel, t: TasksModel, p: JobPageParams): SafeHtml {
   return html`<p class="muted">${t.total} tasks: ${counts || 'none yet'}. Showing ${from}–${to} of ${t.matched}.</p>
 <table class="tasks">
 <caption class="visually-hidden">Tasks of ${j.name}</caption>
-<thead><tr><th scope="col">Phase</th><th scope="col">Task</th><th scope="col">Status</th><th scope="col">Attempts</th><th scope="col">Node</th><th scope="col">Started</th><th scope="col">Duration</th><th scope="col">Messages</th></tr></thead>
+<thead><tr><th scope="col">Phase</th><th scope="col" class="num">Task</th><th scope="col">Status</th><th scope="col" class="num">Attempts</th><th scope="col">Node</th><th scope="col">Started</th><th scope="col" class="num">Duration</th><th scope="col">Errors and messages</th></tr></thead>
 <tbody>${rows}</tbody>
 </table>
+<p class="muted note">Duration: of the latest attempt, from its start on the node until the master heard it ended (worker start-up included, so it can exceed the time the node's <code>DONE</code> message reports).</p>
 <nav class="pager" aria-label="Task pages">${prev} ${next}</nav>`;
 }
 
@@ -189,7 +297,7 @@ function eventsTable(events: EventRow[], p: JobPageParams): SafeHtml {
 <table class="events">
 <caption class="visually-hidden">Job events, newest first</caption>
 <thead><tr><th scope="col">Time</th><th scope="col">Host</th><th scope="col">Message</th></tr></thead>
-<tbody>${events.map((e) => html`<tr class="${eventClass(e.message)}"><td class="when">${e.time}</td><td>${e.host}</td><td class="msg"><pre>${e.message}</pre></td></tr>`)}</tbody>
+<tbody>${events.map((e) => html`<tr class="${eventClass(e.message)}"><td class="when">${e.time}</td><td class="host">${e.host}</td><td class="msg"><pre>${e.message}</pre></td></tr>`)}</tbody>
 </table>`;
 }
 
@@ -207,7 +315,7 @@ function eventsForm(j: JobModel, p: JobPageParams): SafeHtml {
 /** Most bars drawn on the timeline (the longest attempts when there are more). */
 const MAX_BARS = 2000;
 
-function timelineView(t: Timeline, j: JobModel): SafeHtml {
+function timelineView(t: Timeline, j: JobModel, slow: SlowestTask | null): SafeHtml {
   if (t.bars.length === 0) return html`<p class="muted">No task has run yet.</p>`;
   const span = Math.max(1, t.end - t.start);
   const pct = (ms: number) => ((100 * ms) / span).toFixed(3);
@@ -233,7 +341,7 @@ function timelineView(t: Timeline, j: JobModel): SafeHtml {
           .filter((b) => b.lane === lane)
           .map(
             (b) =>
-              html`<a class="tbar ${b.mode} ${b.outcome}" href="${jobHref(j.name, `events=${b.mode}:${b.taskid}`)}#events" data-events-filter="${b.mode}:${b.taskid}" style="left:${pct(b.start - t.start)}%;width:max(2px,${pct(b.end - b.start)}%)" title="${b.mode}:${b.taskid} attempt ${b.attempt} on ${node} (slot ${lane + 1}): ${formatMs(b.end - b.start)}, ${b.outcome}"></a>`,
+              html`<a class="tbar ${b.mode} ${b.outcome}${slow && slow.mode === b.mode && slow.taskid === b.taskid ? ' slowest' : ''}" tabindex="-1" href="${jobHref(j.name, `events=${b.mode}:${b.taskid}`)}#events" data-events-filter="${b.mode}:${b.taskid}" style="left:${pct(b.start - t.start)}%;width:max(2px,${pct(b.end - b.start)}%)" title="${b.mode}:${b.taskid} attempt ${b.attempt + 1} on ${node} (slot ${lane + 1}): ${formatMs(b.end - b.start)}, ${b.outcome}${slow && slow.mode === b.mode && slow.taskid === b.taskid ? ' (slowest task)' : ''}"></a>`,
           )}</div>`,
       );
     }
@@ -243,7 +351,7 @@ function timelineView(t: Timeline, j: JobModel): SafeHtml {
   <div class="tl-axis"><div class="tl-label"></div><div class="tl-ticks">${ticks}</div></div>
   ${rows}
 </div>
-<p class="legend"><span class="swatch tb-map"></span> map <span class="swatch tb-reduce"></span> reduce <span class="swatch tb-running"></span> running <span class="swatch tb-failed"></span> failed <span class="swatch tb-killed"></span> killed${t.bars.length > MAX_BARS ? ` · the ${MAX_BARS} longest of ${t.bars.length} attempts drawn` : ''}</p>`;
+<p class="legend"><span class="swatch tb-map"></span> map <span class="swatch tb-reduce"></span> reduce <span class="swatch tb-running"></span> running <span class="swatch tb-failed"></span> failed <span class="swatch tb-killed"></span> killed${slow ? html` <span class="swatch tb-slowest"></span> slowest task` : ''}${t.bars.length > MAX_BARS ? ` · the ${MAX_BARS} longest of ${t.bars.length} attempts drawn` : ''}</p>`;
 }
 
 export interface JobPageData {
@@ -256,8 +364,9 @@ export interface JobPageData {
 export function jobFragments(d: JobPageData, p: JobPageParams): Record<JobFragment, SafeHtml> {
   return {
     summary: summary(d.job),
+    diagnosis: diagnosis(d.job, d.tasks),
     progress: progress(d.job),
-    timeline: timelineView(d.timeline, d.job),
+    timeline: timelineView(d.timeline, d.job, d.tasks.highlights.slowest),
     tasks: tasksTable(d.job, d.tasks, p),
     events: eventsTable(d.events, p),
     results: results(d.job, p.discoPort),
@@ -276,6 +385,7 @@ export function jobPage(version: string, d: JobPageData, p: JobPageParams): stri
     data: { job: j.name, live: j.status === 'active' ? 'true' : 'false' },
     body: html`<nav class="crumbs" aria-label="Breadcrumb"><a href="/">Status</a> › job</nav>
 ${fragment('summary', f.summary)}
+${fragment('diagnosis', f.diagnosis)}
 <section aria-labelledby="progress-h"><h2 id="progress-h">Progress</h2>${fragment('progress', f.progress)}</section>
 <section aria-labelledby="results-h"><h2 id="results-h">Results</h2>${fragment('results', f.results)}</section>
 <section aria-labelledby="timeline-h"><h2 id="timeline-h">Timeline</h2><p class="muted">One row per node and slot; each bar is a task attempt (click for its messages).</p>${fragment('timeline', f.timeline)}</section>

@@ -15,6 +15,7 @@ import {
 } from '../../metrics/task-history.js';
 import type { PhaseCounters } from '../../scheduler/types.js';
 import type { MasterContext } from '../context.js';
+import { failureReason, firstLine, type TaskHighlights, taskHighlights } from './diagnosis.js';
 
 export interface NodeView {
   host: string;
@@ -43,10 +44,17 @@ export interface JobListItem {
   /** ms since the epoch. */
   submitted: number;
   finished: number | null;
+  /** Run time so far, or in total once finished. */
+  durationMs: number;
   /** Busy slots per node while the job runs. */
   cores: Record<string, number>;
   mapi: PhaseCounters;
   redi: PhaseCounters;
+  /** Tasks of each phase (0 when the job has no such phase). */
+  nrMap: number;
+  nrReduce: number;
+  /** Why a failed job failed (first line of its error); null unless failed. */
+  reason: string | null;
 }
 
 export interface StatusModel {
@@ -75,7 +83,7 @@ function counters(ctx: MasterContext, e: JobEntry): { mapi: PhaseCounters; redi:
 }
 
 /** The cluster overview: nodes, jobs (filtered by `q`), last GC. */
-export function statusModel(ctx: MasterContext, q = '', limit = JOB_LIST_LIMIT): StatusModel {
+export async function statusModel(ctx: MasterContext, q = '', limit = JOB_LIST_LIMIT): Promise<StatusModel> {
   const byHost = ctx.manager.tasksByHost();
   const info = ctx.registry.nodeinfo(byHost);
   const gcBl = new Set(ctx.config.gcBlacklist());
@@ -99,6 +107,7 @@ export function statusModel(ctx: MasterContext, q = '', limit = JOB_LIST_LIMIT):
       if (!m) coresOf.set(j, (m = {}));
       m[host] = (m[host] ?? 0) + 1;
     }
+  const now = Date.now();
   const needle = q.trim().toLowerCase();
   const jobCounts: Record<JobState, number> = { active: 0, ready: 0, dead: 0 };
   const jobs: JobListItem[] = [];
@@ -121,13 +130,20 @@ export function statusModel(ctx: MasterContext, q = '', limit = JOB_LIST_LIMIT):
       owner: r.owner,
       submitted: r.submittedAt,
       finished: r.finishedAt,
+      durationMs: (r.finishedAt ?? now) - r.submittedAt,
       cores: coresOf.get(r.name) ?? {},
       ...counters(ctx, e),
+      ...taskCounts(r),
+      reason: null,
     });
+  }
+  for (const j of jobs) {
+    const reason = j.status === 'dead' ? await failureReason(ctx, j.name) : null;
+    if (reason) j.reason = firstLine(reason);
   }
   return {
     version: ctx.version,
-    now: Date.now(),
+    now,
     nodes,
     slots: nodes.reduce((a, n) => a + n.cores, 0),
     busySlots: nodes.reduce((a, n) => a + n.busy.length, 0),
@@ -161,12 +177,20 @@ export interface JobModel {
   reduce: boolean;
   mapi: PhaseCounters;
   redi: PhaseCounters;
+  /** Tasks of each phase (0 when the job has no such phase). */
+  nrMap: number;
+  nrReduce: number;
   results: string[];
   /** Hosts of the running tasks, one entry per task. */
   hosts: string[];
+  /**
+   * Why a failed job failed: the full error (for a crashed task, the worker's error with its
+   * stack) or `Job killed`; null unless failed.
+   */
+  reason: string | null;
 }
 
-export function jobModel(ctx: MasterContext, name: string): JobModel | null {
+export async function jobModel(ctx: MasterContext, name: string): Promise<JobModel | null> {
   const e = ctx.manager.jobs.get(name);
   if (!e) return null;
   const r = e.record;
@@ -187,8 +211,10 @@ export function jobModel(ctx: MasterContext, name: string): JobModel | null {
     reduce: r.reduce,
     mapi: info?.mapi ?? r.mapi,
     redi: info?.redi ?? r.redi,
+    ...taskCounts(r),
     results: r.results,
     hosts: info?.hosts ?? [],
+    reason: r.status === 'dead' ? await failureReason(ctx, name) : null,
   };
 }
 
@@ -212,6 +238,8 @@ export interface TasksModel {
   offset: number;
   counts: Record<TaskStatus, number> & { retried: number };
   rows: TaskRow[];
+  /** The slowest task and the failed attempts, over all tasks (not only the filtered ones). */
+  highlights: TaskHighlights;
 }
 
 /** Task rows shown per page at most. */
@@ -222,17 +250,22 @@ async function attemptsOf(ctx: MasterContext, job: string): Promise<AttemptRec[]
   return (await ctx.observatory.history(job))?.attempts ?? [];
 }
 
-function taskCounts(model: JobModel): { nrMap: number; nrReduce: number } {
+function taskCounts(r: { map: boolean; reduce: boolean; nrInputs: number; nrReduces: number }): {
+  nrMap: number;
+  nrReduce: number;
+} {
   return {
-    nrMap: model.map ? model.nrInputs : 0,
-    nrReduce: model.reduce && (model.map || model.nrInputs > 0) ? model.nrReduces : 0,
+    nrMap: r.map ? r.nrInputs : 0,
+    nrReduce: r.reduce && (r.map || r.nrInputs > 0) ? r.nrReduces : 0,
   };
 }
 
 /** The per-task table of a job, filtered, sorted and paged. */
 export async function tasksModel(ctx: MasterContext, job: JobModel, q: TaskQuery = {}): Promise<TasksModel> {
-  const all = taskTable(await attemptsOf(ctx, job.name), {
-    ...taskCounts(job),
+  const attempts = await attemptsOf(ctx, job.name);
+  const all = taskTable(attempts, {
+    nrMap: job.nrMap,
+    nrReduce: job.nrReduce,
     active: job.status === 'active',
   });
   const counts = { ...statusCounts(all), retried: all.filter((r) => r.attempts > 1).length };
@@ -255,6 +288,7 @@ export async function tasksModel(ctx: MasterContext, job: JobModel, q: TaskQuery
     offset,
     counts,
     rows: rows.slice(offset, offset + limit),
+    highlights: taskHighlights(all, attempts),
   };
 }
 

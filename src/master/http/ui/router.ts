@@ -153,7 +153,7 @@ async function jobRoute(
   name: string,
   q: URLSearchParams,
 ): Promise<void> {
-  const job = jobModel(ctx, name);
+  const job = await jobModel(ctx, name);
   if (!job) {
     if (q.has('fragment')) throw notFound();
     return sendPage(res, unknownJobPage(ctx.version, name), 404);
@@ -167,13 +167,21 @@ async function jobRoute(
   const wanted = q.get('fragment');
   const need = (f: string) => wanted === null || wanted.split(',').includes(f);
   const [tasks, timeline, events] = await Promise.all([
-    need('tasks') ? tasksModel(ctx, job, params.tasks) : null,
+    need('tasks') || need('diagnosis') || need('timeline') ? tasksModel(ctx, job, params.tasks) : null,
     need('timeline') ? timelineModel(ctx, name) : null,
     need('events') ? jobEvents(ctx, name, params.eventsNum, params.events) : [],
   ]);
   const data = {
     job,
-    tasks: tasks ?? { job: name, total: 0, matched: 0, offset: 0, counts: {} as never, rows: [] },
+    tasks: tasks ?? {
+      job: name,
+      total: 0,
+      matched: 0,
+      offset: 0,
+      counts: {} as never,
+      rows: [],
+      highlights: { slowest: null, failedAttempts: [], failedAttemptsTotal: 0 },
+    },
     timeline: timeline ?? { start: 0, end: 0, nodes: [], bars: [] },
     events,
   };
@@ -194,7 +202,7 @@ export async function handleUi(
   const wanted = q.get('fragment');
 
   if (p === '/' || p === '/index.html') {
-    const m = statusModel(ctx, q.get('q') ?? '');
+    const m = await statusModel(ctx, q.get('q') ?? '');
     if (wanted !== null) return fragmentReply(res, statusFragments(m), wanted, true);
     return sendPage(res, statusPage(m, q.get('q') ?? ''));
   }

@@ -6,7 +6,7 @@
  * summary. Twin: `/disco/api/v1/status`.
  */
 
-import { formatBytes, html, jobHref, type SafeHtml, timeEl } from './html.js';
+import { formatBytes, formatMs, formatTime, html, jobHref, type SafeHtml } from './html.js';
 import { fragment, page } from './layout.js';
 import { type JobListItem, type NodeView, type StatusModel, stateLabel } from './model.js';
 
@@ -20,6 +20,20 @@ function nodeBox(n: NodeView): SafeHtml {
     .filter(Boolean)
     .join(', ');
   const cells = [];
+  const perJob = new Map<string, number>();
+  for (const j of n.busy) perJob.set(j, (perJob.get(j) ?? 0) + 1);
+  const running = [...perJob].sort((a, b) => b[1] - a[1]);
+  const doing = !n.connected
+    ? html`<p class="node-doing muted">not connected</p>`
+    : running.length === 0
+      ? html`<p class="node-doing muted">idle · ${n.cores} core${n.cores === 1 ? '' : 's'}</p>`
+      : html`<p class="node-doing"><strong>${n.busy.length} of ${n.cores}</strong> cores busy</p>
+  <ul class="node-jobs">${running
+    .slice(0, 3)
+    .map(
+      ([job, k]) =>
+        html`<li><a href="${jobHref(job)}" title="${job}">${job}</a>${k > 1 ? html` <span class="muted">×${k}</span>` : ''}</li>`,
+    )}${running.length > 3 ? html`<li class="muted">and ${running.length - 3} more jobs</li>` : ''}</ul>`;
   for (let i = 0; i < Math.max(n.cores, n.busy.length); i++) {
     const job = n.busy[i];
     cells.push(
@@ -37,6 +51,7 @@ function nodeBox(n: NodeView): SafeHtml {
   return html`<article class="${cls}" data-host="${n.host}" aria-label="node ${n.host}: ${state}">
   <h3 class="node-title"><span class="host">${n.host}</span> <span class="node-state">${state}</span></h3>
   <div class="cores" role="img" aria-label="${n.busy.length} of ${n.cores} cores busy">${cells}</div>
+  ${doing}
   ${disk}
   <dl class="node-stats">
     <div title="tasks finished successfully"><dt>done</dt><dd class="stat-done">${n.done}</dd></div>
@@ -52,33 +67,53 @@ function coresTitle(j: JobListItem): string {
   return `cores in use: ${entries.map(([h, n]) => `${h} ×${n}`).join(', ')}`;
 }
 
-function progressText(j: JobListItem): string {
-  const [mw, mr, md, mf] = j.mapi;
-  const [rw, rr, rd, rf] = j.redi;
+/** Tasks done of all tasks, over both phases, with the text `map 5/6 · reduce 0/2`. */
+function progressOf(j: JobListItem): { done: number; running: number; total: number; text: string } {
   const parts: string[] = [];
-  if (mw + mr + md + mf > 0) parts.push(`map ${md}/${mw + mr + md}`);
-  if (rw + rr + rd + rf > 0) parts.push(`reduce ${rd}/${rw + rr + rd}`);
-  return parts.join(' · ');
+  if (j.nrMap > 0) parts.push(`map ${j.mapi[2]}/${j.nrMap}`);
+  if (j.nrReduce > 0) parts.push(`reduce ${j.redi[2]}/${j.nrReduce}`);
+  return {
+    done: j.mapi[2] + j.redi[2],
+    running: j.mapi[1] + j.redi[1],
+    total: j.nrMap + j.nrReduce,
+    text: parts.join(' · '),
+  };
 }
 
-function jobRow(j: JobListItem): SafeHtml {
+/** Today's times as `HH:MM:SS`, older ones with their date. */
+function shortTime(ms: number, now: number): SafeHtml {
+  const full = formatTime(ms);
+  const today = full.slice(0, 10) === formatTime(now).slice(0, 10);
+  return html`<time datetime="${new Date(ms).toISOString()}" title="${full}">${today ? full.slice(11) : full.slice(0, 16)}</time>`;
+}
+
+function jobRow(j: JobListItem, now: number): SafeHtml {
   const busy = Object.values(j.cores).reduce((a, b) => a + b, 0);
+  const p = progressOf(j);
+  const pct = (n: number) => (p.total === 0 ? 0 : (100 * n) / p.total).toFixed(1);
+  const bar =
+    p.total > 0
+      ? html`<span class="mini-bar" aria-hidden="true"><span class="seg done" style="width:${pct(p.done)}%"></span><span class="seg running" style="width:${pct(p.running)}%"></span></span>`
+      : '';
   return html`<tr class="job ${j.status}" data-job="${j.name}" title="${coresTitle(j)}" tabindex="0">
   <td><span class="state-badge ${j.status}">${stateLabel(j.status)}</span></td>
-  <td class="name"><a href="${jobHref(j.name)}">${j.name}</a></td>
+  <td class="name"><a href="${jobHref(j.name)}">${j.name}</a>${j.reason ? html`<span class="job-reason" title="${j.reason}">${j.reason.length > 120 ? `${j.reason.slice(0, 120)}…` : j.reason}</span>` : ''}</td>
   <td class="owner">${j.owner}</td>
-  <td class="when">${timeEl(j.submitted)}</td>
-  <td class="progress-text">${progressText(j)}${busy > 0 ? html` <span class="muted">(${busy} cores)</span>` : ''}</td>
+  <td class="when">${shortTime(j.submitted, now)}</td>
+  <td class="num duration">${formatMs(j.durationMs)}</td>
+  <td class="progress-text">${bar}${p.text}${busy > 0 ? html` <span class="muted">· ${busy} core${busy === 1 ? '' : 's'}</span>` : ''}</td>
 </tr>`;
 }
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
 /** The parts of the page that are refreshed live. */
 export function statusFragments(m: StatusModel): Record<(typeof STATUS_FRAGMENTS)[number], SafeHtml> {
   const connected = m.nodes.filter((n) => n.connected).length;
   const summary = html`<p class="summary">
-    <strong>${connected}</strong> of ${m.nodes.length} nodes connected ·
-    <strong>${m.busySlots}</strong> of ${m.slots} cores busy ·
-    <strong>${m.jobCounts.active}</strong> jobs running, ${m.jobCounts.ready} done, ${m.jobCounts.dead} failed
+    <strong>${connected}</strong> of ${plural(m.nodes.length, 'node', 'nodes')} connected ·
+    <strong>${m.busySlots}</strong> of ${plural(m.slots, 'core', 'cores')} busy ·
+    <strong>${plural(m.jobCounts.active, 'job', 'jobs')}</strong> running, ${m.jobCounts.ready} done, ${m.jobCounts.dead} failed
   </p>`;
   const nodes =
     m.nodes.length === 0
@@ -89,8 +124,8 @@ export function statusFragments(m: StatusModel): Record<(typeof STATUS_FRAGMENTS
       ? html`<p class="muted">${m.jobsMatched === 0 && m.jobCounts.active + m.jobCounts.ready + m.jobCounts.dead > 0 ? 'No job matches the filter.' : 'No jobs yet.'}</p>`
       : html`<table class="jobs">
   <caption class="visually-hidden">Jobs, newest first</caption>
-  <thead><tr><th scope="col">State</th><th scope="col">Job</th><th scope="col">Owner</th><th scope="col">Submitted</th><th scope="col">Progress</th></tr></thead>
-  <tbody>${m.jobs.map(jobRow)}</tbody>
+  <thead><tr><th scope="col">State</th><th scope="col">Job</th><th scope="col">Owner</th><th scope="col">Submitted</th><th scope="col" class="num">Duration</th><th scope="col">Tasks done</th></tr></thead>
+  <tbody>${m.jobs.map((j) => jobRow(j, m.now))}</tbody>
 </table>
 ${m.jobsMatched > m.jobs.length ? html`<p class="muted">${m.jobsMatched - m.jobs.length} older jobs not shown; use the filter.</p>` : ''}`;
   return { summary, nodes, jobs, gc: gcSummary(m) };
@@ -124,7 +159,7 @@ ${fragment('summary', f.summary)}
 <div class="status-grid">
   <section aria-labelledby="nodes-h" class="nodes-section">
     <h2 id="nodes-h">Nodes</h2>
-    <p class="legend"><span class="swatch sw-connected"></span> connected <span class="swatch sw-unreachable"></span> unreachable <span class="swatch sw-blacklisted"></span> blacklisted <span class="swatch sw-busy"></span> busy core <span class="swatch sw-hl"></span> cores of the job under the pointer</p>
+    <p class="legend"><span><span class="swatch sw-connected"></span> connected</span> <span><span class="swatch sw-unreachable"></span> unreachable</span> <span><span class="swatch sw-blacklisted"></span> blacklisted</span> <span><span class="swatch sw-busy"></span> busy core</span> <span><span class="swatch sw-hl"></span> cores of the job under the pointer</span></p>
     ${fragment('nodes', f.nodes)}
   </section>
   <aside>
