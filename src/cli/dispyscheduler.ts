@@ -63,7 +63,11 @@ const program = new Command('dispyscheduler')
   .addOption(new Option('--httpd_port <port>', 'monitor port').argParser(num).default(DEFAULT_MONITOR_PORT))
   .option('--no-discovery', 'no UDP discovery')
   .option('--broadcast <addrs>', 'comma-separated broadcast addresses for discovery')
-  .option('--clean', 'delete files left by a previous scheduler', false)
+  .option(
+    '--clean',
+    'discard the computations a previous scheduler left (otherwise they are taken up)',
+    false,
+  )
   .option('--daemon', 'do not read stdin', false)
   .option('-d, --debug', 'debug logging', false);
 

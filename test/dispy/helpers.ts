@@ -99,40 +99,30 @@ export async function startNode(opts: NodeOptions = {}): Promise<DispyNodeDaemon
   return node;
 }
 
-export interface NodeProcess {
+/** A daemon started from `dist/cli` (killed by {@link cleanupAll}). */
+export interface DaemonProcess {
   proc: ChildProcess;
   port: number;
-  root: string;
+  /** What it printed (stdout and stderr). */
   output: string[];
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** A real `dispynode` process (needs `npm run build`). */
-export async function startNodeProcess(
-  args: string[] = [],
-  root = tempDir('dispy-nodep-'),
-): Promise<NodeProcess> {
-  const proc = spawn(
-    process.execPath,
-    [
-      path.join(DIST, 'cli', 'dispynode.js'),
-      '--ip_addr',
-      '127.0.0.1',
-      '--node_port',
-      '0',
-      '--dest_path_prefix',
-      root,
-      '--daemon',
-      '--no-discovery',
-      ...args,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } },
-  );
+export interface NodeProcess extends DaemonProcess {
+  root: string;
+}
+
+/** Start `dist/cli/<script>` and wait for its `serving <host>:<port>` line. */
+async function startDaemon(script: string, args: string[]): Promise<DaemonProcess> {
+  const proc = spawn(process.execPath, [path.join(DIST, 'cli', script), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env },
+  });
   const output: string[] = [];
   proc.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
-    const timer = setTimeout(() => reject(new Error(`dispynode did not start: ${output.join('')}`)), 15_000);
+    const timer = setTimeout(() => reject(new Error(`${script} did not start: ${output.join('')}`)), 15_000);
     proc.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
       output.push(d.toString());
@@ -144,13 +134,12 @@ export async function startNodeProcess(
     });
     proc.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`dispynode exited with ${code}: ${output.join('')}`));
+      reject(new Error(`${script} exited with ${code}: ${output.join('')}`));
     });
   });
-  const np: NodeProcess = {
+  const d: DaemonProcess = {
     proc,
     port,
-    root,
     output,
     kill: (signal = 'SIGTERM') =>
       new Promise<void>((resolve) => {
@@ -159,10 +148,115 @@ export async function startNodeProcess(
         proc.kill(signal);
       }),
   };
-  cleanups.push(async () => {
-    await np.kill('SIGKILL');
+  cleanups.push(() => d.kill('SIGKILL'));
+  return d;
+}
+
+/** A real `dispynode` process (needs `npm run build`). */
+export async function startNodeProcess(
+  args: string[] = [],
+  root = tempDir('dispy-nodep-'),
+): Promise<NodeProcess> {
+  const d = await startDaemon('dispynode.js', [
+    '--ip_addr',
+    '127.0.0.1',
+    '--node_port',
+    '0',
+    '--dest_path_prefix',
+    root,
+    '--daemon',
+    '--no-discovery',
+    ...args,
+  ]);
+  return { ...d, root };
+}
+
+/** A real `dispyscheduler` process on 127.0.0.1 (needs `npm run build`); `--port 0` unless given. */
+export function startSchedulerProcess(args: string[]): Promise<DaemonProcess> {
+  const withPort = args.includes('--port') ? args : ['--port', '0', ...args];
+  return startDaemon('dispyscheduler.js', [
+    '--ip_addr',
+    '127.0.0.1',
+    '--daemon',
+    '--no-discovery',
+    ...withPort,
+  ]);
+}
+
+/** Whether `openssl` is on this machine (TLS tests make their certificates with it). */
+export const HAVE_OPENSSL = (() => {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * A self-signed certificate and its key (PEM files in `dir`). Node's crypto cannot issue
+ * X.509 certificates, so this needs `openssl` ({@link HAVE_OPENSSL}).
+ */
+export function selfSignedCert(dir: string, name = 'dispy-test'): { cert: string; key: string } {
+  const cert = path.join(dir, `${name}.cert.pem`);
+  const key = path.join(dir, `${name}.key.pem`);
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${name}`,
+    ],
+    { stdio: 'ignore' },
+  );
+  return { cert, key };
+}
+
+/**
+ * Run `fixtures/crash-client.ts` (jobs with `faultRecover`) until its jobs run; resolves with a
+ * function that kills it (SIGKILL, the whole process group).
+ */
+export async function startCrashClient(args: string[]): Promise<() => void> {
+  const client = spawn(
+    process.execPath,
+    [path.join(PACKAGE_ROOT, 'scripts', 'run-ts.mjs'), 'test/dispy/fixtures/crash-client.ts', ...args],
+    { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'inherit'], detached: true },
+  );
+  // run-ts.mjs runs the bundled client as its child: kill the whole group.
+  const kill = () => {
+    try {
+      process.kill(-client.pid!, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  };
+  cleanups.push(kill);
+  await new Promise<void>((resolve, reject) => {
+    client.stdout!.on('data', (d: Buffer) => d.toString().includes('running') && resolve());
+    client.once('exit', (c) => reject(new Error(`client exited early (${c})`)));
   });
-  return np;
+  return kill;
+}
+
+/** Poll until `cond` holds (rejects after `ms`). */
+export async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not reached in time');
+    await sleep(20);
+  }
 }
 
 export function sleep(ms: number): Promise<void> {

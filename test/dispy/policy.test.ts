@@ -23,6 +23,22 @@ describe('SchedulerState', () => {
     expect(s.next().map((a) => a.uid)).toEqual(['j3']);
   });
 
+  it('jobs adopted from a node (after a restart) take its CPUs until they end', () => {
+    const s = new SchedulerState();
+    s.addCluster('c');
+    s.addNode('a', 2);
+    s.allot('a', 'c', 2);
+    s.adopt('c/7', 'c', 'a');
+    s.submit({ uid: 'c/8', cluster: 'c' });
+    s.submit({ uid: 'c/9', cluster: 'c' });
+    expect(s.nodeOf('c/7')).toBe('a');
+    expect(s.next().map((x) => x.uid)).toEqual(['c/8']);
+    s.done('c/7');
+    expect(s.running('a')).toBe(1);
+    expect(s.next().map((x) => x.uid)).toEqual(['c/9']);
+    expect(() => s.adopt('c/10', 'c', 'nowhere')).toThrow(/unknown/);
+  });
+
   it('pinned jobs wait for their node', () => {
     const s = new SchedulerState();
     s.addCluster('c');

@@ -9,16 +9,19 @@
  */
 import type { Logger } from 'pino';
 import { DiscoError, errorMessage } from '../../common/errors.js';
+import { dispyLogger } from '../log.js';
 import { describeArgs, type MonitorCluster, type MonitorJob, type MonitorNode } from '../monitor/model.js';
 import { decodeData, encodeData } from '../protocol/codec.js';
 import { JobStatus } from '../protocol/constants.js';
-import type { JobResult, MessageOf } from '../protocol/messages.js';
+import type { ComputeSpec, JobResult, MessageOf, NodeAllocSpec } from '../protocol/messages.js';
 import type { TlsFiles } from '../protocol/transport.js';
+import { type BuiltComputation, buildComputation, type Depend } from './computation.js';
 import { DispyJob } from './dispy-job.js';
-import type { DispyNode } from './dispy-node.js';
+import { type DispyNode, type NodeSpec, toNodeAllocs } from './dispy-node.js';
 import { FileReceiver } from './file-receiver.js';
-import { newId } from './identity.js';
-import type { RecoverFile } from './recover-file.js';
+import { CLIENT_ID, newId } from './identity.js';
+import type { NodeLinkOptions } from './node-link.js';
+import { defaultRecoverPath, RecoverFile } from './recover-file.js';
 
 /** No node could be used within `nodeTimeout`. */
 export class DispyNoNodesError extends DiscoError {
@@ -36,6 +39,15 @@ export type ClusterStatusCallback = (
 
 /** Options common to both kinds of clusters. */
 export interface ClusterCommonOptions<R> extends TlsFiles {
+  /**
+   * Nodes to use: names, addresses, wildcards (`192.168.3.*`), `[host, port]`, `NodeAllocate`s
+   * (for `SharedJobCluster`: which of the scheduler's nodes). Default `['*']`.
+   */
+  nodes?: NodeSpec | NodeSpec[];
+  /** Functions and classes (as source), module and data files, `{ name: value }` data. */
+  depends?: Depend[];
+  /** Run once on each node before its jobs; what it stores on `globalThis` is shared read-only with jobs. */
+  setup?: (...args: never[]) => unknown;
   /** Called (in this process) for every provisional and final result. */
   callback?: JobCallback<R>;
   /** Called for node and job status changes (the original's `cluster_status`). */
@@ -89,6 +101,9 @@ export type ResultOf<C> = C extends AnyFn ? Awaited<ReturnType<C>> : number;
 export abstract class ClusterBase<C extends AnyFn | string> {
   readonly computeId = newId(8);
   readonly token = newId(16);
+  readonly log: Logger;
+  /** The computation's name (the function's, or the program path). */
+  readonly name: string;
   protected readonly jobs = new Map<number, DispyJob<ResultOf<C>>>();
   protected readonly argBytes = new Map<number, Uint8Array>();
   protected nextUid = 1;
@@ -100,11 +115,79 @@ export abstract class ClusterBase<C extends AnyFn | string> {
   protected closing: Promise<void> | null = null;
   protected recoverFile: RecoverFile | null = null;
   protected readonly startedAt = Date.now();
-  abstract readonly log: Logger;
-  abstract readonly name: string;
 
-  constructor(protected readonly common: ClusterCommonOptions<ResultOf<C>>) {
+  constructor(
+    readonly computation: C,
+    protected readonly common: ClusterCommonOptions<ResultOf<C>>,
+  ) {
+    this.name = typeof computation === 'string' ? computation : computation.name || 'compute';
+    this.log = common.logger ?? dispyLogger(`dispy:${this.name}`, common.loglevel);
+    if (common.reentrant !== undefined && typeof common.reentrant !== 'boolean') {
+      throw new DiscoError('reentrant must be true or false');
+    }
     this.receiver = new FileReceiver(common.clientDir ?? process.cwd());
+  }
+
+  /** Path of the fault-recovery file (when `faultRecover` is set). */
+  get recoverPath(): string | undefined {
+    return this.recoverFile?.path;
+  }
+
+  /** Start the fault-recovery file when `faultRecover` asks for one. */
+  protected openRecoverFile(via: 'node' | 'scheduler'): void {
+    const fr = this.common.faultRecover;
+    if (!fr) return;
+    this.recoverFile = RecoverFile.create(typeof fr === 'string' ? fr : defaultRecoverPath(), {
+      computeId: this.computeId,
+      token: this.token,
+      name: this.name,
+      created: Date.now() / 1000,
+      via,
+    });
+  }
+
+  /** Who this client is toward nodes or dispyscheduler: secret, TLS files, local address. */
+  protected linkCredentials(): Pick<
+    NodeLinkOptions,
+    'secret' | 'role' | 'clientId' | 'certfile' | 'keyfile' | 'localAddress'
+  > {
+    const o = this.common;
+    return {
+      secret: o.secret ?? '',
+      role: 'client',
+      clientId: CLIENT_ID,
+      certfile: o.certfile,
+      keyfile: o.keyfile,
+      ...(o.ipAddr ? { localAddress: o.ipAddr } : {}),
+    };
+  }
+
+  /** Build the computation (source, depends, setup, cleanup) and what nodes receive of it. */
+  protected async buildSpec(pulseInterval: number): Promise<{ built: BuiltComputation; spec: ComputeSpec }> {
+    const o = this.common;
+    const built = await buildComputation(this.computation as never, {
+      depends: o.depends,
+      setup: o.setup,
+      cleanup: o.cleanup,
+    });
+    const spec: ComputeSpec = {
+      computeId: this.computeId,
+      token: this.token,
+      name: built.name,
+      kind: built.kind,
+      entry: built.entry,
+      ...(built.source !== undefined ? { source: built.source } : {}),
+      ...(built.setup ? { setup: built.setup } : {}),
+      ...(built.cleanupFn ? { cleanupFn: built.cleanupFn } : {}),
+      ...(built.data ? { data: built.data } : {}),
+      cleanup: o.cleanup !== false,
+      files: built.files.map(({ abs: _abs, ...f }) => f),
+      ...(o.destPath ? { destPath: o.destPath } : {}),
+      pulseInterval,
+      timeout: o.timeout ?? 0,
+      ...(o.reentrant !== undefined ? { reentrant: o.reentrant } : {}),
+    };
+    return { built, spec };
   }
 
   /** Run `computation(...args)` on a node; returns the job (awaitable for its result). */
@@ -238,7 +321,16 @@ export abstract class ClusterBase<C extends AnyFn | string> {
 
   /** Update per-node byte counters before reporting (subclasses with connections). */
   protected refreshNodeStats(): void {}
-  abstract close(opts?: { timeout?: number; terminate?: boolean }): Promise<void>;
+  /**
+   * Wait for the jobs (unless `terminate`), then close the computation on every node (which
+   * runs `cleanup` there). With `timeout` (seconds), jobs still running then are terminated.
+   */
+  close(opts: { timeout?: number; terminate?: boolean } = {}): Promise<void> {
+    if (!this.closing) this.closing = this.doClose(opts);
+    return this.closing;
+  }
+
+  protected abstract doClose(opts: { timeout?: number; terminate?: boolean }): Promise<void>;
 
   /** `await using cluster = new JobCluster(...)` closes it at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
@@ -316,6 +408,16 @@ export abstract class ClusterBase<C extends AnyFn | string> {
   protected saveFile(m: MessageOf<'xfer'>, reply: (d: MessageOf<'xferDone'>) => void, key: string): void {
     this.receiver.chunk(m, reply, key);
   }
+}
+
+/** `nodes` as sent on the wire (to dispyscheduler); setup arguments encoded. */
+export function allocSpecs(nodes: NodeSpec | NodeSpec[] | undefined): NodeAllocSpec[] {
+  return toNodeAllocs(nodes).map((a) => ({
+    host: a.host,
+    cpus: a.cpus,
+    ...(a.port ? { port: a.port } : {}),
+    ...(a.setupArgs.length ? { setupArgs: encodeData(a.setupArgs, 'setup arguments') } : {}),
+  }));
 }
 
 /** Copy a node's report into a job; returns the status to finish it with. */

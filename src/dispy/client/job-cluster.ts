@@ -21,11 +21,9 @@
 import dns from 'node:dns/promises';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Logger } from 'pino';
 import { DiscoError, errorMessage } from '../../common/errors.js';
 import { broadcastAddresses, isIpv4, isWildcard } from '../discovery/addresses.js';
 import { UdpEndpoint } from '../discovery/udp.js';
-import { dispyLogger } from '../log.js';
 import { encodeData } from '../protocol/codec.js';
 import {
   DEAD_PULSES,
@@ -46,22 +44,15 @@ import {
   DispyNoNodesError,
   type ResultOf,
 } from './cluster-base.js';
-import { type BuiltComputation, buildComputation, type Depend } from './computation.js';
+import type { BuiltComputation } from './computation.js';
 import type { DispyJob } from './dispy-job.js';
 import { DispyNode, type NodeAllocate, type NodeSpec, toNodeAllocs } from './dispy-node.js';
 import { CLIENT_ID } from './identity.js';
 import { type LinkHandler, NodeLink } from './node-link.js';
-import { defaultRecoverPath, RecoverFile } from './recover-file.js';
 
 const CLUSTER = 'c';
 
 export interface JobClusterOptions<R> extends ClusterCommonOptions<R> {
-  /** Nodes to use: names, addresses, wildcards (`192.168.3.*`), `[host, port]`, `NodeAllocate`s. Default `['*']`. */
-  nodes?: NodeSpec | NodeSpec[];
-  /** Functions and classes (as source), module and data files, `{ name: value }` data. */
-  depends?: Depend[];
-  /** Run once on each node before its jobs; what it stores on `globalThis` is shared read-only with jobs. */
-  setup?: (...args: never[]) => unknown;
   /** UDP port where node announcements are heard (default 51347; 0 = none). */
   port?: number;
   /** Port nodes serve on (default 51348). */
@@ -77,8 +68,6 @@ export interface JobClusterOptions<R> extends ClusterCommonOptions<R> {
 }
 
 export class JobCluster<C extends ((...args: never[]) => unknown) | string> extends ClusterBase<C> {
-  readonly log: Logger;
-  readonly name: string;
   private readonly opts: JobClusterOptions<ResultOf<C>>;
   private readonly sched = new SchedulerState('earliest-job');
   private readonly links = new Map<string, NodeLink>();
@@ -100,44 +89,22 @@ export class JobCluster<C extends ((...args: never[]) => unknown) | string> exte
   private readyWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private readonly reconnecting = new Set<string>();
 
-  constructor(
-    readonly computation: C,
-    opts: JobClusterOptions<ResultOf<C>> = {},
-  ) {
-    super(opts);
+  constructor(computation: C, opts: JobClusterOptions<ResultOf<C>> = {}) {
+    super(computation, opts);
     this.opts = opts;
-    this.name = typeof computation === 'string' ? computation : computation.name || 'compute';
-    this.log = opts.logger ?? dispyLogger(`dispy:${this.name}`, opts.loglevel);
     this.allocs = toNodeAllocs(opts.nodes);
     this.nodePort = opts.nodePort ?? DEFAULT_NODE_PORT;
     this.pulseSec = opts.pulseInterval ?? DEFAULT_PULSE_INTERVAL;
     if (!(this.pulseSec >= 0.05 && this.pulseSec <= 1000)) {
       throw new DiscoError(`pulseInterval must be between 0.05 and 1000 seconds, got ${this.pulseSec}`);
     }
-    if (opts.reentrant !== undefined && typeof opts.reentrant !== 'boolean') {
-      throw new DiscoError('reentrant must be true or false');
-    }
     this.sched.addCluster(CLUSTER);
-    if (opts.faultRecover) {
-      const file = typeof opts.faultRecover === 'string' ? opts.faultRecover : defaultRecoverPath();
-      this.recoverFile = RecoverFile.create(file, {
-        computeId: this.computeId,
-        token: this.token,
-        name: this.name,
-        created: Date.now() / 1000,
-        via: 'node',
-      });
-    }
+    this.openRecoverFile('node');
     this.starting = this.start().catch((e: Error) => {
       this.startError = e;
       this.log.error(e.message);
       this.failQueued(e.message);
     });
-  }
-
-  /** Path of the fault-recovery file (when `faultRecover` is set). */
-  get recoverPath(): string | undefined {
-    return this.recoverFile?.path;
   }
 
   /** Resolves once at least one node is ready; rejects with {@link DispyNoNodesError} after `nodeTimeout`. */
@@ -153,27 +120,7 @@ export class JobCluster<C extends ((...args: never[]) => unknown) | string> exte
   // --- start-up and discovery --------------------------------------------------------------
 
   private async start(): Promise<void> {
-    this.built = await buildComputation(this.computation as never, {
-      depends: this.opts.depends,
-      setup: this.opts.setup,
-      cleanup: this.opts.cleanup,
-    });
-    this.spec = {
-      computeId: this.computeId,
-      token: this.token,
-      name: this.built.name,
-      kind: this.built.kind,
-      entry: this.built.entry,
-      ...(this.built.source !== undefined ? { source: this.built.source } : {}),
-      ...(this.built.setup ? { setup: this.built.setup } : {}),
-      ...(this.built.cleanupFn ? { cleanupFn: this.built.cleanupFn } : {}),
-      ...(this.built.data ? { data: this.built.data } : {}),
-      cleanup: this.opts.cleanup !== false,
-      files: this.built.files.map(({ abs: _abs, ...f }) => f),
-      ...(this.opts.destPath ? { destPath: this.opts.destPath } : {}),
-      pulseInterval: this.pulseSec,
-      timeout: this.opts.timeout ?? 0,
-    };
+    ({ built: this.built, spec: this.spec } = await this.buildSpec(this.pulseSec));
     this.liveTimer = setInterval(() => this.checkLiveness(), Math.max(50, (this.pulseSec * 1000) / 2));
     this.liveTimer.unref();
     if (this.opts.discovery !== false && this.allocs.some((a) => isWildcard(a.host))) await this.openUdp();
@@ -197,13 +144,18 @@ export class JobCluster<C extends ((...args: never[]) => unknown) | string> exte
       void this.addNode(host, d.port, alloc);
     };
     try {
-      this.udp = await UdpEndpoint.open({ port: 0, bindAddr: '0.0.0.0', onDatagram });
+      const secret = this.opts.secret ?? '';
+      const onRejected = (from: { address: string }) =>
+        this.log.debug(`dropped a discovery datagram from ${from.address}: bad signature`);
+      this.udp = await UdpEndpoint.open({ port: 0, bindAddr: '0.0.0.0', onDatagram, secret, onRejected });
       const port = this.opts.port ?? DEFAULT_CLIENT_PORT;
       if (port > 0) {
-        this.announceUdp = await UdpEndpoint.open({ port, onDatagram }).catch((e: Error) => {
-          this.log.warn(`cannot listen for node announcements on UDP port ${port}: ${e.message}`);
-          return null;
-        });
+        this.announceUdp = await UdpEndpoint.open({ port, onDatagram, secret, onRejected }).catch(
+          (e: Error) => {
+            this.log.warn(`cannot listen for node announcements on UDP port ${port}: ${e.message}`);
+            return null;
+          },
+        );
       }
     } catch (e) {
       this.log.warn(`UDP discovery unavailable: ${errorMessage(e)}`);
@@ -258,7 +210,10 @@ export class JobCluster<C extends ((...args: never[]) => unknown) | string> exte
       if (to.length === 0)
         this.tried.set('broadcast', 'no broadcast address (DISPY_BROADCAST=none or loopback only)');
       else {
-        this.tried.set(`broadcast ${to.join(', ')}:${this.nodePort}`, 'no answer');
+        this.tried.set(
+          `broadcast ${to.join(', ')}:${this.nodePort}`,
+          'no answer (nodes answer only pings signed with their secret, if they have one)',
+        );
         this.udp.send(ping, this.nodePort, to);
       }
     }
@@ -269,17 +224,12 @@ export class JobCluster<C extends ((...args: never[]) => unknown) | string> exte
     const key = `${host}:${port}`;
     if (this.links.has(key) || this.closed || this.closing || !this.spec) return;
     const link = new NodeLink({
+      ...this.linkCredentials(),
       host,
       port,
-      secret: this.opts.secret ?? '',
-      role: 'client',
-      clientId: CLIENT_ID,
       spec: this.spec,
       files: this.built!.files,
       handler: this.linkHandler,
-      certfile: this.opts.certfile,
-      keyfile: this.opts.keyfile,
-      ...(this.opts.ipAddr ? { localAddress: this.opts.ipAddr } : {}),
     });
     this.links.set(key, link);
     this.tried.set(key, 'connecting: no handshake yet (a TLS/plain mismatch, or a firewall?)');
@@ -708,16 +658,7 @@ export class JobCluster<C extends ((...args: never[]) => unknown) | string> exte
       .filter((j): j is DispyJob<ResultOf<C>> => j !== undefined);
   }
 
-  /**
-   * Wait for the jobs (unless `terminate`), then close the computation on every node (which
-   * runs `cleanup` there). With `timeout` (seconds), jobs still running then are terminated.
-   */
-  close(opts: { timeout?: number; terminate?: boolean } = {}): Promise<void> {
-    if (!this.closing) this.closing = this.doClose(opts);
-    return this.closing;
-  }
-
-  private async doClose(opts: { timeout?: number; terminate?: boolean }): Promise<void> {
+  protected async doClose(opts: { timeout?: number; terminate?: boolean }): Promise<void> {
     await this.starting;
     let terminate = opts.terminate ?? false;
     if (!terminate) {

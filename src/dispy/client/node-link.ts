@@ -130,23 +130,40 @@ export class NodeLink {
     return parsed.data;
   }
 
-  /**
-   * Send the computation and run its setup; returns the CPUs the node allotted. Toward a
-   * dispyscheduler (`nodes` given), the last step is `schedule` instead of `setup`.
-   */
-  async setUp(cpus: number, setupArgs?: Uint8Array, nodes?: NodeAllocSpec[]): Promise<number> {
-    const conn = this.conn!;
-    this.state = 'setup';
-    const r = await conn.request({ t: 'compute', spec: this.opts.spec, cpus, ...(nodes ? { nodes } : {}) });
-    const have = new Set(Array.isArray(r.have) ? (r.have as string[]) : []);
-    for (const f of this.opts.files) if (!have.has(f.path)) await this.sendFile(f, 'file');
-    const computeId = this.opts.spec.computeId;
+  /** Send the computation and run its setup on a node; returns the CPUs the node allotted. */
+  async setUp(cpus: number, setupArgs?: Uint8Array): Promise<number> {
+    const r = await this.sendComputation({ cpus });
     // Setup may take long (it prepares data); its own limit is generous.
-    if (nodes) await conn.request({ t: 'schedule', computeId });
-    else await conn.request({ t: 'setup', computeId, ...(setupArgs ? { setupArgs } : {}) }, 600_000);
+    await this.conn!.request(
+      { t: 'setup', computeId: this.opts.spec.computeId, ...(setupArgs ? { setupArgs } : {}) },
+      600_000,
+    );
     this.cpus = typeof r.cpus === 'number' ? r.cpus : 1;
     this.state = 'ready';
     return this.cpus;
+  }
+
+  /**
+   * Toward a dispyscheduler: send the computation with the nodes it may use, then ask for it to
+   * be scheduled. `waiting` is true when an `exclusive` rule holds it back for now (a
+   * `scheduled` event follows when it may run).
+   */
+  async setUpScheduled(nodes: NodeAllocSpec[], exclusive: boolean): Promise<{ waiting: boolean }> {
+    await this.sendComputation({ cpus: 0, nodes, ...(exclusive ? { exclusive } : {}) });
+    const r = await this.conn!.request({ t: 'schedule', computeId: this.opts.spec.computeId });
+    this.state = 'ready';
+    return { waiting: r.waiting === true };
+  }
+
+  /** `compute`, then the files the peer does not have yet; returns the `compute` reply. */
+  private async sendComputation(
+    extra: Omit<MessageOf<'compute'>, 't' | 'id' | 'spec'>,
+  ): Promise<Record<string, unknown>> {
+    this.state = 'setup';
+    const r = await this.conn!.request({ t: 'compute', spec: this.opts.spec, ...extra });
+    const have = new Set(Array.isArray(r.have) ? (r.have as string[]) : []);
+    for (const f of this.opts.files) if (!have.has(f.path)) await this.sendFile(f, 'file');
+    return r;
   }
 
   /** Send a file in chunks (`file` for computation files, `sendFile` for `cluster.sendFile`). */
@@ -192,12 +209,15 @@ export class NodeLink {
     this.conn?.send({ t: 'cancel', computeId: this.opts.spec.computeId, uid });
   }
 
-  /** Acknowledge a result (batched: one `ack` per tick). */
+  /**
+   * Acknowledge a result (batched: one `ack` per tick). The batch goes out before the
+   * connection's end-of-tick write, so it shares that write with the jobs sent meanwhile.
+   */
   ack(uid: number): void {
     this.acks.push(uid);
     if (this.ackScheduled) return;
     this.ackScheduled = true;
-    setImmediate(() => {
+    process.nextTick(() => {
       this.ackScheduled = false;
       const uids = this.acks;
       this.acks = [];
@@ -221,16 +241,32 @@ export class NodeLink {
   /** After a lost connection: connect again and collect what the node kept. */
   async reconnect(): Promise<RecoverReply & { sameInstance: boolean }> {
     const before = this.info?.instance;
-    const info = await this.connect();
+    let info: NodeInfo;
+    try {
+      info = await this.connect();
+    } catch (e) {
+      if (this.state !== 'closed') this.state = 'lost';
+      throw e;
+    }
     if (before && info.instance !== before) {
       return { results: [], running: [], queued: [], sameInstance: false };
     }
-    const r = await this.conn!.request({
-      t: 'recover',
-      computeId: this.opts.spec.computeId,
-      token: this.opts.spec.token,
-    });
+    const conn = this.conn!;
+    let r: Record<string, unknown>;
+    try {
+      r = await conn.request({
+        t: 'recover',
+        computeId: this.opts.spec.computeId,
+        token: this.opts.spec.token,
+      });
+    } catch (e) {
+      // Not usable: drop this connection (the caller may try again with a fresh one).
+      if (this.state !== 'closed') this.state = 'lost';
+      conn.destroy();
+      throw e;
+    }
     this.state = 'ready';
+    if (typeof r.cpus === 'number') this.cpus = r.cpus;
     return { ...parseRecover(r), sameInstance: true };
   }
 

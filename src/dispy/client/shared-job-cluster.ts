@@ -4,6 +4,10 @@
  * client sends the computation, its files and the jobs over one connection and gets results,
  * provisional results, files and node updates back on it.
  *
+ * If the connection drops (or the scheduler restarts), the client reconnects and takes the
+ * computation back: results kept meanwhile arrive, jobs the scheduler no longer knows are sent
+ * again (see `resume`). With `exclusive`, the computation runs only while no other does.
+ *
  * @example
  * const cluster = new SharedJobCluster(compute, { schedulerNode: '10.0.0.1', secret: 's3cret' });
  * const job = cluster.submit(7);
@@ -12,10 +16,8 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Logger } from 'pino';
 import { DiscoError, errorMessage } from '../../common/errors.js';
-import { dispyLogger } from '../log.js';
-import { encodeData } from '../protocol/codec.js';
+import { RemoteError } from '../protocol/connection.js';
 import {
   DEAD_PULSES,
   DEFAULT_PULSE_INTERVAL,
@@ -23,26 +25,30 @@ import {
   JobStatus,
   NodeStatus,
 } from '../protocol/constants.js';
-import type { ComputeSpec, Message, NodeAllocSpec, NodeReport } from '../protocol/messages.js';
-import { ClusterBase, type ClusterCommonOptions, DispyNoNodesError, type ResultOf } from './cluster-base.js';
-import { buildComputation, type Depend } from './computation.js';
+import type { Message, NodeReport } from '../protocol/messages.js';
+import {
+  allocSpecs,
+  ClusterBase,
+  type ClusterCommonOptions,
+  DispyNoNodesError,
+  type ResultOf,
+} from './cluster-base.js';
 import type { DispyJob } from './dispy-job.js';
-import { DispyNode, type NodeSpec, toNodeAllocs } from './dispy-node.js';
-import { CLIENT_ID } from './identity.js';
-import { NodeLink } from './node-link.js';
-import { defaultRecoverPath, RecoverFile } from './recover-file.js';
+import { DispyNode, type NodeSpec } from './dispy-node.js';
+import { NodeLink, type RecoverReply } from './node-link.js';
 
 export interface SharedJobClusterOptions<R> extends ClusterCommonOptions<R> {
-  /** Nodes this computation may use (the scheduler's nodes that match). Default `['*']`. */
-  nodes?: NodeSpec | NodeSpec[];
-  depends?: Depend[];
-  setup?: (...args: never[]) => unknown;
   /** Host of dispyscheduler (default 127.0.0.1). */
   schedulerNode?: string;
   /** Its client port (default 51349). */
   schedulerPort?: number;
   /** Seconds between the scheduler's pulses (as it was started with); it is presumed dead after 5 ×. */
   pulseInterval?: number;
+  /**
+   * Run only while no other computation runs on the scheduler, and keep others from starting
+   * while this one runs (they wait their turn, first come first served).
+   */
+  exclusive?: boolean;
 }
 
 interface Outgoing {
@@ -53,8 +59,6 @@ interface Outgoing {
 }
 
 export class SharedJobCluster<C extends ((...args: never[]) => unknown) | string> extends ClusterBase<C> {
-  readonly log: Logger;
-  readonly name: string;
   private readonly opts: SharedJobClusterOptions<ResultOf<C>>;
   private link: NodeLink | null = null;
   private outbox: Outgoing[] = [];
@@ -62,31 +66,23 @@ export class SharedJobCluster<C extends ((...args: never[]) => unknown) | string
   private startError: Error | null = null;
   private nodeTimer: NodeJS.Timeout | null = null;
   private liveTimer: NodeJS.Timeout | null = null;
-  private readonly sent = new Set<number>();
+  /** Jobs handed to the scheduler and not finished (kept to send them again after its restart). */
+  private readonly sent = new Map<number, Outgoing>();
+  /** An `exclusive` rule holds the cluster back (until the scheduler's `scheduled`). */
+  private waitingTurn = false;
   private readonly pulseSec: number;
+  /** `host:port` of the scheduler. */
+  private readonly where: string;
 
-  constructor(
-    readonly computation: C,
-    opts: SharedJobClusterOptions<ResultOf<C>> = {},
-  ) {
-    super(opts);
+  constructor(computation: C, opts: SharedJobClusterOptions<ResultOf<C>> = {}) {
+    super(computation, opts);
     this.opts = opts;
-    this.name = typeof computation === 'string' ? computation : computation.name || 'compute';
-    this.log = opts.logger ?? dispyLogger(`dispy:${this.name}`, opts.loglevel);
     this.pulseSec = opts.pulseInterval ?? DEFAULT_PULSE_INTERVAL;
     const host = opts.schedulerNode ?? '127.0.0.1';
     const port = opts.schedulerPort ?? DEFAULT_SCHEDULER_PORT;
-    if (opts.faultRecover) {
-      const file = typeof opts.faultRecover === 'string' ? opts.faultRecover : defaultRecoverPath();
-      this.recoverFile = RecoverFile.create(file, {
-        computeId: this.computeId,
-        token: this.token,
-        name: this.name,
-        created: Date.now() / 1000,
-        via: 'scheduler',
-      });
-      this.recoverFile.addNode(host, port);
-    }
+    this.where = `${host}:${port}`;
+    this.openRecoverFile('scheduler');
+    this.recoverFile?.addNode(host, port);
     this.starting = this.start(host, port).catch((e: Error) => {
       this.startError = new DiscoError(`cannot use dispyscheduler at ${host}:${port}: ${e.message}`);
       this.log.error(this.startError.message);
@@ -97,46 +93,15 @@ export class SharedJobCluster<C extends ((...args: never[]) => unknown) | string
   }
 
   private async start(host: string, port: number): Promise<void> {
-    const built = await buildComputation(this.computation as never, {
-      depends: this.opts.depends,
-      setup: this.opts.setup,
-      cleanup: this.opts.cleanup,
-    });
-    const spec: ComputeSpec = {
-      computeId: this.computeId,
-      token: this.token,
-      name: built.name,
-      kind: built.kind,
-      entry: built.entry,
-      ...(built.source !== undefined ? { source: built.source } : {}),
-      ...(built.setup ? { setup: built.setup } : {}),
-      ...(built.cleanupFn ? { cleanupFn: built.cleanupFn } : {}),
-      ...(built.data ? { data: built.data } : {}),
-      cleanup: this.opts.cleanup !== false,
-      files: built.files.map(({ abs: _abs, ...f }) => f),
-      ...(this.opts.destPath ? { destPath: this.opts.destPath } : {}),
-      pulseInterval: this.pulseSec,
-      timeout: this.opts.timeout ?? 0,
-      reentrant: this.opts.reentrant ?? false,
-    };
-    const allocs: NodeAllocSpec[] = toNodeAllocs(this.opts.nodes).map((a) => ({
-      host: a.host,
-      cpus: a.cpus,
-      ...(a.port ? { port: a.port } : {}),
-      ...(a.setupArgs.length ? { setupArgs: encodeData(a.setupArgs, 'setup arguments') } : {}),
-    }));
+    const { built, spec } = await this.buildSpec(this.pulseSec);
+    const allocs = allocSpecs(this.opts.nodes);
     const link = new NodeLink({
+      ...this.linkCredentials(),
       host,
       port,
-      secret: this.opts.secret ?? '',
-      role: 'client',
-      clientId: CLIENT_ID,
       spec,
       files: built.files,
-      certfile: this.opts.certfile,
-      keyfile: this.opts.keyfile,
       infoSchema: 'any',
-      ...(this.opts.ipAddr ? { localAddress: this.opts.ipAddr } : {}),
       handler: {
         onMessage: (_l, m) => this.onMessage(m),
         onLost: (_l, err) => this.onLost(err),
@@ -144,7 +109,8 @@ export class SharedJobCluster<C extends ((...args: never[]) => unknown) | string
     });
     this.link = link;
     await link.connect();
-    await link.setUp(0, undefined, allocs);
+    ({ waiting: this.waitingTurn } = await link.setUpScheduled(allocs, this.opts.exclusive ?? false));
+    if (this.waitingTurn) this.log.info(`${this.name} waits for its turn (exclusive)`);
     this.liveTimer = setInterval(() => this.checkLiveness(), Math.max(50, (this.pulseSec * 1000) / 2));
     this.liveTimer.unref();
     this.flush();
@@ -157,7 +123,7 @@ export class SharedJobCluster<C extends ((...args: never[]) => unknown) | string
     for (const o of this.outbox) {
       if (!this.jobs.has(o.uid)) continue;
       link.sendJob(o.uid, o.args, o.timeout, o.node);
-      this.sent.add(o.uid);
+      this.sent.set(o.uid, o);
     }
     this.outbox = [];
   }
@@ -172,23 +138,31 @@ export class SharedJobCluster<C extends ((...args: never[]) => unknown) | string
     this.armNodeTimer();
   }
 
+  /** No node within `nodeTimeout` (counted from when the scheduler lets the cluster run): fail queued jobs. */
   private armNodeTimer(): void {
-    if (this.nodeTimer || this.nodes.size > 0 || this.pending === 0 || this.closed) return;
+    if (this.nodeTimer || this.nodes.size > 0 || this.pending === 0 || this.closed || this.waitingTurn)
+      return;
     const sec = this.opts.nodeTimeout ?? 10;
     this.nodeTimer = setTimeout(() => {
       this.nodeTimer = null;
-      if (this.nodes.size > 0 || this.pending === 0) return;
+      if (this.nodes.size > 0 || this.pending === 0 || this.waitingTurn) return;
       void (async () => {
-        let tried = '';
-        try {
-          const r = await this.link!.conn!.request({ t: 'status', computeId: this.computeId }, 2000);
-          tried =
-            Array.isArray(r.tried) && r.tried.length ? (r.tried as string[]).join('; ') : 'no nodes known';
-        } catch (e) {
-          tried = `(status unavailable: ${errorMessage(e)})`;
+        const link = this.link;
+        let msg: string;
+        if (!link?.conn || link.state === 'new' || link.state === 'connecting') {
+          msg = `cannot use dispyscheduler at ${this.where}: no handshake within ${sec} s (a TLS/plain mismatch, or a firewall?)`;
+        } else {
+          let tried = '';
+          try {
+            const r = await link.conn.request({ t: 'status', computeId: this.computeId }, 2000);
+            tried =
+              Array.isArray(r.tried) && r.tried.length ? (r.tried as string[]).join('; ') : 'no nodes known';
+          } catch (e) {
+            tried = `(status unavailable: ${errorMessage(e)})`;
+          }
+          if (this.nodes.size > 0) return;
+          msg = `no dispy node was ready within ${sec} s for ${this.name} through dispyscheduler; it tried: ${tried}`;
         }
-        if (this.nodes.size > 0) return;
-        const msg = `no dispy node was ready within ${sec} s for ${this.name} through dispyscheduler; it tried: ${tried}`;
         this.log.error(msg);
         for (const job of [...this.jobs.values()]) {
           if (this.sent.has(job.uid)) this.link?.cancel(job.uid);
@@ -198,14 +172,19 @@ export class SharedJobCluster<C extends ((...args: never[]) => unknown) | string
     }, sec * 1000);
   }
 
-  /** Resolves once the scheduler set up the computation on at least one node. */
+  /**
+   * Resolves once the scheduler set up the computation on at least one node; rejects after
+   * `nodeTimeout` seconds (not counting time an `exclusive` rule holds the cluster back).
+   */
   async ready(): Promise<void> {
     await this.starting;
     if (this.startError) throw this.startError;
-    const end = Date.now() + (this.opts.nodeTimeout ?? 10) * 1000;
+    const limit = (this.opts.nodeTimeout ?? 10) * 1000;
+    let end = Date.now() + limit;
     while (this.nodes.size === 0) {
-      if (Date.now() > end)
-        throw new DispyNoNodesError(`no node ready within ${this.opts.nodeTimeout ?? 10} s`);
+      if (this.waitingTurn) end = Date.now() + limit;
+      else if (Date.now() > end) throw new DispyNoNodesError(`no node ready within ${limit / 1000} s`);
+      if (this.closed) throw new DiscoError(`cluster ${this.name} is closed`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -273,6 +252,12 @@ export class SharedJobCluster<C extends ((...args: never[]) => unknown) | string
         );
         return;
       }
+      case 'scheduled':
+        if (m.computeId !== this.computeId) return;
+        this.waitingTurn = false;
+        this.log.info(`${this.name} may run now`);
+        this.armNodeTimer();
+        return;
       case 'reject': {
         const job = this.jobs.get(m.uid);
         if (job) this.endJob(job, JobStatus.Terminated, `dispyscheduler rejected the job: ${m.reason}`);
@@ -300,31 +285,73 @@ export class SharedJobCluster<C extends ((...args: never[]) => unknown) | string
     }
   }
 
+  /**
+   * The connection dropped: connect again (the scheduler may have been restarted) until it
+   * answers or is presumed dead (5 pulse intervals without news).
+   */
   private onLost(err: Error | null): void {
     if (this.closed) return;
     this.log.warn(`lost the connection to dispyscheduler${err ? `: ${err.message}` : ''}; reconnecting`);
-    const link = this.link!;
-    void (async () => {
-      while (this.link === link && link.state === 'lost' && !this.closed) {
-        await new Promise((r) => setTimeout(r, Math.min(1000, this.pulseSec * 1000)));
-        try {
-          const r = await link.reconnect();
-          const known = new Set([...r.running, ...r.queued]);
-          for (const res of r.results) {
-            known.add(res.uid);
-            this.onMessage({ t: 'result', ...res });
-          }
-          for (const uid of [...this.sent]) {
-            const job = this.jobs.get(uid);
-            if (job && !known.has(uid)) this.endJob(job, JobStatus.Abandoned, 'dispyscheduler lost the job');
-          }
-          this.flush();
+    void this.reconnectLoop(this.link!);
+  }
+
+  private async reconnectLoop(link: NodeLink): Promise<void> {
+    while (this.link === link && link.state === 'lost' && !this.closed) {
+      await new Promise((r) => setTimeout(r, Math.min(1000, this.pulseSec * 1000)));
+      if (this.link !== link || link.state !== 'lost' || this.closed) return;
+      // The scheduler tells the nodes in use again when it takes the computation back.
+      this.nodes.clear();
+      try {
+        this.resume(await link.reconnect());
+        return;
+      } catch (e) {
+        if (e instanceof RemoteError && (e.code === 'unknown' || e.code === 'auth')) {
+          this.schedulerGone(
+            `it no longer knows computation ${this.computeId} (restarted with --clean, or the computation was ` +
+              `closed after its zombie_interval): ${errorMessage(e)}`,
+          );
           return;
-        } catch {
-          link.state = 'lost';
         }
+        this.log.debug(`reconnecting to dispyscheduler: ${errorMessage(e)}`);
       }
-    })();
+    }
+  }
+
+  /**
+   * Reconnected: apply the results kept meanwhile; jobs the scheduler no longer knows (it was
+   * restarted before it could run them) are sent again — unless they had started and the
+   * cluster is not `reentrant` (they may have had effects): those end `Abandoned`.
+   */
+  private resume(r: RecoverReply): void {
+    const link = this.link!;
+    const known = new Set([...r.running, ...r.queued]);
+    for (const res of r.results) {
+      known.add(res.uid);
+      this.onMessage({ t: 'result', ...res });
+    }
+    let resent = 0;
+    for (const [uid, o] of [...this.sent]) {
+      const job = this.jobs.get(uid);
+      if (known.has(uid)) continue;
+      if (!job || job.done) {
+        this.sent.delete(uid);
+      } else if (
+        (job.status === JobStatus.Running || job.status === JobStatus.ProvisionalResult) &&
+        !this.common.reentrant
+      ) {
+        this.sent.delete(uid);
+        this.endJob(job, JobStatus.Abandoned, 'dispyscheduler lost the job while it ran (was it restarted?)');
+      } else {
+        job.status = JobStatus.Created;
+        link.sendJob(uid, o.args, o.timeout, o.node);
+        resent++;
+      }
+    }
+    this.log.info(
+      `reconnected to dispyscheduler: ${r.results.length} results kept, ${known.size - r.results.length} jobs running or queued, ${resent} sent again`,
+    );
+    this.flush();
+    this.armNodeTimer();
   }
 
   private schedulerGone(reason: string): void {
@@ -364,22 +391,13 @@ export class SharedJobCluster<C extends ((...args: never[]) => unknown) | string
   }
 
   async allocateNode(nodes: NodeSpec | NodeSpec[]): Promise<number> {
-    const specs = toNodeAllocs(nodes).map((a) => ({
-      host: a.host,
-      cpus: a.cpus,
-      ...(a.port ? { port: a.port } : {}),
-      ...(a.setupArgs.length ? { setupArgs: encodeData(a.setupArgs) } : {}),
-    }));
+    const specs = allocSpecs(nodes);
     return (await this.request({ t: 'allocateNode', computeId: this.computeId, nodes: specs })).ok as number;
   }
 
   /** Ask the scheduler to look for these nodes (it uses them if they match the allocation). */
   async discoverNodes(nodes: NodeSpec | NodeSpec[]): Promise<void> {
-    const specs = toNodeAllocs(nodes).map((a) => ({
-      host: a.host,
-      cpus: a.cpus,
-      ...(a.port ? { port: a.port } : {}),
-    }));
+    const specs = allocSpecs(nodes).map(({ setupArgs: _, ...a }) => a);
     await this.request({ t: 'discover', computeId: this.computeId, nodes: specs });
   }
 
@@ -447,15 +465,12 @@ export class SharedJobCluster<C extends ((...args: never[]) => unknown) | string
     }
   }
 
-  close(opts: { timeout?: number; terminate?: boolean } = {}): Promise<void> {
-    if (!this.closing) this.closing = this.doClose(opts);
-    return this.closing;
-  }
-
-  private async doClose(opts: { timeout?: number; terminate?: boolean }): Promise<void> {
-    await this.starting;
+  protected async doClose(opts: { timeout?: number; terminate?: boolean }): Promise<void> {
     let terminate = opts.terminate ?? false;
     if (!terminate && !(await this.wait(opts.timeout))) terminate = true;
+    // Still no handshake (jobs already given up): do not wait for the connection's time limit.
+    if (this.link?.state === 'new' || this.link?.state === 'connecting') this.link.destroy();
+    await this.starting;
     this.closed = true;
     if (this.nodeTimer) clearTimeout(this.nodeTimer);
     if (this.liveTimer) clearInterval(this.liveTimer);

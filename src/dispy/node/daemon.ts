@@ -29,27 +29,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { type Logger, pino } from 'pino';
 import { ProtocolError } from '../../common/errors.js';
-import { safeJoin, writeFileAtomic } from '../../common/fs-atomic.js';
+import { safeJoin } from '../../common/fs-atomic.js';
 import { broadcastAddresses, primaryAddress } from '../discovery/addresses.js';
 import { UdpEndpoint } from '../discovery/udp.js';
-import { decodeData, encodeData, packMessage, unpackMessage } from '../protocol/codec.js';
+import { decodeData, encodeData } from '../protocol/codec.js';
 import type { Connection, HandlerResult } from '../protocol/connection.js';
 import { ReplyError } from '../protocol/connection.js';
 import { DISPY_PROTOCOL_VERSION, FILE_CHUNK_BYTES } from '../protocol/constants.js';
-import {
-  type ComputeSpec,
-  type Datagram,
-  type JobResult,
-  JobResultSchema,
-  type Message,
-  type MessageOf,
-  type NodeInfo,
-} from '../protocol/messages.js';
+import type { ComputeSpec, Datagram, JobResult, Message, MessageOf, NodeInfo } from '../protocol/messages.js';
 import { type Listener, listen, type PeerIdentity } from '../protocol/transport.js';
 import type { FromWorker, ToWorker } from '../protocol/worker-protocol.js';
 import { FileSink } from './file-sink.js';
 import { type NodeOptions, nodeRoot, type ResolvedNodeOptions, resolveNodeOptions } from './options.js';
 import { type ProgramRun, startProgram } from './program.js';
+import { ResultStore } from './result-store.js';
 import { isAlive, killLeftovers, readStateFile, writeStateFile } from './state-file.js';
 import { terminateProcess } from './terminate.js';
 import { defaultWorkerScript, type WorkerHandle, WorkerPool } from './worker-pool.js';
@@ -97,7 +90,8 @@ interface NodeComp {
   jobs: Map<number, NodeJob>;
   /** Results not yet acknowledged by the client (the source of truth for recovery). */
   unacked: Map<number, JobResult>;
-  persisted: Set<number>;
+  /** Results kept on disk while the client is away (until acknowledged). */
+  stored: ResultStore;
   files: FileSink;
   zombieTimer: NodeJS.Timeout | null;
   jobsDone: number;
@@ -287,9 +281,12 @@ export class DispyNodeDaemon {
     try {
       this.udp = await UdpEndpoint.open({
         port: this.port,
+        secret: this.opts.secret,
+        onRejected: (from) =>
+          this.log.debug(`dropped a discovery datagram from ${from.address}: bad signature`),
         onDatagram: (d, from) => {
           if (d.t !== 'ping' || d.v !== DISPY_PROTOCOL_VERSION) return;
-          const to = d.replyAddr || from.address;
+          const to = d.replyAddr || d.origin || from.address;
           this.log.debug(
             `ping from ${from.address}:${from.port}${d.relayed ? ' (relayed)' : ''}: answering ${to}:${d.replyPort}`,
           );
@@ -398,7 +395,7 @@ export class DispyNodeDaemon {
       if (!comp || comp.session !== s) continue;
       comp.session = null;
       this.log.info(`client of computation ${comp.spec.name} (${id}) went away; keeping its results`);
-      for (const r of comp.unacked.values()) void this.persist(comp, r);
+      for (const r of comp.unacked.values()) comp.stored.save(r);
       this.armZombie(comp);
     }
     this.checkFree();
@@ -504,7 +501,7 @@ export class DispyNodeDaemon {
       loading: 0,
       jobs: new Map(),
       unacked: new Map(),
-      persisted: new Set(),
+      stored: new ResultStore(path.join(dir, '.dispy-results'), this.log),
       files: new FileSink(dir, this.opts.maxFileSize),
       zombieTimer: null,
       jobsDone: 0,
@@ -935,21 +932,7 @@ export class DispyNodeDaemon {
   private deliver(comp: NodeComp, r: JobResult): void {
     comp.unacked.set(r.uid, r);
     if (comp.session && !comp.session.conn.closed) comp.session.conn.send({ t: 'result', ...r });
-    else void this.persist(comp, r);
-  }
-
-  private resultFile(comp: NodeComp, uid: number): string {
-    return path.join(comp.dir, '.dispy-results', `${uid}.msgpack`);
-  }
-
-  private async persist(comp: NodeComp, r: JobResult): Promise<void> {
-    if (comp.persisted.has(r.uid)) return;
-    comp.persisted.add(r.uid);
-    try {
-      await writeFileAtomic(this.resultFile(comp, r.uid), packMessage(r));
-    } catch (e) {
-      this.log.warn(`cannot store the result of job ${r.uid}: ${(e as Error).message}`);
-    }
+    else comp.stored.save(r);
   }
 
   private ack(s: Session, m: MessageOf<'ack'>): HandlerResult {
@@ -957,7 +940,7 @@ export class DispyNodeDaemon {
     if (!comp || comp.session !== s) return;
     for (const uid of m.uids) {
       comp.unacked.delete(uid);
-      if (comp.persisted.delete(uid)) void fs.rm(this.resultFile(comp, uid), { force: true });
+      comp.stored.drop(uid);
     }
   }
 
@@ -1017,25 +1000,16 @@ export class DispyNodeDaemon {
     if (comp.zombieTimer) clearTimeout(comp.zombieTimer);
     comp.zombieTimer = null;
     this.startPulses(s, comp.spec.pulseInterval);
+    // Results on disk but not in memory (kept by an earlier life of this computation); loading
+    // waits for writes and removals in flight, so an acknowledged result never comes back.
+    for (const r of await comp.stored.load((uid) => comp.unacked.has(uid))) comp.unacked.set(r.uid, r);
     const results: JobResult[] = [...comp.unacked.values()];
-    // Results persisted by an earlier life of this computation on disk (not in memory).
-    const dir = path.join(comp.dir, '.dispy-results');
-    for (const f of await fs.readdir(dir).catch(() => [] as string[])) {
-      const uid = Number.parseInt(f, 10);
-      if (!Number.isFinite(uid) || comp.unacked.has(uid)) continue;
-      try {
-        const r = JobResultSchema.parse(unpackMessage(await fs.readFile(path.join(dir, f))));
-        comp.unacked.set(uid, r);
-        comp.persisted.add(uid);
-        results.push(r);
-      } catch {
-        // A damaged file: skip it.
-      }
-    }
     return {
       results,
+      cpus: comp.cpus,
       running: [...comp.jobs.values()].filter((j) => j.state === 'running').map((j) => j.uid),
-      queued: [...comp.jobs.values()].filter((j) => j.state === 'queued').map((j) => j.uid),
+      // A job sent ahead to a busy worker waits there: queued too.
+      queued: [...comp.jobs.values()].filter((j) => j.state !== 'running').map((j) => j.uid),
     };
   }
 
@@ -1061,6 +1035,7 @@ export class DispyNodeDaemon {
     }
     if (comp.jobs.size > 0) await new Promise<void>((r) => comp.idleWaiters.push(r));
     await comp.files.close();
+    await comp.stored.settled();
     if (comp.spec.cleanupFn && comp.spec.kind === 'function' && !this.stopping) {
       try {
         const w =

@@ -183,6 +183,8 @@ export const MessageSchema = z.discriminatedUnion('t', [
     cpus: z.number().int(),
     /** For dispyscheduler: which nodes the computation may use. */
     nodes: z.array(NodeAllocSpecSchema).optional(),
+    /** For dispyscheduler: run only while no other computation runs (and none besides it). */
+    exclusive: z.boolean().optional(),
   }),
   z.object({ t: z.literal('file'), id, ...fileChunk }),
   z.object({ t: z.literal('setup'), id, computeId, setupArgs: bin.optional() }),
@@ -233,6 +235,8 @@ export const MessageSchema = z.discriminatedUnion('t', [
   }),
   z.object({ t: z.literal('pulse'), busy: z.number().int(), time: z.number() }),
   z.object({ t: z.literal('closed'), computeId, reason: z.string() }),
+  /** dispyscheduler → client: an `exclusive` rule held the computation back; it may run now. */
+  z.object({ t: z.literal('scheduled'), computeId }),
   z.object({
     t: z.literal('node'),
     computeId,
@@ -258,6 +262,10 @@ export const DatagramSchema = z.discriminatedUnion('t', [
     clientId: z.string().max(128),
     /** Set by dispynetrelay when it re-broadcasts a client's ping. */
     relayed: z.boolean().optional(),
+    /** Set by dispynetrelay: where it heard the ping (the reply address when `replyAddr` is empty). */
+    origin: z.string().max(256).optional(),
+    /** HMAC of the datagram with the secret (see `discovery/signing.ts`). */
+    sig: z.string().max(128).optional(),
   }),
   /** Node → client: "I am here" (an answer to `ping`, or an announcement at start). */
   z.object({
@@ -268,6 +276,7 @@ export const DatagramSchema = z.discriminatedUnion('t', [
     name: z.string().max(256),
     cpus: z.number().int(),
     busy: z.boolean(),
+    sig: z.string().max(128).optional(),
   }),
 ]);
 export type Datagram = z.infer<typeof DatagramSchema>;

@@ -7,8 +7,9 @@
  * relay's networks are forwarded to the clients that pinged through it recently (and to
  * `--scheduler_node`s).
  *
- * Datagrams carry no secrets and cause no more than a small answer; every connection a
- * client then makes to a node is authenticated as usual.
+ * The relay needs no secret: it passes signed datagrams on unchanged (it only adds `relayed`
+ * and `origin`, which signatures do not cover); nodes and clients check the signatures. Every
+ * connection a client then makes to a node is authenticated as usual.
  *
  * @example
  * const relay = new DispyNetRelay({ nodePort: 51348, clientPort: 51347, broadcast: ['10.0.2.255'] });
@@ -69,7 +70,11 @@ export class DispyNetRelay {
         const to = this.targets();
         this.relayed++;
         this.log.info(`relaying ping of ${replyAddr}:${d.replyPort} to ${to.join(', ')}`);
-        this.pings?.send({ ...d, replyAddr, relayed: true }, nodePort, to);
+        this.pings?.send(
+          { ...d, relayed: true, ...(d.replyAddr ? {} : { origin: from.address }) },
+          nodePort,
+          to,
+        );
       },
       onError: (e) => this.log.warn(`relay socket: ${e.message}`),
     });

@@ -6,9 +6,19 @@
  * decided by the pure {@link SchedulerState} with the chosen policy.
  *
  * Separate secrets and TLS material for the node side and the client side. Results are kept
- * until the client acknowledges them; a client that vanished gets them with `recover`
+ * until the client acknowledges them (and only then acknowledged to the node, so a node keeps
+ * each result until the client has it); a client that vanished gets them with `recover`
  * (reconnecting `SharedJobCluster` or `faultRecoverJobs`); after `zombieInterval` minutes its
- * computations are closed.
+ * computations are closed. Results the client is not there to take are written to disk.
+ *
+ * Restarts: each computation's record, files and undelivered results live under
+ * `<destPathPrefix>/dispy/scheduler/<computeId>/` (see `cluster-record.ts`). A scheduler that
+ * stops (or crashes) and starts again without `--clean` restores its computations, reconnects
+ * to their nodes (collecting results of jobs that finished meanwhile and adopting jobs still
+ * running) and serves the clients when they reconnect.
+ *
+ * `exclusive` computations run only while no other computation runs, and keep others waiting
+ * while they run; waiting computations are admitted first come, first served.
  *
  * Concurrency: one event loop owns all state; the scheduler state is only changed from here.
  *
@@ -31,9 +41,10 @@ import { broadcastAddresses, isIpv4, isWildcard } from '../discovery/addresses.j
 import { UdpEndpoint } from '../discovery/udp.js';
 import { describeArgs, type MonitorCluster, type MonitorJob, type MonitorNode } from '../monitor/model.js';
 import { FileSink } from '../node/file-sink.js';
+import { ResultStore } from '../node/result-store.js';
 import { decodeData } from '../protocol/codec.js';
 import type { Connection, HandlerResult } from '../protocol/connection.js';
-import { ReplyError } from '../protocol/connection.js';
+import { RemoteError, ReplyError } from '../protocol/connection.js';
 import {
   DEAD_PULSES,
   DEFAULT_NODE_PORT,
@@ -53,6 +64,7 @@ import {
   type NodeReport,
 } from '../protocol/messages.js';
 import { connect, type Listener, listen, type PeerIdentity } from '../protocol/transport.js';
+import { readClusterRecord, schedulerIdentity, writeClusterRecord } from './cluster-record.js';
 import { type PolicyName, SchedulerState } from './policy.js';
 
 export interface SchedulerOptions {
@@ -101,6 +113,8 @@ interface SchedJob {
   args: Uint8Array;
   timeout: number;
   pinned?: string;
+  /** Found running on a node after a restart (its arguments are not known here: never resubmitted). */
+  recovered?: boolean;
 }
 
 interface NodeStats {
@@ -115,13 +129,33 @@ interface SchedCluster {
   spec: ComputeSpec;
   nodeSpec: ComputeSpec;
   allocs: { alloc: NodeAllocate; setupArgs?: Uint8Array }[];
+  /** `allocs` as received (for the record on disk). */
+  allocSpecs: NodeAllocSpec[];
   session: ClientSession | null;
   files: FileSink;
   localFiles: LocalFile[];
-  state: 'files' | 'scheduled' | 'closing' | 'closed';
+  /** `waiting`: held back by an `exclusive` rule (jobs queue, nothing is set up on nodes). */
+  state: 'files' | 'waiting' | 'scheduled' | 'closing' | 'closed';
+  exclusive: boolean;
+  /** The client was told it waits: it gets a `scheduled` event when admitted. */
+  toldWaiting: boolean;
+  created: number;
   links: Map<string, NodeLink>;
+  /** Nodes where the computation was set up (kept on disk for a restart). */
+  nodeKeys: Set<string>;
+  /** Attachments to nodes in progress. */
+  attaching: Map<string, Promise<void>>;
+  /** Restored from disk: until its nodes are reattached, `recover` waits for this. */
+  restoring: Promise<void> | null;
+  restored: boolean;
   jobs: Map<number, SchedJob>;
   unacked: Map<number, JobResult>;
+  /** The node link to acknowledge a result on once the client acknowledged it. */
+  ackTo: Map<number, NodeLink>;
+  /** Results on disk while the client is away (and results the scheduler made itself). */
+  stored: ResultStore;
+  /** Writes of the record, in order. */
+  saving: Promise<void>;
   stats: Map<string, NodeStats>;
   zombieTimer: NodeJS.Timeout | null;
   idleWaiters: (() => void)[];
@@ -142,7 +176,8 @@ export class DispyScheduler {
     Omit<SchedulerOptions, 'log' | 'ipAddr' | 'extIpAddr' | 'broadcast' | 'clean'>
   > &
     Pick<SchedulerOptions, 'ipAddr' | 'extIpAddr' | 'broadcast'>;
-  private readonly id = `scheduler-${newId(8)}`;
+  /** Identity toward nodes (kept across restarts under the root). */
+  private id = `scheduler-${newId(8)}`;
   private readonly sched: SchedulerState;
   private listener: Listener | null = null;
   private udp: UdpEndpoint | null = null;
@@ -150,7 +185,9 @@ export class DispyScheduler {
   private readonly sessions = new Set<ClientSession>();
   private readonly nodes = new Map<string, NodeEntry>();
   private readonly tried = new Map<string, string>();
-  private readonly probing = new Set<string>();
+  private readonly probing = new Map<string, Promise<void>>();
+  /** Computations held back by `exclusive` rules, first come first. */
+  private waiting: SchedCluster[] = [];
   private readonly xfers = new Map<number, { link: NodeLink; xferId: number }>();
   private nextXfer = 1;
   private timers: NodeJS.Timeout[] = [];
@@ -194,6 +231,8 @@ export class DispyScheduler {
   async start(): Promise<void> {
     if (this.clean) await fs.rm(this.root, { recursive: true, force: true });
     await fs.mkdir(this.root, { recursive: true });
+    this.id = await schedulerIdentity(this.root);
+    const restored = await this.restoreClusters();
     this.listener = await listen({
       host: this.o.ipAddr,
       port: this.o.port,
@@ -209,6 +248,7 @@ export class DispyScheduler {
     if (this.o.discovery && this.o.nodes.some(isWildcard)) {
       this.udp = await UdpEndpoint.open({
         port: 0,
+        secret: this.o.nodeSecret,
         onDatagram: (d, from) => {
           if (d.t !== 'pong' || d.v !== DISPY_PROTOCOL_VERSION) return;
           const host = d.ipAddr || from.address;
@@ -220,7 +260,14 @@ export class DispyScheduler {
         return null;
       });
     }
-    await this.discover(this.o.nodes);
+    const found = this.discover(this.o.nodes);
+    for (const c of restored) {
+      // Until its nodes (those on record and the configured ones) are reattached, a reconnecting
+      // client waits: it must not take jobs still running there for lost.
+      c.restoring = Promise.all([this.reattachAll(c), found]).then(() => {
+        c.restoring = null;
+      });
+    }
     const live = setInterval(() => this.checkLiveness(), Math.max(50, (this.o.pulseInterval * 1000) / 2));
     live.unref();
     this.timers.push(live);
@@ -232,20 +279,100 @@ export class DispyScheduler {
     this.log.info(`dispyscheduler serving clients on ${this.listener.host}:${this.port} (${this.o.policy})`);
   }
 
+  /**
+   * Stop serving. Computations are not closed: their records, files and undelivered results
+   * stay on disk and their nodes keep running their jobs, so a scheduler started again (without
+   * `--clean`) takes them up; otherwise nodes close them after their zombie interval.
+   */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     this.udp?.close();
     const closing = this.listener?.close();
-    await Promise.all(
-      [...this.clusters.values()].map((c) => this.closeCluster(c, true).catch(() => undefined)),
-    );
+    for (const c of this.clusters.values()) {
+      if (c.zombieTimer) clearTimeout(c.zombieTimer);
+      for (const r of c.unacked.values()) c.stored.save(r);
+      for (const l of c.links.values()) l.destroy();
+    }
     for (const s of this.sessions) {
       if (s.pulseTimer) clearInterval(s.pulseTimer);
       s.conn.close();
     }
+    await Promise.all(
+      [...this.clusters.values()].map(async (c) => {
+        await c.stored.settled();
+        await c.saving;
+        await c.files.close();
+      }),
+    );
     await closing;
+  }
+
+  /** Take up the computations a previous scheduler left (see the module docs). */
+  private async restoreClusters(): Promise<SchedCluster[]> {
+    const out: SchedCluster[] = [];
+    for (const e of await fs.readdir(this.root, { withFileTypes: true })) {
+      if (!e.isDirectory()) continue;
+      const dir = path.join(this.root, e.name);
+      const rec = await readClusterRecord(dir);
+      if (!rec || this.clusters.has(rec.spec.computeId)) {
+        this.log.warn(`removing ${dir}: no readable computation record (a client that never scheduled?)`);
+        await fs.rm(dir, { recursive: true, force: true });
+        continue;
+      }
+      const c = this.newCluster(rec.spec, dir, null, {
+        allocs: rec.allocs,
+        exclusive: rec.exclusive,
+        nodeToken: rec.nodeToken,
+        created: rec.created,
+      });
+      c.restored = true;
+      c.toldWaiting = true;
+      for (const k of rec.nodes) c.nodeKeys.add(k);
+      this.clusters.set(c.computeId, c);
+      this.sched.addCluster(c.computeId);
+      out.push(c);
+    }
+    out.sort((a, b) => a.created - b.created);
+    for (const c of out) {
+      c.state = 'waiting';
+      this.waiting.push(c);
+      this.armZombie(c);
+      this.log.info(
+        `restored computation ${c.spec.name} (${c.computeId}) with nodes ${[...c.nodeKeys].join(', ')}`,
+      );
+    }
+    this.admit();
+    return out;
+  }
+
+  /** Reconnect a restored computation to the nodes it was set up on. */
+  private async reattachAll(c: SchedCluster): Promise<void> {
+    await Promise.allSettled(
+      [...c.nodeKeys].map(async (key) => {
+        const { host, port } = this.parseHost(key);
+        await this.probe(host, port);
+        const n = this.nodes.get(key);
+        if (n) await this.attach(c, n);
+        else this.log.warn(`${c.spec.name}: node ${key} is not reachable; its jobs there are not known yet`);
+      }),
+    );
+  }
+
+  private saveRecord(c: SchedCluster): void {
+    const rec = {
+      v: 1 as const,
+      spec: c.spec,
+      nodeToken: c.nodeSpec.token,
+      allocs: c.allocSpecs,
+      nodes: [...c.nodeKeys],
+      exclusive: c.exclusive,
+      created: c.created,
+    };
+    c.saving = c.saving
+      .then(() => (c.state === 'closed' ? undefined : writeClusterRecord(c.files.dir, rec)))
+      .catch((e: Error) => this.log.warn(`cannot save the record of ${c.spec.name}: ${e.message}`));
   }
 
   // --- nodes ----------------------------------------------------------------------------
@@ -255,9 +382,13 @@ export class DispyScheduler {
     return m ? { host: m[1], port: Number(m[2]) } : { host: spec, port: this.o.nodePort };
   }
 
-  /** Find nodes: explicit ones are probed over TCP, wildcards by broadcast. */
+  /**
+   * Find nodes: explicit ones are probed over TCP, wildcards by broadcast. Resolves when the
+   * explicit ones have been probed (and the computations attached there).
+   */
   private async discover(specs: string[]): Promise<void> {
     let broadcast = false;
+    const probes: Promise<void>[] = [];
     await Promise.all(
       specs.map(async (spec) => {
         const { host, port } = this.parseHost(spec);
@@ -274,7 +405,7 @@ export class DispyScheduler {
             return;
           }
         }
-        void this.probe(address, port);
+        probes.push(this.probe(address, port));
       }),
     );
     if (broadcast && this.udp) {
@@ -293,13 +424,27 @@ export class DispyScheduler {
         );
       }
     }
+    await Promise.all(probes);
   }
 
-  /** Learn a node's CPUs and name, then set up every scheduled computation there. */
-  private async probe(host: string, port: number): Promise<void> {
+  /**
+   * Learn a node's CPUs and name, then attach every scheduled computation there. Resolves when
+   * that is done (concurrent calls for one node share the work).
+   */
+  private probe(host: string, port: number): Promise<void> {
     const key = `${host}:${port}`;
-    if (this.nodes.has(key) || this.probing.has(key) || this.stopping) return;
-    this.probing.add(key);
+    if (this.nodes.has(key) || this.stopping) return Promise.resolve();
+    let p = this.probing.get(key);
+    if (!p) {
+      p = this.doProbe(host, port).finally(() => this.probing.delete(key));
+      this.probing.set(key, p);
+    }
+    return p;
+  }
+
+  private async doProbe(host: string, port: number): Promise<void> {
+    const key = `${host}:${port}`;
+    let n: NodeEntry;
     try {
       const { conn, info } = await connect({
         host,
@@ -312,16 +457,110 @@ export class DispyScheduler {
         label: `node ${key}`,
       });
       conn.close();
-      const ni = NodeInfoSchema.parse(info);
-      this.nodes.set(key, { key, host, port, info: ni });
-      this.sched.addNode(key, jobsInFlight(ni.cpus));
-      this.tried.set(key, 'found');
-      for (const c of this.clusters.values())
-        if (c.state === 'scheduled') void this.ensureLink(c, this.nodes.get(key)!);
+      n = { key, host, port, info: NodeInfoSchema.parse(info) };
     } catch (e) {
       this.tried.set(key, errorMessage(e));
-    } finally {
-      this.probing.delete(key);
+      return;
+    }
+    this.nodes.set(key, n);
+    this.sched.addNode(key, jobsInFlight(n.info.cpus));
+    this.tried.set(key, 'found');
+    await Promise.all([...this.clusters.values()].map((c) => this.attach(c, n)));
+  }
+
+  /**
+   * Use a node for a scheduled computation: reconnect if the computation may have been set up
+   * there before (after a restart — whose record may lag behind — or a lost node), otherwise
+   * set it up.
+   */
+  private attach(c: SchedCluster, n: NodeEntry): Promise<void> {
+    if (c.state !== 'scheduled' || c.links.has(n.key)) return c.attaching.get(n.key) ?? Promise.resolve();
+    let p = c.attaching.get(n.key);
+    if (!p) {
+      const before = c.restored || c.nodeKeys.has(n.key);
+      p = (before ? this.reattach(c, n) : this.ensureLink(c, n)).finally(() => c.attaching.delete(n.key));
+      c.attaching.set(n.key, p);
+    }
+    return p;
+  }
+
+  private newLink(c: SchedCluster, n: NodeEntry): NodeLink {
+    return new NodeLink({
+      host: n.host,
+      port: n.port,
+      secret: this.o.nodeSecret,
+      role: 'scheduler',
+      clientId: this.id,
+      spec: c.nodeSpec,
+      files: c.localFiles,
+      handler: this.linkHandler(c),
+      certfile: this.o.nodeCertfile || undefined,
+      keyfile: this.o.nodeKeyfile || undefined,
+    });
+  }
+
+  private statsOf(c: SchedCluster, key: string): NodeStats {
+    let st = c.stats.get(key);
+    if (!st) {
+      st = { jobsDone: 0, cpuTime: 0, busy: 0 };
+      c.stats.set(key, st);
+    }
+    return st;
+  }
+
+  /** The link is ready: let the scheduler use it and tell the client. */
+  private linkReady(c: SchedCluster, n: NodeEntry, link: NodeLink): void {
+    this.sched.addNode(n.key, jobsInFlight(n.info.cpus));
+    this.sched.allot(n.key, c.computeId, jobsInFlight(link.cpus));
+    this.statsOf(c, n.key);
+    c.session?.conn.send({
+      t: 'node',
+      computeId: c.computeId,
+      status: 'Initialized',
+      node: this.report(c, n, link),
+    });
+  }
+
+  /**
+   * Reconnect to a node that has the computation: collect the results it kept and adopt the
+   * jobs it still runs. A node that no longer knows the computation gets it set up afresh.
+   */
+  private async reattach(c: SchedCluster, n: NodeEntry): Promise<void> {
+    const link = this.newLink(c, n);
+    c.links.set(n.key, link);
+    try {
+      const r = await link.reconnect();
+      if (c.state !== 'scheduled') {
+        await link.close(true).catch(() => undefined);
+        c.links.delete(n.key);
+        return;
+      }
+      this.linkReady(c, n, link);
+      const st = this.statsOf(c, n.key);
+      for (const uid of [...r.running, ...r.queued]) {
+        if (c.jobs.has(uid)) continue;
+        c.jobs.set(uid, { uid, args: new Uint8Array(0), timeout: 0, recovered: true });
+        this.sched.adopt(this.jobKey(c, uid), c.computeId, n.key);
+        st.busy++;
+      }
+      for (const res of r.results) this.onNodeMessage(c, link, { t: 'result', ...res });
+      this.log.info(
+        `computation ${c.spec.name} reattached on ${n.key}: ${r.results.length} results, ${r.running.length + r.queued.length} jobs running there`,
+      );
+      this.dispatch();
+    } catch (e) {
+      c.links.delete(n.key);
+      link.destroy();
+      if (e instanceof RemoteError && e.code === 'unknown') {
+        if (c.nodeKeys.has(n.key))
+          this.log.warn(`node ${n.key} no longer has ${c.spec.name} (restarted?): setting it up again`);
+        c.nodeKeys.delete(n.key);
+        this.saveRecord(c);
+        await this.ensureLink(c, n);
+        return;
+      }
+      this.tried.set(n.key, `${c.spec.name}: ${errorMessage(e)}`);
+      this.log.warn(`computation ${c.spec.name} not reattached on ${n.key}: ${errorMessage(e)}`);
     }
   }
 
@@ -349,18 +588,7 @@ export class DispyScheduler {
     if (!match) return;
     const cpus = match.alloc.allocate(n.info.ipAddr, n.info.name, n.info.cpus, n.info.platform);
     if (cpus <= 0) return;
-    const link = new NodeLink({
-      host: n.host,
-      port: n.port,
-      secret: this.o.nodeSecret,
-      role: 'scheduler',
-      clientId: this.id,
-      spec: c.nodeSpec,
-      files: c.localFiles,
-      handler: this.linkHandler(c),
-      certfile: this.o.nodeCertfile || undefined,
-      keyfile: this.o.nodeKeyfile || undefined,
-    });
+    const link = this.newLink(c, n);
     c.links.set(n.key, link);
     try {
       await link.connect();
@@ -369,15 +597,9 @@ export class DispyScheduler {
         await link.close(true).catch(() => undefined);
         return;
       }
-      this.sched.addNode(n.key, jobsInFlight(n.info.cpus));
-      this.sched.allot(n.key, c.computeId, jobsInFlight(allotted));
-      c.stats.set(n.key, c.stats.get(n.key) ?? { jobsDone: 0, cpuTime: 0, busy: 0 });
-      c.session?.conn.send({
-        t: 'node',
-        computeId: c.computeId,
-        status: 'Initialized',
-        node: this.report(c, n, link),
-      });
+      c.nodeKeys.add(n.key);
+      this.saveRecord(c);
+      this.linkReady(c, n, link);
       this.log.info(`computation ${c.spec.name} set up on ${n.key} with ${allotted} CPUs`);
       this.dispatch();
     } catch (e) {
@@ -431,16 +653,27 @@ export class DispyScheduler {
     switch (m.t) {
       case 'result': {
         if (m.computeId !== c.computeId) return;
-        link.ack(m.uid);
         const key = this.jobKey(c, m.uid);
         if (this.sched.nodeOf(key) === link.key) this.sched.done(key);
-        if (!c.jobs.delete(m.uid)) return;
+        if (!c.jobs.delete(m.uid)) {
+          // Sent again after a reconnect: still waiting for the client's acknowledgement.
+          if (c.unacked.has(m.uid)) c.ackTo.set(m.uid, link);
+          // After a restart the scheduler cannot tell a result the client has from one it never
+          // got: the client ignores duplicates.
+          else if (c.restored) {
+            c.ackTo.set(m.uid, link);
+            this.deliver(c, { ...m, computeId: c.computeId });
+          } else link.ack(m.uid);
+          return;
+        }
         const st = c.stats.get(link.key);
         if (st) {
           st.busy = Math.max(0, st.busy - 1);
           st.jobsDone++;
           st.cpuTime += Math.max(0, m.endTime - m.startTime);
         }
+        // The node keeps the result until the client has acknowledged it (see `acknowledged`).
+        c.ackTo.set(m.uid, link);
         this.deliver(c, { ...m, computeId: c.computeId });
         if (c.jobs.size === 0) for (const w of c.idleWaiters.splice(0)) w();
         this.dispatch();
@@ -498,9 +731,28 @@ export class DispyScheduler {
     return id;
   }
 
-  private deliver(c: SchedCluster, r: JobResult): void {
+  /**
+   * Hand a result to the client (kept until it acknowledges). Results the client is not there
+   * to take, and results the scheduler made itself (`made`: no node holds them), go to disk.
+   */
+  private deliver(c: SchedCluster, r: JobResult, made = false): void {
     c.unacked.set(r.uid, r);
-    if (c.session && !c.session.conn.closed) c.session.conn.send({ t: 'result', ...r });
+    const conn = c.session?.conn;
+    if (conn && !conn.closed) {
+      conn.send({ t: 'result', ...r });
+      if (made) c.stored.save(r);
+    } else c.stored.save(r);
+  }
+
+  /** The client has a result: forget it here, and let the node that ran the job forget it too. */
+  private acknowledged(c: SchedCluster, uid: number): void {
+    c.unacked.delete(uid);
+    c.stored.drop(uid);
+    const link = c.ackTo.get(uid);
+    if (link) {
+      c.ackTo.delete(uid);
+      link.ack(uid);
+    }
   }
 
   // --- liveness ---------------------------------------------------------------------------
@@ -551,22 +803,15 @@ export class DispyScheduler {
     this.sched.done(key);
     const job = c.jobs.get(uid);
     if (!job) return;
-    if (c.reentrant && !job.pinned) {
+    if (c.reentrant && !job.pinned && !job.recovered) {
       this.sched.resubmit({ uid: key, cluster: c.computeId });
     } else {
       c.jobs.delete(uid);
-      const now = Date.now() / 1000;
-      this.deliver(c, {
-        computeId: c.computeId,
-        uid,
-        status: 'Abandoned',
-        stdout: '',
-        stderr: '',
-        exception: `node ${nodeKey}: ${why}`,
-        startTime: now,
-        endTime: now,
-        ipAddr: nodeKey.split(':')[0],
-      });
+      this.deliver(
+        c,
+        this.madeResult(c, uid, 'Abandoned', `node ${nodeKey}: ${why}`, nodeKey.split(':')[0]),
+        true,
+      );
     }
   }
 
@@ -631,9 +876,23 @@ export class DispyScheduler {
       const c = this.clusters.get(id);
       if (!c || c.session !== s) continue;
       c.session = null;
-      c.zombieTimer = setTimeout(() => void this.closeCluster(c, true), this.o.zombieInterval * 60_000);
-      c.zombieTimer.unref();
+      for (const r of c.unacked.values()) c.stored.save(r);
+      this.armZombie(c);
     }
+  }
+
+  /** Close a computation whose client stays away for `zombieInterval` minutes. */
+  private armZombie(c: SchedCluster): void {
+    if (c.zombieTimer) clearTimeout(c.zombieTimer);
+    c.zombieTimer = null;
+    if (this.stopping) return;
+    c.zombieTimer = setTimeout(() => {
+      c.zombieTimer = null;
+      if (c.session) return;
+      this.log.warn(`computation ${c.spec.name} (${c.computeId}): its client stayed away; closing it`);
+      void this.closeCluster(c, true);
+    }, this.o.zombieInterval * 60_000);
+    c.zombieTimer.unref();
   }
 
   private own(s: ClientSession, computeId: string): SchedCluster {
@@ -664,7 +923,7 @@ export class DispyScheduler {
         return this.recover(s, m);
       case 'ack': {
         const c = this.clusters.get(m.computeId);
-        if (c && c.session === s) for (const u of m.uids) c.unacked.delete(u);
+        if (c && c.session === s) for (const u of m.uids) this.acknowledged(c, u);
         return;
       }
       case 'status':
@@ -672,8 +931,10 @@ export class DispyScheduler {
       case 'allocateNode': {
         const c = this.own(s, m.computeId);
         c.allocs.unshift(...m.nodes.map((n) => this.toAlloc(n)));
+        c.allocSpecs.unshift(...m.nodes);
+        if (c.state !== 'files') this.saveRecord(c);
         void this.discover(m.nodes.map((n) => (n.port ? `${n.host}:${n.port}` : n.host)));
-        for (const n of this.nodes.values()) void this.ensureLink(c, n);
+        for (const n of this.nodes.values()) void this.attach(c, n);
         return { ok: 0 };
       }
       case 'discover': {
@@ -742,57 +1003,113 @@ export class DispyScheduler {
     const spec = m.spec;
     if (this.clusters.has(spec.computeId))
       throw new ReplyError(`computation ${spec.computeId} exists already`);
+    for (const f of spec.files)
+      if (!safeJoin(this.root, f.path)) throw new ReplyError(`invalid file path ${f.path}`);
     const dir = safeJoin(this.root, spec.computeId.replace(/[^A-Za-z0-9_-]/g, '_'))!;
     await fs.mkdir(dir, { recursive: true });
-    const c: SchedCluster = {
-      computeId: spec.computeId,
-      token: spec.token,
-      spec,
-      nodeSpec: {
-        ...spec,
-        token: newId(16),
-        pulseInterval: this.o.pulseInterval,
-        cleanup: spec.cleanup || this.o.cleanupNodes,
-      },
-      allocs: (m.nodes ?? [{ host: '*', cpus: 0 }]).map((n) => this.toAlloc(n)),
-      session: s,
-      files: new FileSink(dir, this.o.maxFileSize),
-      localFiles: spec.files.map((f) => ({ ...f, abs: safeJoin(dir, f.path) ?? path.join(dir, '_invalid') })),
-      state: 'files',
-      links: new Map(),
-      jobs: new Map(),
-      unacked: new Map(),
-      stats: new Map(),
-      zombieTimer: null,
-      idleWaiters: [],
-      reentrant: spec.reentrant ?? false,
-      submitted: 0,
-    };
-    for (const f of spec.files)
-      if (!safeJoin(dir, f.path)) throw new ReplyError(`invalid file path ${f.path}`);
+    const c = this.newCluster(spec, dir, s, {
+      allocs: m.nodes ?? [{ host: '*', cpus: 0 }],
+      exclusive: m.exclusive ?? false,
+      nodeToken: newId(16),
+      created: Date.now(),
+    });
     this.clusters.set(c.computeId, c);
     s.clusters.add(c.computeId);
     this.log.info(`computation ${spec.name} (${spec.computeId}) from ${s.address}`);
     return { cpus: 0, have: [] };
   }
 
-  private schedule(s: ClientSession, m: MessageOf<'schedule'>): HandlerResult {
+  private newCluster(
+    spec: ComputeSpec,
+    dir: string,
+    session: ClientSession | null,
+    o: { allocs: NodeAllocSpec[]; exclusive: boolean; nodeToken: string; created: number },
+  ): SchedCluster {
+    return {
+      computeId: spec.computeId,
+      token: spec.token,
+      spec,
+      nodeSpec: {
+        ...spec,
+        token: o.nodeToken,
+        pulseInterval: this.o.pulseInterval,
+        cleanup: spec.cleanup || this.o.cleanupNodes,
+      },
+      allocs: o.allocs.map((n) => this.toAlloc(n)),
+      allocSpecs: [...o.allocs],
+      session,
+      files: new FileSink(dir, this.o.maxFileSize),
+      localFiles: spec.files.map((f) => ({ ...f, abs: safeJoin(dir, f.path) ?? path.join(dir, '_invalid') })),
+      state: 'files',
+      exclusive: o.exclusive,
+      toldWaiting: false,
+      created: o.created,
+      links: new Map(),
+      nodeKeys: new Set(),
+      attaching: new Map(),
+      restoring: null,
+      restored: false,
+      jobs: new Map(),
+      unacked: new Map(),
+      ackTo: new Map(),
+      stored: new ResultStore(path.join(dir, '.dispy-results'), this.log),
+      saving: Promise.resolve(),
+      stats: new Map(),
+      zombieTimer: null,
+      idleWaiters: [],
+      reentrant: spec.reentrant ?? false,
+      submitted: 0,
+    };
+  }
+
+  /** The files are there: the computation runs now, or waits for its turn (`exclusive`). */
+  private async schedule(s: ClientSession, m: MessageOf<'schedule'>): Promise<HandlerResult> {
     const c = this.own(s, m.computeId);
+    if (c.state !== 'files') throw new ReplyError('the computation was scheduled already');
     if (c.files.incomplete.length) throw new ReplyError(`files incomplete: ${c.files.incomplete.join(', ')}`);
-    c.state = 'scheduled';
+    c.state = 'waiting';
     this.sched.addCluster(c.computeId);
-    for (const n of this.nodes.values()) void this.ensureLink(c, n);
-    void this.discover(
-      c.allocs
-        .map((a) => (a.alloc.port ? `${a.alloc.host}:${a.alloc.port}` : a.alloc.host))
-        .filter((h) => !isWildcard(h)),
-    );
-    return {};
+    this.waiting.push(c);
+    // On disk before the client is told: a restarted scheduler knows every computation it accepted.
+    this.saveRecord(c);
+    await c.saving;
+    this.admit();
+    if (c.state !== 'waiting') return {};
+    c.toldWaiting = true;
+    this.log.info(`computation ${c.spec.name} waits for its turn (exclusive)`);
+    return { waiting: true };
+  }
+
+  /**
+   * Admit waiting computations in order while the `exclusive` rules allow: an exclusive one
+   * only when no other runs, any other only when no exclusive one runs.
+   */
+  private admit(): void {
+    while (this.waiting.length > 0) {
+      const c = this.waiting[0];
+      if (c.state !== 'waiting') {
+        this.waiting.shift();
+        continue;
+      }
+      for (const x of this.clusters.values()) {
+        if (x !== c && (x.state === 'scheduled' || x.state === 'closing') && (c.exclusive || x.exclusive))
+          return;
+      }
+      this.waiting.shift();
+      c.state = 'scheduled';
+      if (c.toldWaiting) c.session?.conn.send({ t: 'scheduled', computeId: c.computeId });
+      for (const n of this.nodes.values()) void this.attach(c, n);
+      void this.discover(
+        c.allocs
+          .map((a) => (a.alloc.port ? `${a.alloc.host}:${a.alloc.port}` : a.alloc.host))
+          .filter((h) => !isWildcard(h)),
+      );
+    }
   }
 
   private job(s: ClientSession, m: MessageOf<'job'>): HandlerResult {
     const c = this.clusters.get(m.computeId);
-    if (!c || c.session !== s || c.state !== 'scheduled') {
+    if (!c || c.session !== s || (c.state !== 'scheduled' && c.state !== 'waiting')) {
       s.conn.send({
         t: 'reject',
         computeId: m.computeId,
@@ -807,18 +1124,11 @@ export class DispyScheduler {
     if (m.node) {
       pinned = this.nodeKeyOf(m.node);
       if (!pinned) {
-        const now = Date.now() / 1000;
-        this.deliver(c, {
-          computeId: c.computeId,
-          uid: m.uid,
-          status: 'Abandoned',
-          stdout: '',
-          stderr: '',
-          exception: `node ${m.node} is not known to the scheduler`,
-          startTime: now,
-          endTime: now,
-          ipAddr: '',
-        });
+        this.deliver(
+          c,
+          this.madeResult(c, m.uid, 'Abandoned', `node ${m.node} is not known to the scheduler`),
+          true,
+        );
         return;
       }
     }
@@ -829,42 +1139,78 @@ export class DispyScheduler {
   }
 
   private cancel(s: ClientSession, m: MessageOf<'cancel'>): HandlerResult {
-    const c = this.own(s, m.computeId);
-    const key = this.jobKey(c, m.uid);
+    this.cancelJob(this.own(s, m.computeId), m.uid);
+  }
+
+  /** Cancel a job: a queued one ends `Cancelled` here; a running one is stopped on its node. */
+  private cancelJob(c: SchedCluster, uid: number): 'queued' | 'running' | 'unknown' {
+    const key = this.jobKey(c, uid);
     const where = this.sched.cancel(key);
     if (where === 'queued') {
-      c.jobs.delete(m.uid);
-      const now = Date.now() / 1000;
-      this.deliver(c, {
-        computeId: c.computeId,
-        uid: m.uid,
-        status: 'Cancelled',
-        stdout: '',
-        stderr: '',
-        startTime: now,
-        endTime: now,
-        ipAddr: '',
-      });
+      c.jobs.delete(uid);
+      this.deliver(c, this.madeResult(c, uid, 'Cancelled'), true);
       if (c.jobs.size === 0) for (const w of c.idleWaiters.splice(0)) w();
     } else if (where === 'running') {
       const node = this.sched.nodeOf(key);
-      if (node) c.links.get(node)?.cancel(m.uid);
+      if (node) c.links.get(node)?.cancel(uid);
     }
+    return where;
   }
 
+  /** A result the scheduler reports itself (the job never reached a node, or its node is gone). */
+  private madeResult(
+    c: SchedCluster,
+    uid: number,
+    status: JobResult['status'],
+    exception?: string,
+    ipAddr = '',
+  ): JobResult {
+    const now = Date.now() / 1000;
+    return {
+      computeId: c.computeId,
+      uid,
+      status,
+      stdout: '',
+      stderr: '',
+      ...(exception !== undefined ? { exception } : {}),
+      startTime: now,
+      endTime: now,
+      ipAddr,
+    };
+  }
+
+  /**
+   * A client (reconnecting, or `faultRecoverJobs`) takes the computation over: it gets the
+   * results it has not acknowledged (from memory and disk) and which jobs still run or wait.
+   * A restored computation answers once it has reconnected to its nodes.
+   */
   private async recover(s: ClientSession, m: MessageOf<'recover'>): Promise<HandlerResult> {
     const c = this.clusters.get(m.computeId);
     if (!c || c.state === 'closed') throw new ReplyError(`unknown computation ${m.computeId}`, 'unknown');
     if (c.token !== m.token) throw new ReplyError('wrong computation token', 'auth');
+    if (c.restoring) await c.restoring;
     if (c.session && c.session !== s) c.session.clusters.delete(c.computeId);
     c.session = s;
     s.clusters.add(c.computeId);
     if (c.zombieTimer) clearTimeout(c.zombieTimer);
     c.zombieTimer = null;
+    for (const r of await c.stored.load((uid) => c.unacked.has(uid))) c.unacked.set(r.uid, r);
     const running: number[] = [];
     const queued: number[] = [];
     for (const uid of c.jobs.keys()) {
       (this.sched.stateOf(this.jobKey(c, uid)) === 'running' ? running : queued).push(uid);
+    }
+    // A client that reconnects to a restarted scheduler learns the nodes (and its turn) again.
+    if (c.state === 'scheduled' && c.toldWaiting) s.conn.send({ t: 'scheduled', computeId: c.computeId });
+    for (const [key, link] of c.links) {
+      const n = this.nodes.get(key);
+      if (n && link.state === 'ready')
+        s.conn.send({
+          t: 'node',
+          computeId: c.computeId,
+          status: 'Initialized',
+          node: this.report(c, n, link),
+        });
     }
     return { results: [...c.unacked.values()], running, queued };
   }
@@ -963,26 +1309,7 @@ export class DispyScheduler {
   monitorCancel(computeId: string, uid: number): boolean {
     const c = this.clusters.get(computeId);
     if (!c?.jobs.has(uid)) return false;
-    const key = this.jobKey(c, uid);
-    const where = this.sched.cancel(key);
-    if (where === 'queued') {
-      c.jobs.delete(uid);
-      const now = Date.now() / 1000;
-      this.deliver(c, {
-        computeId,
-        uid,
-        status: 'Cancelled',
-        stdout: '',
-        stderr: '',
-        startTime: now,
-        endTime: now,
-        ipAddr: '',
-      });
-    } else if (where === 'running') {
-      const node = this.sched.nodeOf(key);
-      if (node) c.links.get(node)?.cancel(uid);
-    }
-    return where !== 'unknown';
+    return this.cancelJob(c, uid) !== 'unknown';
   }
 
   private async closeCluster(c: SchedCluster, terminate: boolean): Promise<void> {
@@ -1010,10 +1337,13 @@ export class DispyScheduler {
     await Promise.all([...c.links.values()].map((l) => l.close(terminate).catch(() => undefined)));
     c.links.clear();
     await c.files.close();
-    await fs.rm(c.files.dir, { recursive: true, force: true });
     c.state = 'closed';
+    await c.saving;
+    await c.stored.settled();
+    await fs.rm(c.files.dir, { recursive: true, force: true });
     this.clusters.delete(c.computeId);
     c.session?.clusters.delete(c.computeId);
     this.log.info(`computation ${c.spec.name} (${c.computeId}) closed`);
+    this.admit();
   }
 }

@@ -214,6 +214,19 @@ export class SchedulerState {
     else q.push(rec);
   }
 
+  /**
+   * Record a job found running on a node (after a restart the scheduler learns them from the
+   * nodes): it occupies a CPU there like an assigned job.
+   */
+  adopt(uid: string, cluster: string, node: string): void {
+    const n = this.nodes.get(node);
+    if (!this.clusters.has(cluster) || !n) throw new Error(`unknown cluster ${cluster} or node ${node}`);
+    if (this.jobs.has(uid)) return;
+    this.jobs.set(uid, { uid, cluster, seq: this.seq++, state: 'running', node });
+    n.busy++;
+    n.busyBy.set(cluster, (n.busyBy.get(cluster) ?? 0) + 1);
+  }
+
   /** Cancel: a queued job is removed ('queued'); a running one must be stopped ('running'). */
   cancel(uid: string): 'queued' | 'running' | 'unknown' {
     const j = this.jobs.get(uid);
