@@ -15,12 +15,13 @@
  *        (BENCH_EXT_MB=20 for a quick run; default 500 MB)
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../src/common/settings.js';
 import { external, type Job } from '../src/index.js';
 import { startCluster } from '../test/harness/cluster.js';
 import { CountC, CountTs, WordsC, WordsTs } from './external-jobs.mjs';
+import { generateText } from './text.js';
 
 const OUT = path.join(PACKAGE_ROOT, 'bench', 'out');
 const which = new Set(process.argv.slice(2));
@@ -30,48 +31,6 @@ const report: string[] = [];
 function line(text: string): void {
   console.log(text);
   report.push(text);
-}
-
-/** Deterministic text in `files` parts: a Zipf-like vocabulary of ASCII words, 12-word lines. */
-function generateText(dir: string, totalMb: number, files: number): string[] {
-  mkdirSync(dir, { recursive: true });
-  let seed = 7;
-  const rnd = () => {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    return seed / 2147483648;
-  };
-  const letters = 'etaoinshrdlucmfwypvbgkjqxz';
-  const vocab: string[] = [];
-  for (let i = 0; i < 20000; i++) {
-    let w = '';
-    const len = 2 + Math.floor(rnd() * 8);
-    for (let j = 0; j < len; j++) w += letters[Math.floor(rnd() ** 2 * letters.length)];
-    vocab.push(w);
-  }
-  const perFile = Math.ceil((totalMb * 1024 * 1024) / files);
-  const paths: string[] = [];
-  for (let f = 0; f < files; f++) {
-    const p = path.join(dir, `part-${f}.txt`);
-    paths.push(p);
-    if (existsSync(p) && statSync(p).size >= perFile) continue;
-    const chunks: string[] = [];
-    let size = 0;
-    let buf = '';
-    while (size < perFile) {
-      const words: string[] = [];
-      for (let k = 0; k < 12; k++) words.push(vocab[Math.floor(rnd() ** 3 * vocab.length)]);
-      const l = `${words.join(' ')}\n`;
-      buf += l;
-      size += l.length;
-      if (buf.length > 1 << 20) {
-        chunks.push(buf);
-        buf = '';
-      }
-    }
-    chunks.push(buf);
-    writeFileSync(p, chunks.join(''));
-  }
-  return paths;
 }
 
 /** Build the example's C map (examples/external/wordcount_map.c) with gcc -O2. */
@@ -103,7 +62,7 @@ async function counts(job: Job, results: string[]): Promise<Map<string, number>>
 
 async function main(): Promise<void> {
   const mb = Number(process.env.BENCH_EXT_MB ?? 500);
-  const files = generateText(path.join(OUT, `ext-text-${mb}mb`), mb, 8);
+  const files = generateText(path.join(OUT, `text-${mb}mb`), mb, 8);
   const bytes = files.reduce((s, f) => s + statSync(f).size, 0);
   const realMb = bytes / 1024 / 1024;
   mkdirSync(OUT, { recursive: true });

@@ -8,28 +8,13 @@
  * Usage: node scripts/run-ts.mjs bench/sort.ts
  */
 import { execFileSync } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
-import os from 'node:os';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../src/common/settings.js';
 import { RecordWriter } from '../src/protocol/record-stream.js';
-import type { InputEntry } from '../src/protocol/worker-protocol.js';
 import { kvgroup, sum } from '../src/worker/func.js';
-import { OutputFactory } from '../src/worker/output-set.js';
-import { openChain } from '../src/worker/readers/chain.js';
-import { openUrl } from '../src/worker/readers/open-url.js';
 import { runReduce } from '../src/worker/reduce.js';
-import { makeTaskPaths } from '../src/worker/task-paths.js';
-import type { TaskRun } from '../src/worker/task-run.js';
+import { inProcessRun } from '../test/unit/worker/task-run-fixture.js';
 
 const RECORDS = Number(process.env.BENCH_SORT_RECORDS ?? 10_000_000);
 const KEYS = Number(process.env.BENCH_SORT_KEYS ?? 1_000_000);
@@ -61,69 +46,22 @@ function generate(): void {
   }
 }
 
-function reduceRun(inputs: string[], msgs: string[]): TaskRun {
-  const jobhome = path.join(mkdtempSync(path.join(os.tmpdir(), 'disco-sort-bench-')), 'job');
-  const paths = makeTaskPaths(jobhome, 'reduce', 0);
-  const openCtx = {
-    host: 'me',
-    discoPort: 8989,
-    discoData: jobhome,
-    ddfsData: jobhome,
-    master: 'http://127.0.0.1:9',
-    tmpDir: paths.tmp,
-  };
-  const entries: InputEntry[] = inputs.map((u, i) => [i, 'ok', [[0, u]]]);
-  const params = {};
+/** The word count's reduce (kvgroup + sum) over the files, with `sort: true`. */
+function reduceRun(inputs: string[]): ReturnType<typeof inProcessRun> {
   const reduce = function* (iter: Iterable<[string, number]>) {
     for (const [w, counts] of kvgroup(iter)) yield [w, sum(counts)];
   };
-  return {
-    task: {
-      taskid: 0,
-      master: openCtx.master,
-      disco_port: 8989,
-      put_port: 8990,
-      ddfs_data: jobhome,
-      disco_data: jobhome,
-      mode: 'reduce',
-      jobfile: '',
-      jobname: 'SortBench@1:2:3',
-      host: 'me',
-    },
-    jobhome,
-    jobdict: { prefix: 'SortBench', input: [], worker: 'w', owner: 'o', nr_reduces: 1, scheduler: {} },
-    data: {
-      version: 1,
-      module: null,
-      functions: {},
-      params: null,
-      partitions: 0,
-      mergePartitions: false,
-      sort: true,
-      sortBufferSize: BUFFER,
-      statusInterval: 0,
-      save: false,
-      profile: false,
-      reduceStyle: 'iter',
-      extra: {},
-    } as unknown as TaskRun['data'],
-    fns: { reduce: reduce as never },
-    params,
-    paths,
-    inputs: entries,
-    proto: { include: (iid) => entries[iid][2], inputFailed: () => null },
-    openCtx,
-    msg: (text) => msgs.push(text),
-    openInput: (url, streams, reader) => openChain(url, (u) => openUrl(u, openCtx), streams, reader, params),
-    outputs: new OutputFactory({ jobhome, paths, streams: [], writer: undefined, params }),
-  };
+  return inProcessRun('reduce', { reduce: reduce as never }, inputs, {
+    sort: true,
+    sortBufferSize: BUFFER,
+    statusInterval: 0,
+  });
 }
 
 /** The measured part, in its own process (so that its peak RSS is its own). */
 function child(): void {
   const inputs = readdirSync(DIR).map((f) => `file://${path.join(DIR, f)}`);
-  const msgs: string[] = [];
-  const run = reduceRun(inputs, msgs);
+  const run = reduceRun(inputs);
   const cpu0 = process.cpuUsage();
   const t = performance.now();
   runReduce(run);
@@ -136,7 +74,7 @@ function child(): void {
       secs,
       cpu: (cpu.user + cpu.system) / 1e6,
       rssMb: process.resourceUsage().maxRSS / 1024,
-      sorted: msgs.find((m) => m.startsWith('Sorted')) ?? 'no spill',
+      sorted: run.msgs.find((m) => m.startsWith('Sorted')) ?? 'no spill',
     }),
   );
 }

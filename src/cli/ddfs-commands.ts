@@ -22,7 +22,7 @@ import { CommError, DataError } from '../common/errors.js';
 import { pipeBlob } from '../ddfs/client/blob-read.js';
 import { type ByteTransform, gunzipInput, type RecordReader } from '../ddfs/client/chunker.js';
 import { isTag } from '../ddfs/client/ddfs.js';
-import { progress } from '../ddfs/client/progress.js';
+import { type Progress, progress } from '../ddfs/client/progress.js';
 import { TarFormatError, tarBlobs } from '../ddfs/client/tarball.js';
 import { objectRelPath, parseDdfsUrl, unpackObjName } from '../ddfs/names.js';
 import { resolveHttp, splitUrl } from '../protocol/urls.js';
@@ -30,6 +30,7 @@ import type { StreamFunction } from '../worker/readers/chain.js';
 import { CliExit } from './context.js';
 import type { DdfsContext } from './ddfs-context.js';
 import { formatValue, toJson } from './format.js';
+import { importModule, parseModuleSpec } from './run-module.js';
 
 /** A URL argument: one URL, or the replica URLs of one blob. */
 export type UrlArg = string | string[];
@@ -117,18 +118,20 @@ function parseReplicas(v: string | undefined): number | undefined {
   return Number(v);
 }
 
+/** Print a pushed blob's replicas (`created: url\turl`) under the progress line, and count it. */
+function printCreated(ctx: DdfsContext, p: Progress): (replicas: string[]) => void {
+  return (replicas) => {
+    p.clear();
+    ctx.io.out(`created: ${replicas.join('\t')}`);
+    p.item();
+  };
+}
+
 /** Load `module[:export]` (a `.ts`/`.js` file); the export must be a function. */
 async function loadFunction(spec: string, what: string): Promise<(...args: never[]) => unknown> {
-  const m = /^(.*\S):([A-Za-z_$][\w$]*)$/.exec(spec);
-  const file = path.resolve(m && !/^[A-Za-z]$/.test(m[1]) ? m[1] : spec);
-  const name = m && !/^[A-Za-z]$/.test(m[1]) ? m[2] : 'default';
-  let ns: Record<string, unknown>;
-  try {
-    const { importJobModule } = await import('../client/bundle.js');
-    ns = await importJobModule(file);
-  } catch (e) {
-    throw new CliExit(`cannot load ${what} module ${file}: ${(e as Error).message}`);
-  }
+  const { file, exportName } = parseModuleSpec(spec);
+  const name = exportName ?? 'default';
+  const ns = await importModule(file, what);
   const f = ns[name];
   if (typeof f !== 'function')
     throw new CliExit(`${what} ${spec}: ${file} exports no function named ${name}`);
@@ -194,6 +197,20 @@ function isLocal(u: UrlArg): u is string {
   return typeof u === 'string' && (!u.includes('://') || u.startsWith('file://'));
 }
 
+/** Replica sets as tab-separated lines, each as it comes; or (`json`) one JSON list at the end. */
+async function printReplicaSets(
+  ctx: DdfsContext,
+  sets: AsyncIterable<string[]>,
+  json?: boolean,
+): Promise<void> {
+  const all: string[][] = [];
+  for await (const set of sets) {
+    if (json) all.push(set);
+    else ctx.io.out(set.join('\t'));
+  }
+  if (json) ctx.io.out(toJson(all));
+}
+
 // ---- commands ----------------------------------------------------------------------------------
 
 /** `ddfs attrs <tag>`: `name<TAB>value` lines. */
@@ -209,12 +226,7 @@ export async function blobsCommand(
   tags: string[],
   o: BlobsOpts & { json?: boolean },
 ): Promise<void> {
-  const all: string[][] = [];
-  for await (const set of programBlobs(ctx, tags, o)) {
-    if (o.json) all.push(set);
-    else ctx.io.out(set.join('\t'));
-  }
-  if (o.json) ctx.io.out(toJson(all));
+  await printReplicaSets(ctx, programBlobs(ctx, tags, o), o.json);
 }
 
 /**
@@ -358,11 +370,7 @@ export async function chunkCommand(
         chunkSize: o.chunkSize === undefined ? undefined : parseSize(o.chunkSize),
         compression: o.compression === undefined ? undefined : Number(o.compression),
         onInputBytes: (n) => p.bytes(n),
-        onBlob: (replicas) => {
-          p.clear();
-          ctx.io.out(`created: ${replicas.join('\t')}`);
-          p.item();
-        },
+        onBlob: printCreated(ctx, p),
       },
     );
   } finally {
@@ -485,11 +493,7 @@ export async function pushCommand(
       update: o.update,
       delayed: o.delayed,
       onBytes: (n) => p.bytes(n),
-      onBlob: (replicas) => {
-        p.clear();
-        ctx.io.out(`created: ${replicas.join('\t')}`);
-        p.item();
-      },
+      onBlob: printCreated(ctx, p),
     });
   } finally {
     p.done();
@@ -519,6 +523,7 @@ async function pushTarballs(
     totalBytes: await totalSize(args),
     stream: ctx.progressStream,
   });
+  const created = printCreated(ctx, p);
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ddfs-push-x-'));
   const blobs: string[][] = [];
   try {
@@ -537,9 +542,7 @@ async function pushTarballs(
               replicas: parseReplicas(o.replicas),
             });
             blobs.push(replicas);
-            p.clear();
-            ctx.io.out(`created: ${replicas.join('\t')}`);
-            p.item();
+            created(replicas);
           } finally {
             await b.release();
           }
@@ -624,14 +627,10 @@ export async function urlsCommand(
   tags: string[],
   o: BlobsOpts & { json?: boolean },
 ): Promise<void> {
-  const all: string[][] = [];
-  for (const tag of await prefixMode(ctx, tags, o.prefixMode)) {
-    for (const set of await ctx.ddfs.urls(tag)) {
-      if (o.json) all.push(set);
-      else ctx.io.out(set.join('\t'));
-    }
-  }
-  if (o.json) ctx.io.out(toJson(all));
+  const sets = async function* () {
+    for (const tag of await prefixMode(ctx, tags, o.prefixMode)) yield* await ctx.ddfs.urls(tag);
+  };
+  await printReplicaSets(ctx, sets(), o.json);
 }
 
 /**

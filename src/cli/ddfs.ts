@@ -18,10 +18,7 @@
  * // ddfs ls -r data:
  */
 
-import { Command, CommanderError } from 'commander';
-import { errorMessage } from '../common/errors.js';
-import { packageVersion } from '../common/settings.js';
-import { CliExit } from './context.js';
+import type { Command } from 'commander';
 import {
   attrsCommand,
   blobsCommand,
@@ -46,7 +43,7 @@ import {
   xcatCommand,
 } from './ddfs-commands.js';
 import { DdfsContext, type DdfsGlobalOptions, type DdfsIo, ddfsProcessIo } from './ddfs-context.js';
-import { runIfProgram } from './program.js';
+import { actionsWith, collect, newProgram, runIfProgram, runProgram } from './program.js';
 
 /** `-i` and `-p`, as the original's `add_program_blobs`. */
 function blobsOptions(cmd: Command, prefix = true): Command {
@@ -55,39 +52,16 @@ function blobsOptions(cmd: Command, prefix = true): Command {
   return cmd;
 }
 
-/** Commander's way to let an option repeat. */
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
 /** Build the program. `setExit` receives the status of commands that end with one. */
 export function buildProgram(
   io: DdfsIo = ddfsProcessIo,
   setExit: (code: number) => void = () => undefined,
 ): Command {
-  const program = new Command('ddfs');
-  program
-    .description('DDFS, the Disco Distributed Filesystem: push, read and tag data')
-    .version(packageVersion(), '--version', 'print the version of disco-ts')
+  const program = newProgram('ddfs', 'DDFS, the Disco Distributed Filesystem: push, read and tag data', io)
     .option('-s, --settings <file>', 'settings file (default: DISCO_SETTINGS_FILE, ~/.disco)')
     .option('-m, --master <url>', 'master address (default: DISCO_MASTER)')
-    .option('-t, --token <token>', 'token for tag operations (default: DDFS_READ_TOKEN / DDFS_WRITE_TOKEN)')
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
-    .showHelpAfterError('(ddfs --help lists the commands)')
-    .exitOverride();
-
-  let context: DdfsContext | null = null;
-  const ctxOf = (cmd: Command): DdfsContext => {
-    context ??= new DdfsContext(cmd.optsWithGlobals<DdfsGlobalOptions>(), io);
-    return context;
-  };
-  const act =
-    <A extends unknown[]>(fn: (ctx: DdfsContext, ...args: A) => Promise<unknown>) =>
-    async (...args: A) => {
-      const cmd = args[args.length - 1] as Command;
-      const code = await fn(ctxOf(cmd), ...args);
-      if (typeof code === 'number') setExit(code);
-    };
+    .option('-t, --token <token>', 'token for tag operations (default: DDFS_READ_TOKEN / DDFS_WRITE_TOKEN)');
+  const act = actionsWith((cmd) => new DdfsContext(cmd.optsWithGlobals<DdfsGlobalOptions>(), io), setExit);
 
   // -- data in --
   program
@@ -270,33 +244,14 @@ export function buildProgram(
   return program;
 }
 
-/** Run the command line; resolves with the exit status. */
-export async function main(
-  argv: readonly string[] = process.argv,
-  io: DdfsIo = ddfsProcessIo,
-): Promise<number> {
-  let code = 0;
-  const program = buildProgram(io, (c) => {
-    code = c;
+/** Run the command line; resolves with the exit status (2 for a usage error). */
+export function main(argv: readonly string[] = process.argv, io: DdfsIo = ddfsProcessIo): Promise<number> {
+  return runProgram(argv, {
+    name: 'ddfs',
+    build: (setExit) => buildProgram(io, setExit),
+    io,
+    usageStatus: 2,
   });
-  try {
-    await program.parseAsync([...argv]);
-    return code;
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      // Help and version are not failures (nor is `ddfs` alone, which prints the help).
-      const ok = ['commander.helpDisplayed', 'commander.version', 'commander.help'];
-      return ok.includes(e.code) ? 0 : 2;
-    }
-    if (e instanceof CliExit) {
-      if (e.message) io.err(`ddfs: ${e.message}`);
-      return e.code;
-    }
-    const debug = (process.env.DISCO_DEBUG ?? '').toLowerCase();
-    io.err(`ddfs: ${errorMessage(e)}`);
-    if (debug && debug !== 'off' && e instanceof Error && e.stack) io.err(e.stack);
-    return 1;
-  }
 }
 
 runIfProgram('ddfs', () => main());

@@ -11,9 +11,7 @@
  * // disco results @?WordCount | sort -k2 -n | tail
  */
 
-import { Command, CommanderError } from 'commander';
-import { errorMessage } from '../common/errors.js';
-import { packageVersion } from '../common/settings.js';
+import type { Command } from 'commander';
 import {
   configCommand,
   listCommand,
@@ -39,39 +37,19 @@ import {
   traceCommand,
   waitCommand,
 } from './job-commands.js';
-import { runIfProgram } from './program.js';
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
+import { actionsWith, collect, newProgram, runIfProgram, runProgram } from './program.js';
 
 /** Build the program. `exit` receives the status of commands that end with one. */
 export function buildProgram(io: Io = processIo, setExit: (code: number) => void = () => undefined): Command {
-  const program = new Command('disco');
-  program
-    .description('Disco MapReduce: control the master, run and follow jobs')
-    .version(packageVersion(), '--version', 'print the version of disco-ts')
+  const program = newProgram('disco', 'Disco MapReduce: control the master, run and follow jobs', io)
     .option('-v, --verbose', 'print every setting (with no command: only that)')
     .option('-s, --settings <file>', 'settings file (default: DISCO_SETTINGS_FILE, ~/.disco)')
-    .option('-m, --master <url>', 'master address (default: DISCO_MASTER)')
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
-    .showHelpAfterError('(disco --help lists the commands)')
-    .exitOverride();
-
-  let context: CliContext | null = null;
-  const ctxOf = (cmd: Command): CliContext => {
-    if (!context) {
-      context = new CliContext(cmd.optsWithGlobals<GlobalOptions>(), io);
-      if (context.options.verbose) printSettings(context);
-    }
+    .option('-m, --master <url>', 'master address (default: DISCO_MASTER)');
+  const act = actionsWith((cmd) => {
+    const context = new CliContext(cmd.optsWithGlobals<GlobalOptions>(), io);
+    if (context.options.verbose) printSettings(context);
     return context;
-  };
-  /** Wrap an action: one context, exit statuses from CliExit or returned numbers. */
-  const act =
-    <A extends unknown[]>(fn: (ctx: CliContext, ...args: A) => Promise<unknown>) =>
-    async (...args: A) => {
-      const cmd = args[args.length - 1] as Command;
-      const code = await fn(ctxOf(cmd), ...args);
-      if (typeof code === 'number') setExit(code);
-    };
+  }, setExit);
 
   program.action(async (_opts: unknown, cmd: Command) => {
     const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>(), io);
@@ -276,28 +254,8 @@ export function buildProgram(io: Io = processIo, setExit: (code: number) => void
 }
 
 /** Run the command line; resolves with the exit status. */
-export async function main(argv: readonly string[] = process.argv, io: Io = processIo): Promise<number> {
-  let code = 0;
-  const program = buildProgram(io, (c) => {
-    code = c;
-  });
-  try {
-    await program.parseAsync([...argv]);
-    return code;
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      // Help and version are not failures; usage errors were printed by commander.
-      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : e.exitCode || 2;
-    }
-    if (e instanceof CliExit) {
-      if (e.message) io.err(e.code === 3 ? e.message : `disco: ${e.message}`);
-      return e.code;
-    }
-    const debug = (process.env.DISCO_DEBUG ?? '').toLowerCase();
-    io.err(`disco: ${errorMessage(e)}`);
-    if (debug && debug !== 'off' && e instanceof Error && e.stack) io.err(e.stack);
-    return 1;
-  }
+export function main(argv: readonly string[] = process.argv, io: Io = processIo): Promise<number> {
+  return runProgram(argv, { name: 'disco', build: (setExit) => buildProgram(io, setExit), io });
 }
 
 runIfProgram('disco', () => main());

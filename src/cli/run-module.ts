@@ -23,6 +23,23 @@ export function parseModuleSpec(spec: string): { file: string; exportName: strin
   return { file: path.resolve(spec), exportName: null };
 }
 
+/**
+ * The exports of a module the user names (a job, or a `ddfs` reader or stream; `.ts` or
+ * `.js`); a module that fails to load ends the command with `cannot load <what> module …`.
+ *
+ * @example
+ * const ns = await importModule(path.resolve('jobs/wc.ts'), 'job');
+ */
+export async function importModule(file: string, what: string): Promise<Record<string, unknown>> {
+  try {
+    // Loaded here: the bundler's module pulls in the job pack contracts (zod).
+    const { importJobModule } = await import('../client/bundle.js');
+    return await importJobModule(file);
+  } catch (e) {
+    throw new CliExit(`cannot load ${what} module ${file}: ${(e as Error).message}`);
+  }
+}
+
 type JobClass = new (init?: { master?: Disco; name?: string }) => Job;
 
 function isJobClass(v: unknown): v is JobClass {
@@ -55,14 +72,7 @@ export async function jobFromModule(
   opts: { name?: string } = {},
 ): Promise<{ job: Job; file: string }> {
   const { file, exportName } = parseModuleSpec(spec);
-  let ns: Record<string, unknown>;
-  try {
-    // Loaded here: the bundler's module pulls in the job pack contracts (zod).
-    const { importJobModule } = await import('../client/bundle.js');
-    ns = await importJobModule(file);
-  } catch (e) {
-    throw new CliExit(`cannot load job module ${file}: ${(e as Error).message}`);
-  }
+  const ns = await importModule(file, 'job');
   const exported = Object.keys(ns).filter((k) => k !== 'default');
   let target: unknown;
   if (exportName) {

@@ -14,6 +14,7 @@ import { loadSettings, Settings } from '../common/settings.js';
 import type { DDFS } from '../ddfs/client/ddfs.js';
 import type { JobInput, JobPack } from '../protocol/jobpack.js';
 import { jobOobTag } from '../protocol/names.js';
+import type { NodeInfo } from '../protocol/nodeinfo.js';
 import { EventMonitor, eventFormat } from './event-monitor.js';
 import { type JobEvent, parseEventLines, sliceFromOffset } from './events.js';
 import { DEFAULT_RETRY, type HttpResponse, type RetryPolicy, request, sleep } from './http.js';
@@ -23,6 +24,8 @@ import type { JobOptions } from './job-options.js';
 import type { ProfileSortKey, ProfileStats } from './profile-stats.js';
 import { JobProgress } from './progress-bar.js';
 import type { ResultIteratorOptions } from './result-iterator.js';
+
+export type { NodeInfo } from '../protocol/nodeinfo.js';
 
 /** Job status as `get_results` reports it. */
 export type JobStatus = 'active' | 'dead' | 'ready' | 'unknown job';
@@ -47,19 +50,6 @@ export interface JobInfo {
   worker: string;
   hosts: string[];
   owner: string;
-}
-
-/** One node in `/disco/ctrl/nodeinfo` (wire spec §1.2.1). */
-export interface NodeInfo {
-  job_ok: number;
-  data_error: number;
-  error: number;
-  max_workers: number;
-  connected: boolean;
-  blacklisted: boolean;
-  tasks?: string[];
-  diskfree?: number;
-  diskused?: number;
 }
 
 /** The cluster configuration table: `[hostspec, cores]` rows (both strings). */

@@ -14,6 +14,7 @@ import { SAMPLE_TEXT, WordCount } from '../../examples/wordcount.js';
 import { PACKAGE_ROOT } from '../../src/common/settings.js';
 import { Disco } from '../../src/index.js';
 import { type Cluster, startCluster } from '../harness/cluster.js';
+import { tabCounts } from './helpers.js';
 
 const run = promisify(execFile);
 let c: Cluster;
@@ -99,13 +100,7 @@ test('the disco command line runs a job module and prints its results', async ()
   const name = sub.stdout.trim().split('\n')[0];
   expect(name).toMatch(/^WordCount@/);
   const res = await run(disco, ['results', '@?WordCount'], { env, cwd: PACKAGE_ROOT });
-  const got = Object.fromEntries(
-    res.stdout
-      .trim()
-      .split('\n')
-      .map((l) => l.split('\t'))
-      .map(([k, v]) => [k, Number(v)]),
-  );
+  const got = tabCounts(res.stdout);
   expect(got).toEqual({ one: 1, two: 2, three: 3 });
   // A failing command exits non-zero with a one-line reason.
   const bad = await run(disco, ['info', 'NoSuchJob@1:2:3'], { env }).catch(

@@ -3,7 +3,7 @@
  * here with gcc against ext/disco.c, a shell script, and TypeScript halves from
  * fixtures/external-jobs.ts. Results are checked against plain computations.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,11 +18,10 @@ import { PACKAGE_ROOT } from '../../src/common/settings.js';
 import { Disco, external, type Job } from '../../src/index.js';
 import { type Cluster, startCluster } from '../harness/cluster.js';
 import { LinesToExternal, RedPrefix, WordsToExternal } from './fixtures/external-jobs.js';
-import { events } from './helpers.js';
+import { compileExternalFixture, events, records, tabCounts } from './helpers.js';
 
 const run = promisify(execFile);
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'external');
-const EXT = path.join(PACKAGE_ROOT, 'ext');
 const PARAMS = { test1: '1,2,3', 'one two three': 'dim\ndam\n', dummy: 'value' };
 
 let c: Cluster;
@@ -30,23 +29,9 @@ let disco: Disco;
 let tmp: string;
 const bin = (name: string) => path.join(tmp, name);
 
-function compileFixture(name: string): void {
-  execFileSync('gcc', [
-    '-O2',
-    '-Wall',
-    '-Wextra',
-    '-I',
-    EXT,
-    '-o',
-    bin(name),
-    path.join(EXT, 'disco.c'),
-    path.join(FIXTURES, `${name}.c`),
-  ]);
-}
-
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'disco-ext-test-'));
-  for (const name of ['params_test', 'raw_params', 'failing']) compileFixture(name);
+  for (const name of ['params_test', 'raw_params', 'failing']) compileExternalFixture(name, tmp);
   // The usual way to give a program its environment: a shell script runs the real binary,
   // which travels as a supporting file next to it.
   writeFileSync(bin('wrapper.sh'), '#!/bin/sh\nexec ./params_test "$@"\n', { mode: 0o755 });
@@ -57,12 +42,6 @@ afterAll(async () => {
   await c?.stop();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
-
-async function results<K, V>(job: Job): Promise<[K, V][]> {
-  const out: [K, V][] = [];
-  for await (const kv of job.resultIterator<K, V>(await job.wait())) out.push(kv);
-  return out;
-}
 
 async function messages(job: Job): Promise<string> {
   return (await events(c.master, job.name)).map(([, , m]) => m).join('\n');
@@ -101,13 +80,7 @@ test('disco run submits the example module (static map = external([...])) and it
   ]);
   expect(sub.stdout.trim().split('\n')[0]).toMatch(/^ExternalWordCount@/);
   const res = await cli(['results', '@?ExternalWordCount']);
-  const got = Object.fromEntries(
-    res.stdout
-      .trim()
-      .split('\n')
-      .map((l) => l.split('\t'))
-      .map(([k, v]) => [k, Number(v)]),
-  );
+  const got = tabCounts(res.stdout);
   expect(got).toEqual({ one: 1, two: 2, three: 3 });
 });
 
@@ -118,7 +91,7 @@ test('dictionary extParams reach read_parameters(); **<MSG> lines become events;
     map: external([bin('wrapper.sh'), bin('params_test')]),
     extParams: PARAMS,
   });
-  const got = (await results<string, string>(job)).sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  const got = (await records<string, string>(job)).sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
   expect(got).toEqual(inputs.flatMap((i) => Array(3).fill(['red_dkey', `red_test_${i}`])));
   const log = await messages(job);
   expect(log.match(/All 3 parameters ok!/g)?.length).toBe(3);
@@ -132,7 +105,7 @@ test('an external reduce gets every pair and answers after its input ended', asy
     extParams: PARAMS,
   });
   const sum = String([...Buffer.from(lines.join(''))].reduce((s, b) => s + b, 0));
-  const got = await results<Buffer, Buffer>(job);
+  const got = await records<Buffer, Buffer>(job);
   expect(got.map(([k, v]) => [k.toString(), v.toString()])).toEqual(Array(10).fill([sum, sum]));
 });
 
@@ -142,7 +115,7 @@ test('extParams as a raw string is given to the program as it is', async () => {
     map: external([bin('raw_params')]),
     extParams: 'pre:\n',
   });
-  const got = (await results<string, string>(job)).map(([k]) => k).sort();
+  const got = (await records<string, string>(job)).map(([k]) => k).sort();
   expect(got).toEqual(['red_pre:one', 'red_pre:two']);
 });
 
@@ -155,7 +128,7 @@ test('a shell script works as an external reduce', async () => {
   // Each pair on the program's stdin: two sizes, the word, its length as text.
   const words = lines.join(' ').split(' ');
   const bytes = words.reduce((s, w) => s + 8 + Buffer.byteLength(w) + String(w.length).length, 0);
-  const got = await results<Buffer, Buffer>(job);
+  const got = await records<Buffer, Buffer>(job);
   expect(got.map(([k, v]) => [k.toString(), v.toString()])).toEqual([['bytes', String(bytes)]]);
   expect(await messages(job)).toContain(`shell reduce (params: 0) read ${bytes} bytes`);
 });

@@ -37,7 +37,7 @@ import {
 import { RecordWriter } from '../../src/protocol/record-stream.js';
 import { resolveHttp } from '../../src/protocol/urls.js';
 import { type Cluster, startCluster } from '../harness/cluster.js';
-import { events, postJson } from './helpers.js';
+import { events, postJson, records } from './helpers.js';
 
 let c: Cluster;
 let disco: Disco;
@@ -67,12 +67,6 @@ function file(name: string, data: string | Uint8Array): string {
   const p = path.join(dir, name);
   writeFileSync(p, data);
   return p;
-}
-
-async function results<K = unknown, V = unknown>(job: Job): Promise<[K, V][]> {
-  const out: [K, V][] = [];
-  for await (const kv of job.resultIterator<K, V>(await job.wait())) out.push(kv);
-  return out;
 }
 
 async function messages(job: Job): Promise<string[]> {
@@ -117,7 +111,7 @@ describe('readers', () => {
         partitions: null,
       }),
     ]);
-    const got = (await results<string, number>(lines)).map(([l]) => l);
+    const got = (await records<string, number>(lines)).map(([l]) => l);
     const fromCut = got.filter((l) => l.startsWith('line '));
     expect(got.filter((l) => !l.startsWith('line ')).sort()).toEqual([
       'alpha',
@@ -132,7 +126,7 @@ describe('readers', () => {
     expect(await messages(lines)).toEqual(
       expect.arrayContaining([expect.stringMatching(/gzipLineReader: truncated gzip data.*cut\.gz/)]),
     );
-    expect((await results<string, null>(chained)).map(([k]) => k)).toEqual(['x', 'y\nz', 'ü']);
+    expect((await records<string, null>(chained)).map(([k]) => k)).toEqual(['x', 'y\nz', 'ü']);
   });
 
   test('reReader: records with outputTail, and without (the tail is reported)', async () => {
@@ -148,13 +142,13 @@ describe('readers', () => {
         partitions: null,
       });
     const [withTail, without] = await Promise.all([run(true), run(false)]);
-    expect(await results(withTail)).toEqual([
+    expect(await records(withTail)).toEqual([
       ['one', 1],
       ['two\nlines', 1],
       ['thrée', 1],
       ['<r>unfinished', 1],
     ]);
-    expect(await results(without)).toEqual([
+    expect(await records(without)).toEqual([
       ['one', 1],
       ['two\nlines', 1],
       ['thrée', 1],
@@ -187,7 +181,7 @@ describe('readers', () => {
       map: ([k, v]: [string, string]) => [[k, `${typeof v}:${v}`]],
       partitions: null,
     });
-    expect(sortPairs(await results(reader))).toEqual(
+    expect(sortPairs(await records(reader))).toEqual(
       sortPairs(words.map((w) => w.replace('\n', ' ')).map((k) => [k, `string:${k.length}`])),
     );
   });
@@ -210,7 +204,7 @@ describe('readers', () => {
         partitions: null,
       });
     const jobs = await Promise.all([run(oldNetstrReader), run(discoInputStream), run(chainReader)]);
-    for (const j of jobs) expect(await results(j)).toEqual(pairs);
+    for (const j of jobs) expect(await records(j)).toEqual(pairs);
   });
 
   test('objectWriter → objectReader carries nested values from map to reduce (with nrMaps and memSortLimit)', async () => {
@@ -249,7 +243,7 @@ describe('readers', () => {
       nr_maps: 2,
       mem_sort_limit: '1M',
     } as never);
-    const got = await results(job);
+    const got = await records(job);
     const want = inputs.flatMap(map);
     expect(got.length).toBe(want.length);
     for (const pair of want) expect(got).toContainEqual(pair);
@@ -297,7 +291,7 @@ describe('stream chains', () => {
       const n = (want.get(key)?.[0] ?? 0) + 1;
       want.set(key, [n, 'x10', n * 10]);
     }
-    const got = await results<string, [number, string, number]>(job);
+    const got = await records<string, [number, string, number]>(job);
     expect(new Map(got)).toEqual(want);
     expect(got.length).toBe(want.size);
   });
@@ -342,7 +336,7 @@ describe('partitioning and result URLs', () => {
       map: (dirUrl: string) => parseDir(dirUrl, 1).map((u) => [u, jobname(u)]),
       partitions: null,
     });
-    expect(sortPairs(await results<string, string>(second))).toEqual(
+    expect(sortPairs(await records<string, string>(second))).toEqual(
       sortPairs(byLabel[1].map((u) => [u, first.name])),
     );
 
@@ -395,7 +389,7 @@ describe('corrupt record-format input', () => {
       map: (kv: [string, number]) => [kv],
       partitions: null,
     });
-    const got = await results<string, number>(lenient);
+    const got = await records<string, number>(lenient);
     const lost = pairs.length - got.length;
     expect(lost).toBeGreaterThan(0);
     expect(got.slice(0, recordsInFirstHunk)).toEqual(pairs.slice(0, recordsInFirstHunk));

@@ -1,4 +1,11 @@
-/** Small helpers shared by end-to-end tests: HTTP calls to the master and index reading. */
+/**
+ * Small helpers shared by end-to-end tests: HTTP calls to the master, index and result
+ * reading, and building the C programs of the external-program tests.
+ */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { PACKAGE_ROOT } from '../../src/common/settings.js';
+import type { Job } from '../../src/index.js';
 import { parseIndex } from '../../src/protocol/index-file.js';
 import { resolveHttp } from '../../src/protocol/urls.js';
 
@@ -57,4 +64,40 @@ export async function events(master: string, job: string): Promise<[string, stri
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as [string, string, string]);
+}
+
+/** Every record of a job's results, in order (`results`: what `job.wait()` gave, else it waits now). */
+export async function records<K = unknown, V = unknown>(job: Job, results?: string[]): Promise<[K, V][]> {
+  const out: [K, V][] = [];
+  for await (const kv of job.resultIterator<K, V>(results ?? (await job.wait()))) out.push(kv);
+  return out;
+}
+
+/** `key<TAB>count` lines (what `disco results` prints for a word count) as an object. */
+export function tabCounts(text: string): Record<string, number> {
+  return Object.fromEntries(
+    text
+      .trim()
+      .split('\n')
+      .map((l) => l.split('\t'))
+      .map(([k, v]) => [k, Number(v)]),
+  );
+}
+
+/** Build `fixtures/external/<name>.c` against ext/disco.c (gcc) into `dir/<name>`; its path. */
+export function compileExternalFixture(name: string, dir: string): string {
+  const ext = path.join(PACKAGE_ROOT, 'ext');
+  const out = path.join(dir, name);
+  execFileSync('gcc', [
+    '-O2',
+    '-Wall',
+    '-Wextra',
+    '-I',
+    ext,
+    '-o',
+    out,
+    path.join(ext, 'disco.c'),
+    path.join(import.meta.dirname, 'fixtures', 'external', `${name}.c`),
+  ]);
+  return out;
 }

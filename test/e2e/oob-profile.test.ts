@@ -15,7 +15,7 @@ import { PACKAGE_ROOT } from '../../src/common/settings.js';
 import { DDFS, Disco, MAX_OOB_PUTS } from '../../src/index.js';
 import { type Cluster, startCluster } from '../harness/cluster.js';
 import { BadKey, ManyPuts, OobConsumer, OobProducer, Profiled } from './fixtures/oob-jobs.js';
-import { events } from './helpers.js';
+import { events, records } from './helpers.js';
 
 const run = promisify(execFile);
 let c: Cluster;
@@ -34,15 +34,6 @@ const LETTERS = 'abcdefgh'.split('');
 /** The producer job of the chain test, for the CLI and purge tests. */
 let producer = '';
 
-async function records<K, V>(
-  job: { resultIterator<A, B>(r: string[]): AsyncIterable<[A, B]> },
-  results: string[],
-) {
-  const out: [K, V][] = [];
-  for await (const kv of job.resultIterator<K, V>(results)) out.push(kv);
-  return out;
-}
-
 /** The job's failure text (the FATAL message of the task that failed). */
 async function failureOf(name: string): Promise<string> {
   const evs = (await events(c.master, name)).map(([, , m]) => m);
@@ -51,7 +42,7 @@ async function failureOf(name: string): Promise<string> {
 
 test('OOB: map puts, reduce reads them with get, a later job reads them by job name', async () => {
   const a = await new OobProducer({ master: disco }).run({ input: LETTERS.map((l) => `raw://${l}`) });
-  const checked = await records<string, number>(a, await a.wait());
+  const checked = await records<string, number>(a);
   // Every reduce task checked its share; together they checked every map entry.
   expect(checked.every(([k]) => k === 'checked')).toBe(true);
   expect(checked.reduce((n, [, v]) => n + v, 0)).toBe(LETTERS.length);
@@ -61,7 +52,7 @@ test('OOB: map puts, reduce reads them with get, a later job reads them by job n
     input: ['raw://a', 'raw://c', 'raw://h'],
     params: { job: a.name },
   });
-  const got = await records<string, string>(b, await b.wait());
+  const got = await records<string, string>(b);
   expect(got.sort()).toEqual([
     ['good', 'a'],
     ['good', 'c'],
@@ -121,7 +112,7 @@ test(`OOB: more than ${MAX_OOB_PUTS} puts in a task fail it, naming the limit`, 
 test('profile: true stores a profile per task; profileStats finds the slow function', async () => {
   const input = ['raw://one', 'raw://two', 'raw://three'];
   const job = await new Profiled({ master: disco }).run({ input });
-  const results = await records<string, number>(job, await job.wait());
+  const results = await records<string, number>(job);
   expect(results.sort()).toEqual([
     ['one', 1],
     ['three', 1],

@@ -10,7 +10,6 @@
  *
  * Takes about 30 s (the `msg` pacing test alone waits 2 s by design).
  */
-import { execFileSync } from 'node:child_process';
 import {
   mkdirSync,
   mkdtempSync,
@@ -41,26 +40,15 @@ import {
   WordsByLetter,
 } from './fixtures/acceptance-jobs.js';
 import { ValidatedWords } from './fixtures/installed-package-job.js';
-import { events, getJson } from './helpers.js';
+import { compileExternalFixture, events, getJson, records } from './helpers.js';
 
-const EXT = path.join(PACKAGE_ROOT, 'ext');
 let c: Cluster;
 let disco: Disco;
 let tmp: string;
 
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'worker-acceptance-'));
-  execFileSync('gcc', [
-    '-O2',
-    '-Wall',
-    '-Wextra',
-    '-I',
-    EXT,
-    '-o',
-    path.join(tmp, 'longest_value'),
-    path.join(EXT, 'disco.c'),
-    path.join(import.meta.dirname, 'fixtures', 'external', 'longest_value.c'),
-  ]);
+  compileExternalFixture('longest_value', tmp);
   c = await startCluster({ nodes: 2, cores: 2 });
   disco = new Disco(c.master);
   // "Installed on the nodes": every node's data directory is below the cluster root, so a
@@ -77,12 +65,6 @@ afterAll(async () => {
   await c?.stop();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
-
-async function records<K = unknown, V = unknown>(job: Job, results?: string[]): Promise<[K, V][]> {
-  const out: [K, V][] = [];
-  for await (const kv of job.resultIterator<K, V>(results ?? (await job.wait()))) out.push(kv);
-  return out;
-}
 
 async function messages(job: Job): Promise<string[]> {
   return (await events(c.master, job.name)).map(([, , m]) => m);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Disco } from '../../src/index.js';
 import { type Cluster, startCluster } from '../harness/cluster.js';
 import { ByLetter, Chatty, PickyHost } from './fixtures/feature-jobs.js';
-import { events } from './helpers.js';
+import { events, records } from './helpers.js';
 
 let c: Cluster;
 let disco: Disco;
@@ -14,15 +14,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await c?.stop();
 });
-
-async function collect<K, V>(
-  job: { resultIterator<A, B>(r: string[]): AsyncIterable<[A, B]> },
-  results: string[],
-) {
-  const out: [K, V][] = [];
-  for await (const kv of job.resultIterator<K, V>(results)) out.push(kv);
-  return out;
-}
 
 test('console.log in a job function becomes a MSG event', async () => {
   const job = await new Chatty({ master: disco }).run({ input: ['raw://alpha', 'raw://beta'] });
@@ -35,7 +26,7 @@ test('console.log in a job function becomes a MSG event', async () => {
 test('custom partition, sorted reduce with out.add, thisPartition', async () => {
   const text = 'apple banana cherry avocado blueberry apple cranberry';
   const job = await new ByLetter({ master: disco }).run({ input: [`raw://${text}`] });
-  const got = await collect<string, number>(job, await job.wait());
+  const got = await records<string, number>(job);
   const want = new Map<string, number>();
   for (const w of text.split(' ')) {
     const k = `${w.charCodeAt(0) % 3}:${w}`;
@@ -55,7 +46,7 @@ test('a data error on one node is retried on the other node, and the job succeed
     input: ['raw://one', 'raw://two', 'raw://three'],
     params: { badHost },
   });
-  const got = await collect<string, string>(job, await job.wait());
+  const got = await records<string, string>(job);
   expect(new Map(got)).toEqual(
     new Map([
       ['one', `${job.name} 1`],

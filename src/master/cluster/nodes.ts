@@ -7,6 +7,7 @@
  * reconnecting under the same name replaces the old connection (see {@link NodeRegistry.attach}).
  */
 import type { MasterToNode } from '../../protocol/control.js';
+import type { NodeInfo } from '../../protocol/nodeinfo.js';
 import type { SchedNode } from '../scheduler/types.js';
 import type { ClusterConfig } from './config.js';
 
@@ -23,19 +24,6 @@ export interface NodeStats {
   jobOk: number;
   dataError: number;
   error: number;
-}
-
-/** One value of the nodeinfo object. */
-export interface NodeInfo {
-  job_ok: number;
-  data_error: number;
-  error: number;
-  max_workers: number;
-  connected: boolean;
-  blacklisted: boolean;
-  tasks?: string[];
-  diskfree?: number;
-  diskused?: number;
 }
 
 interface NodeState {

@@ -23,7 +23,7 @@ import type { Mode, PhaseCounters, SchedTask, SchedulerEffect, SchedulerPolicy }
 import { EventLog } from './events.js';
 import { type JobEntry, JobTable } from './job-table.js';
 import { JobRunner, type RunnerEffects } from './runner.js';
-import { RunningTasks } from './running-tasks.js';
+import { type RunningTask, RunningTasks } from './running-tasks.js';
 import { type JobStore, newJobRecord } from './store.js';
 
 /** Purged job names are remembered this long, for nodes that connect later (`temp_gc`). */
@@ -294,14 +294,7 @@ export class JobManager {
     for (const t of lost) {
       this.deps.observer?.taskEnded(t, 'lost', NODE_LOST_MESSAGE);
       this.deps.registry.countOutcome(host, 'error');
-      this.scheduler.apply({
-        type: 'task_end',
-        job: t.job,
-        mode: t.mode,
-        taskid: t.taskid,
-        attempt: t.attempt,
-        node: host,
-      });
+      this.slotFreed(t);
     }
     const now = Date.now();
     for (const runner of [...this.runners.values()])
@@ -335,15 +328,7 @@ export class JobManager {
           results: msg.results,
           now: Date.now(),
         });
-        this.scheduler.apply({
-          type: 'task_end',
-          job: t.job,
-          mode: t.mode,
-          taskid: t.taskid,
-          attempt: t.attempt,
-          node: host,
-          durationMs: msg.durationMs,
-        });
+        this.slotFreed(t, msg.durationMs);
         return;
       }
       case 'task_failed': {
@@ -362,14 +347,7 @@ export class JobManager {
           now: Date.now(),
           random: Math.random(),
         });
-        this.scheduler.apply({
-          type: 'task_end',
-          job: t.job,
-          mode: t.mode,
-          taskid: t.taskid,
-          attempt: t.attempt,
-          node: host,
-        });
+        this.slotFreed(t);
         return;
       }
       case 'shuffle_done':
@@ -412,6 +390,12 @@ export class JobManager {
   }
 
   // ------------------------------------------------------------------ effects
+
+  /** An attempt ended, whatever its outcome: the scheduler frees its slot on the node. */
+  private slotFreed(t: RunningTask, durationMs?: number): void {
+    const { job, mode, taskid, attempt, node } = t;
+    this.scheduler.apply({ type: 'task_end', job, mode, taskid, attempt, node, durationMs });
+  }
 
   private tick(): void {
     const now = Date.now();

@@ -1,6 +1,5 @@
 /** The job pack of a custom `Worker` (src/client/custom-worker.ts): hooks, defaults, errors. */
 import { describe, expect, it } from 'vitest';
-import yauzl from 'yauzl';
 import { LineStats, LineStatsJob } from '../../../examples/custom-worker.js';
 import type { IndexReader } from '../../../src/client/inputs.js';
 import { buildJobPack } from '../../../src/client/jobpack-builder.js';
@@ -15,6 +14,7 @@ import {
 } from '../../../src/protocol/jobdata.js';
 import { decodeJobPack } from '../../../src/protocol/jobpack.js';
 import { Configurable, hiddenWorker } from './fixtures/custom-workers.js';
+import { unzip } from './zip-entries.js';
 
 const settings = loadSettings({ DISCO_JOB_OWNER: 'tester@host', DISCO_PORT: '8989' });
 const runtime = Buffer.from('#!/usr/bin/env node\n');
@@ -22,28 +22,6 @@ const noIndex: IndexReader = async (url) => {
   throw new Error(`unexpected index read ${url}`);
 };
 const ctx = { settings, workerRuntime: () => runtime, readIndex: noIndex };
-
-function unzipNames(buf: Uint8Array): Promise<Map<string, Buffer>> {
-  return new Promise((resolve, reject) => {
-    yauzl.fromBuffer(Buffer.from(buf), { lazyEntries: true }, (err, zip) => {
-      if (err || !zip) return reject(err);
-      const out = new Map<string, Buffer>();
-      zip.on('entry', (e: yauzl.Entry) => {
-        zip.openReadStream(e, (err2, s) => {
-          if (err2 || !s) return reject(err2);
-          const parts: Buffer[] = [];
-          s.on('data', (b: Buffer) => parts.push(b));
-          s.on('end', () => {
-            out.set(e.fileName, Buffer.concat(parts));
-            zip.readEntry();
-          });
-        });
-      });
-      zip.on('end', () => resolve(out));
-      zip.readEntry();
-    });
-  });
-}
 
 describe('custom worker job pack', () => {
   it("holds the worker's job dict fields, environment, job home files and fields", async () => {
@@ -68,7 +46,7 @@ describe('custom worker job pack', () => {
       fields: { foldCase: true },
     });
     expect(JobDataSchema.parse(built.jobdata)).toEqual(built.jobdata);
-    const files = await unzipNames(decodeJobPack(built.pack).jobhome);
+    const files = new Map((await unzip(decodeJobPack(built.pack).jobhome)).map((f) => [f.name, f.data]));
     expect([...files.keys()].sort()).toEqual([WORKER_PATH, 'lib/stopwords.txt', WORKER_MODULE_PATH].sort());
     expect(files.get('lib/stopwords.txt')?.toString()).toBe('a\nan\nand\nof\nthe\nto');
     // The bundle reaches the library through the worker's API object, never a copy of it.

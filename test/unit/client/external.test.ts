@@ -3,7 +3,6 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import yauzl from 'yauzl';
 import { encodeExtParams, external, isExternalProgram } from '../../../src/client/external.js';
 import type { IndexReader } from '../../../src/client/inputs.js';
 import { normalizeOptions } from '../../../src/client/job-options.js';
@@ -12,6 +11,7 @@ import { loadSettings } from '../../../src/common/settings.js';
 import { decodeNetstringParams } from '../../../src/protocol/external.js';
 import { JobDataSchema } from '../../../src/protocol/jobdata.js';
 import { decodeJobPack } from '../../../src/protocol/jobpack.js';
+import { unzip } from './zip-entries.js';
 
 const noIndex: IndexReader = async (url) => {
   throw new Error(`unexpected index read ${url}`);
@@ -35,31 +35,6 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function unzip(buf: Uint8Array): Promise<Map<string, { mode: number; data: Buffer }>> {
-  return new Promise((resolve, reject) => {
-    yauzl.fromBuffer(Buffer.from(buf), { lazyEntries: true }, (err, zip) => {
-      if (err || !zip) return reject(err);
-      const out = new Map<string, { mode: number; data: Buffer }>();
-      zip.on('entry', (e: yauzl.Entry) => {
-        zip.openReadStream(e, (err2, s) => {
-          if (err2 || !s) return reject(err2);
-          const parts: Buffer[] = [];
-          s.on('data', (b: Buffer) => parts.push(b));
-          s.on('end', () => {
-            out.set(e.fileName, {
-              mode: (e.externalFileAttributes >>> 16) & 0o777,
-              data: Buffer.concat(parts),
-            });
-            zip.readEntry();
-          });
-        });
-      });
-      zip.on('end', () => resolve(out));
-      zip.readEntry();
-    });
-  });
-}
-
 describe('external programs in job packs', () => {
   it('carries the program and its files flat under ext/<mode>/, modes kept, and refers to it', async () => {
     const built = await buildJobPack(
@@ -72,7 +47,7 @@ describe('external programs in job packs', () => {
       ctx,
     );
     const pack = decodeJobPack(built.pack);
-    const home = await unzip(pack.jobhome);
+    const home = new Map((await unzip(pack.jobhome)).map(({ name, ...file }) => [name, file]));
     expect(home.get('ext/map/cmap')).toEqual({ mode: 0o750, data: Buffer.from('#!/bin/sh\n') });
     expect(home.get('ext/map/cmap.conf')).toEqual({ mode: 0o640, data: Buffer.from('lang=en\n') });
     expect(home.get('ext/reduce/helper.sh')?.mode).toBe(0o755);

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import yauzl from 'yauzl';
 import type { IndexReader } from '../../../src/client/inputs.js';
 import { workerRuntime } from '../../../src/client/jobhome.js';
 import { buildJobPack, parseByteSize } from '../../../src/client/jobpack-builder.js';
@@ -13,6 +12,7 @@ import {
 } from '../../../src/protocol/jobdata.js';
 import { decodeJobPack } from '../../../src/protocol/jobpack.js';
 import { Count } from './fixtures/count-job.js';
+import { unzip } from './zip-entries.js';
 
 const settings = loadSettings({ DISCO_JOB_OWNER: 'tester@host', DISCO_PORT: '8989' });
 const worker = Buffer.from('#!/usr/bin/env node\nconsole.log("fake worker")\n');
@@ -20,38 +20,6 @@ const noIndex: IndexReader = async (url) => {
   throw new Error(`unexpected index read ${url}`);
 };
 const ctx = { settings, workerRuntime: () => worker, readIndex: noIndex };
-
-interface ZipEntry {
-  name: string;
-  mode: number;
-  data: Buffer;
-}
-
-function unzip(buf: Uint8Array): Promise<ZipEntry[]> {
-  return new Promise((resolve, reject) => {
-    yauzl.fromBuffer(Buffer.from(buf), { lazyEntries: true }, (err, zip) => {
-      if (err || !zip) return reject(err);
-      const out: ZipEntry[] = [];
-      zip.on('entry', (e: yauzl.Entry) => {
-        zip.openReadStream(e, (err2, s) => {
-          if (err2 || !s) return reject(err2);
-          const parts: Buffer[] = [];
-          s.on('data', (b: Buffer) => parts.push(b));
-          s.on('end', () => {
-            out.push({
-              name: e.fileName,
-              mode: (e.externalFileAttributes >>> 16) & 0o777,
-              data: Buffer.concat(parts),
-            });
-            zip.readEntry();
-          });
-        });
-      });
-      zip.on('end', () => resolve(out));
-      zip.readEntry();
-    });
-  });
-}
 
 describe('job pack builder', () => {
   it('builds a valid pack: jobdict, jobenvs, job home and jobdata', async () => {

@@ -19,20 +19,15 @@ import {
   sliceRecords,
   unpackValues,
 } from '../../../src/protocol/record-stream.js';
-import type { InputEntry } from '../../../src/protocol/worker-protocol.js';
 import { MAP_LIMITS } from '../../../src/worker/combine.js';
 import { defaultPartition, FUNC_LIMITS, kvgroup, sumCombiner } from '../../../src/worker/func.js';
 import { compareKeys, fnv1aBytes, fnv1aString } from '../../../src/worker/key-order.js';
 import { runMap } from '../../../src/worker/map.js';
-import { OutputFactory } from '../../../src/worker/output-set.js';
-import { openChain } from '../../../src/worker/readers/chain.js';
 import { splitLines } from '../../../src/worker/readers/lines.js';
-import { openUrl } from '../../../src/worker/readers/open-url.js';
 import { externalSort, keyPrefix, type SortStats, utf8Prefix } from '../../../src/worker/sort.js';
-import { makeTaskPaths } from '../../../src/worker/task-paths.js';
-import type { TaskRun } from '../../../src/worker/task-run.js';
 import type { JobFunctions, UserFunction } from '../../../src/worker/user-code.js';
-import { JOBDATA_DEFAULTS, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
+import { inProcessRun } from './task-run-fixture.js';
 
 /** Any JavaScript string: every UTF-16 unit, lone surrogates included. */
 const anyString = fc.string({ unit: 'binary', maxLength: 80 });
@@ -280,50 +275,9 @@ describe('string-key sort', () => {
   });
 });
 
-function makeRun(fns: JobFunctions, inputs: string[], partitions: number): TaskRun {
-  const jobhome = path.join(tempDir(), 'job');
-  const paths = makeTaskPaths(jobhome, 'map', 0);
-  const openCtx = {
-    host: 'me',
-    discoPort: 8989,
-    discoData: jobhome,
-    ddfsData: jobhome,
-    master: 'http://127.0.0.1:9',
-    tmpDir: paths.tmp,
-  };
-  const entries: InputEntry[] = inputs.map((u, i) => [i, 'ok', [[0, u]]]);
-  const params = {};
-  return {
-    task: {
-      taskid: 0,
-      master: openCtx.master,
-      disco_port: 8989,
-      put_port: 8990,
-      ddfs_data: jobhome,
-      disco_data: jobhome,
-      mode: 'map',
-      jobfile: path.join(jobhome, 'jobfile'),
-      jobname: 'J@1:2:3',
-      host: 'me',
-    },
-    jobhome,
-    jobdict: { prefix: 'J', input: [], worker: 'w', owner: 'o', nr_reduces: 1, scheduler: {} },
-    data: { ...JOBDATA_DEFAULTS, params: null, partitions } as TaskRun['data'],
-    fns,
-    params,
-    paths,
-    inputs: entries,
-    proto: { include: (iid) => entries[iid][2], inputFailed: () => null },
-    openCtx,
-    msg: () => {},
-    openInput: (url, streams, reader) => openChain(url, (u) => openUrl(u, openCtx), streams, reader, params),
-    outputs: new OutputFactory({ jobhome, paths, streams: [], writer: undefined, params }),
-  };
-}
-
 /** Run a map; the records of each output, by label. */
 function mapOutputs(fns: JobFunctions, text: string, partitions: number): Map<string, [unknown, unknown][]> {
-  const run = makeRun(fns, [`raw://${text}`], partitions);
+  const run = inProcessRun('map', fns, [`raw://${text}`], { partitions });
   const outs = runMap(run);
   run.outputs.closeAll();
   const got = new Map<string, [unknown, unknown][]>();

@@ -12,6 +12,7 @@ import { build } from 'esbuild';
 import { encodeJobPack, type JobDict } from '../../../src/protocol/jobpack.js';
 import { hexHash } from '../../../src/protocol/names.js';
 import { type Frame, FrameDecoder, type TaskInfo } from '../../../src/protocol/worker-protocol.js';
+import { JOBDATA_DEFAULTS } from './task-run-fixture.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -41,21 +42,8 @@ export function bundleWorker(dir: string): Promise<string> {
   return bundle('src/worker/main.ts', path.join(dir, 'worker.mjs'), '#!/usr/bin/env node\n');
 }
 
-export const JOBDATA_DEFAULTS = {
-  version: 1,
-  module: null,
-  functions: {},
-  params: { $undef: 1 },
-  partitions: 0,
-  mergePartitions: false,
-  sort: false,
-  sortBufferSize: 64 * 1024 * 1024,
-  statusInterval: 100000,
-  save: false,
-  profile: false,
-  reduceStyle: 'iter',
-  extra: {},
-} as const;
+/** Defined with the in-process task run (which must not import esbuild), used here for job homes. */
+export { JOBDATA_DEFAULTS };
 
 export interface TestJob {
   name: string;

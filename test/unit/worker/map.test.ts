@@ -1,72 +1,10 @@
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileSource, readRecords } from '../../../src/protocol/record-stream.js';
-import type { InputEntry } from '../../../src/protocol/worker-protocol.js';
 import { defaultPartition, sumCombiner } from '../../../src/worker/func.js';
 import { runMap } from '../../../src/worker/map.js';
-import { OutputFactory } from '../../../src/worker/output-set.js';
-import { openChain } from '../../../src/worker/readers/chain.js';
-import { openUrl } from '../../../src/worker/readers/open-url.js';
 import { runReduce } from '../../../src/worker/reduce.js';
-import { makeTaskPaths } from '../../../src/worker/task-paths.js';
-import type { TaskRun } from '../../../src/worker/task-run.js';
-import type { JobFunctions, UserFunction } from '../../../src/worker/user-code.js';
-import { JOBDATA_DEFAULTS, tempDir } from './helpers.js';
-
-function makeRun(
-  mode: 'map' | 'reduce',
-  fns: JobFunctions,
-  inputs: string[],
-  data: Partial<TaskRun['data']> = {},
-): TaskRun & { msgs: string[] } {
-  const jobhome = path.join(tempDir(), 'job');
-  const paths = makeTaskPaths(jobhome, mode, 0);
-  const openCtx = {
-    host: 'me',
-    discoPort: 8989,
-    discoData: jobhome,
-    ddfsData: jobhome,
-    master: 'http://127.0.0.1:9',
-    tmpDir: paths.tmp,
-  };
-  const entries: InputEntry[] = inputs.map((u, i) => [i, 'ok', [[0, u]]]);
-  const params = {};
-  const msgs: string[] = [];
-  const fullData = { ...JOBDATA_DEFAULTS, params: null, ...data } as TaskRun['data'];
-  return {
-    msgs,
-    task: {
-      taskid: 0,
-      master: openCtx.master,
-      disco_port: 8989,
-      put_port: 8990,
-      ddfs_data: jobhome,
-      disco_data: jobhome,
-      mode,
-      jobfile: path.join(jobhome, 'jobfile'),
-      jobname: 'J@1:2:3',
-      host: 'me',
-    },
-    jobhome,
-    jobdict: { prefix: 'J', input: [], worker: 'w', owner: 'o', nr_reduces: 1, scheduler: {} },
-    data: fullData,
-    fns,
-    params,
-    paths,
-    inputs: entries,
-    proto: { include: (iid) => entries[iid][2], inputFailed: () => null },
-    openCtx,
-    msg: (t) => msgs.push(t),
-    openInput: (url, streams, reader) => openChain(url, (u) => openUrl(u, openCtx), streams, reader, params),
-    outputs: new OutputFactory({
-      jobhome,
-      paths,
-      streams: (mode === 'map' ? fns.mapOutputStream : fns.reduceOutputStream) ?? [],
-      writer: undefined,
-      params,
-    }),
-  };
-}
+import type { UserFunction } from '../../../src/worker/user-code.js';
+import { inProcessRun } from './task-run-fixture.js';
 
 function readOutput(file: string): unknown[] {
   const src = new FileSource(file);
@@ -85,7 +23,7 @@ const words = (line: unknown) =>
 
 describe('map phase', () => {
   it('partitions with the default partition function', () => {
-    const run = makeRun('map', { map: words }, ['raw://a b c a\nd a'], { partitions: 3 });
+    const run = inProcessRun('map', { map: words }, ['raw://a b c a\nd a'], { partitions: 3 });
     const outs = runMap(run);
     run.outputs.closeAll();
     for (const o of outs) {
@@ -100,7 +38,7 @@ describe('map phase', () => {
   });
 
   it('writes one disco output without partitions', () => {
-    const run = makeRun('map', { map: words }, ['raw://x y'], { partitions: 0 });
+    const run = inProcessRun('map', { map: words }, ['raw://x y'], { partitions: 0 });
     const [o, ...rest] = runMap(run);
     run.outputs.closeAll();
     expect(rest).toEqual([]);
@@ -119,7 +57,7 @@ describe('map phase', () => {
       calls.push([k, done as boolean]);
       return sumCombiner(k, v, buf as Map<unknown, unknown>, done as boolean, params);
     };
-    const run = makeRun('map', { map: words, combiner }, ['raw://a b a\nb a c'], { partitions: 2 });
+    const run = inProcessRun('map', { map: words, combiner }, ['raw://a b a\nb a c'], { partitions: 2 });
     const outs = runMap(run);
     run.outputs.closeAll();
     const sums = Object.fromEntries(outs.flatMap((o) => readOutput(o.abs)) as [string, number][]);
@@ -141,7 +79,7 @@ describe('map phase', () => {
       }
       return null;
     };
-    const run = makeRun('map', { map: words, combiner }, ['raw://a a b c c d'], { partitions: 0 });
+    const run = inProcessRun('map', { map: words, combiner }, ['raw://a a b c c d'], { partitions: 0 });
     const [o] = runMap(run);
     run.outputs.closeAll();
     expect(readOutput(o.abs)).toEqual([
@@ -156,7 +94,7 @@ describe('map phase', () => {
     const mapInit: UserFunction = (entries) => {
       for (const _header of entries as Iterable<unknown>) break;
     };
-    const run = makeRun('map', { map: (e) => [[e, null]], mapInit }, ['raw://h\n1\n2\n3\n4'], {
+    const run = inProcessRun('map', { map: (e) => [[e, null]], mapInit }, ['raw://h\n1\n2\n3\n4'], {
       partitions: 0,
       statusInterval: 2,
     });
@@ -167,9 +105,9 @@ describe('map phase', () => {
   });
 
   it('refuses results that are not pairs, and async maps', () => {
-    const run = makeRun('map', { map: (e) => [e] }, ['raw://x'], {});
+    const run = inProcessRun('map', { map: (e) => [e] }, ['raw://x'], {});
     expect(() => runMap(run)).toThrow(/\[key, value\] pairs/);
-    const run2 = makeRun('map', { map: async () => [] }, ['raw://x'], {});
+    const run2 = inProcessRun('map', { map: async () => [] }, ['raw://x'], {});
     expect(() => runMap(run2)).toThrow(/synchronous/);
   });
 });
@@ -181,7 +119,7 @@ describe('reduce phase', () => {
         (out as { add(k: unknown, v: unknown): void }).add(k, v);
     };
     const text = Array.from({ length: 300 }, (_, i) => `k${(i * 37) % 100}`).join('\n');
-    const run = makeRun(
+    const run = inProcessRun(
       'reduce',
       { reduce, reduceReader: (s) => [...(s as Iterable<string>)].map((l) => [l, 1]) },
       [`raw://${text}`],
@@ -197,7 +135,7 @@ describe('reduce phase', () => {
   });
 
   it('always writes its output, even with no inputs', () => {
-    const run = makeRun('reduce', { reduce: () => [] }, [], {});
+    const run = inProcessRun('reduce', { reduce: () => [] }, [], {});
     const outs = runReduce(run);
     run.outputs.closeAll();
     expect(outs).toHaveLength(1);
