@@ -250,7 +250,6 @@ export function main(argv: readonly string[] = process.argv, io: DdfsIo = ddfsPr
     name: 'ddfs',
     build: (setExit) => buildProgram(io, setExit),
     io,
-    usageStatus: 2,
   });
 }
 

@@ -90,18 +90,19 @@ export interface ProgramRun {
   build: (setExit: (code: number) => void) => Command;
   /** Where error messages go. */
   io: Io;
-  /** The status of a usage error (commander has printed it); default: commander's own. */
-  usageStatus?: number;
 }
 
 /**
  * Parse `argv` and run the command; resolves with the exit status: help and version 0, a
- * usage error `usageStatus`, a {@link CliExit} its own (with its message), any other failure
+ * usage error 2 (as optparse and most Unix tools), a {@link CliExit} its own (with its message), any other failure
  * 1 with a one-line `name: message` (and the stack when DISCO_DEBUG is set).
  *
  * @example
- * const code = await runProgram(['node', 'ddfs', 'ls'], { name: 'ddfs', build, io, usageStatus: 2 });
+ * const code = await runProgram(['node', 'ddfs', 'ls'], { name: 'ddfs', build, io });
  */
+/** Exit status of a usage error (commander has printed it). */
+const USAGE_ERROR = 2;
+
 export async function runProgram(argv: readonly string[], run: ProgramRun): Promise<number> {
   const { name, io } = run;
   let code = 0;
@@ -115,7 +116,7 @@ export async function runProgram(argv: readonly string[], run: ProgramRun): Prom
     if (e instanceof CommanderError) {
       // Help and version are not failures (nor is a program alone, which prints its help).
       if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(e.code)) return 0;
-      return run.usageStatus ?? (e.exitCode || 2);
+      return USAGE_ERROR;
     }
     if (e instanceof CliExit) {
       // "not running" (`disco status`) is an answer, not an error of the program.

@@ -121,8 +121,9 @@ describe('disco command line against a fake master', () => {
     const help = await disco('--help');
     expect(help.code).toBe(0);
     expect(help.out.join('\n')).toMatch(/results \[options\] <job>/);
-    const bad = await disco('frobnicate');
-    expect(bad.code).not.toBe(0);
+    // Usage errors exit 2, as ddfs and the original's optparse do.
+    expect((await disco('frobnicate')).code).toBe(2);
+    expect((await disco('results')).code).toBe(2);
   });
 
   it('lists jobs, resolves @ and @?, prints results as key TAB value', async () => {
