@@ -46,9 +46,10 @@ describe('LocalNodeSupervisor', () => {
       `import fs from 'node:fs';
 const host = process.argv[process.argv.indexOf('--host') + 1];
 const log = ${JSON.stringify(dir)} + '/' + host + '.log';
+// Ready for SIGTERM before saying it runs: the test stops it as soon as it has said so.
+process.on('SIGTERM', () => { fs.appendFileSync(log, 'stopped\\n'); process.exit(0); });
 fs.appendFileSync(log, JSON.stringify(process.argv.slice(2)) + '\\n');
 if (fs.readFileSync(log, 'utf8').trim().split('\\n').length === 1) process.exit(3);
-process.on('SIGTERM', () => { fs.appendFileSync(log, 'stopped\\n'); process.exit(0); });
 setInterval(() => {}, 1000);
 `,
     );

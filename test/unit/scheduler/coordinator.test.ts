@@ -590,6 +590,7 @@ describe('coordinator: scale', () => {
         index: idx(s.node, 'reduce'),
       });
     expect(coordinatorStatus(c.state)).toBe('ready');
-    expect(performance.now() - t0).toBeLessThan(5000);
+    // A guard against quadratic blow-ups, not a benchmark (~2.6 s alone; the machine may be loaded).
+    expect(performance.now() - t0).toBeLessThan(20_000);
   });
 });

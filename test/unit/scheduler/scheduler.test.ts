@@ -393,7 +393,8 @@ describe('scheduler: scale', () => {
     expect(ended).toBe(52_000);
     expect(queuedCount(s.state)).toBe(0);
     expect(checkSchedulerInvariants(s.state)).toEqual([]);
-    expect(ms).toBeLessThan(10_000);
+    // A guard against quadratic blow-ups (minutes), not a benchmark: ~2.5 s alone, 11 s seen under load.
+    expect(ms).toBeLessThan(30_000);
   });
 });
 
