@@ -5,23 +5,25 @@
  * no record is ever split across chunks. Chunks are spilled to temporary files, so memory
  * stays bounded whatever the input size, and a chunk can be re-sent when a push is retried.
  *
- * Speed: text lines (the default reader) are encoded straight from the input bytes into
- * MessagePack, without making a JavaScript string of each line; hunks are written (and, when
- * asked for, compressed) on the libuv thread pool, several at a time, while the next ones are
- * built. The chunk size counts bytes as stored (compressed, if so), as the original; hunks
- * still being compressed are counted with the compression ratio seen so far.
+ * Speed: text lines (the default reader, {@link chunkLines}) are encoded straight from the
+ * input bytes into MessagePack, without making a JavaScript string of each line, one block
+ * of lines per hunk on worker threads (line-hunks.ts) while this thread reads and writes;
+ * each hunk is written with one `writev`. Other records ({@link chunkRecords}) are built
+ * here and compressed, when asked for, on the libuv thread pool, several hunks at a time.
+ * The chunk size counts bytes as stored (compressed, if so), as the original; hunks still
+ * being compressed by the thread pool are counted with the compression ratio seen so far.
  *
  * @example
  * for await (const c of chunkLines(stream, { chunkSize: 64 << 20, dir })) push(c.file);
  */
 
-import { isUtf8 } from 'node:buffer';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline, Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { HUNK_HEADER, HUNK_SIZE, type KV, packValue, RECORD_VERSION } from '../../protocol/record-stream.js';
+import { defaultEncoders, type LineHunk, LineHunkPool } from './line-hunks.js';
 
 /** The original's default chunk size: 64 MiB. */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
@@ -153,7 +155,14 @@ export interface ChunkerOptions {
   compression?: number;
   /** Hunks compressed at once (default 4). */
   parallel?: number;
+  /**
+   * {@link chunkLines}: worker threads building hunks (default: one per core beyond two, at
+   * most 4; 0 = on this thread). Small inputs never start any.
+   */
+  encoders?: number;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** The header of a hunk. */
 function hunkHeader(compressed: boolean, crc: number, len: number): Buffer {
@@ -183,13 +192,12 @@ class ChunkWriter {
   written = 0;
   records = 0;
   private inflightRaw = 0;
+  /** Bytes of hunks from {@link addHunk} not written yet. */
+  private pendingHunks = 0;
   /** Compressed / uncompressed bytes so far (for sizing hunks still in flight). */
   private ratio = 1;
   private rawDone = 0;
   private zDone = 0;
-
-  /** Input bytes handled by one {@link addLines} call. */
-  private readonly piece: number;
 
   constructor(
     readonly file: string,
@@ -201,92 +209,45 @@ class ChunkWriter {
   ) {
     this.fh = fs.open(file, 'w');
     this.fh.catch(() => undefined);
-    this.piece = Math.min(256 * 1024, hunkSize);
-    this.body = this.newBody();
+    // Taken when the first record comes: chunks of whole hunks (addHunk) need none.
+    this.body = EMPTY;
   }
 
-  /** A hunk buffer: room for a full hunk plus the staging area of one more piece of lines. */
+  /** A hunk buffer: room for a full hunk and its last record (larger records grow it). */
   private newBody(): Buffer {
-    return this.pool.pop() ?? Buffer.allocUnsafe(this.hunkSize + 3 * this.piece + 64);
+    return this.pool.pop() ?? Buffer.allocUnsafe(this.hunkSize + 64 * 1024);
   }
 
   /** Compressed size so far, counting hunks not yet written at the current ratio. */
   size(): number {
-    return this.written + Math.round(this.inflightRaw * this.ratio);
+    return this.written + this.pendingHunks + Math.round(this.inflightRaw * this.ratio);
+  }
+
+  /** Append a hunk built elsewhere (line-hunks.ts); waits while too many writes are queued. */
+  async addHunk(h: LineHunk): Promise<void> {
+    this.records += h.records;
+    this.pendingHunks += h.bytes.length;
+    const written = this.lastWrite.then(async () => {
+      await this.write(h.bytes);
+      this.pendingHunks -= h.bytes.length;
+      h.release();
+    });
+    written.catch(() => undefined);
+    this.lastWrite = written;
+    this.inflight.push(written);
+    while (this.inflight.length > this.parallel) await this.inflight.shift();
   }
 
   /** Room for `n` more bytes in the hunk body. */
   private room(n: number): void {
     if (this.off + n <= this.body.length) return;
+    if (this.body === EMPTY) {
+      this.body = this.newBody();
+      if (n <= this.body.length) return;
+    }
     const bigger = Buffer.allocUnsafe(Math.max(this.body.length * 2, this.off + n));
     this.body.copy(bigger, 0, 0, this.off);
     this.body = bigger;
-  }
-
-  /** The msgpack `str` header of an `n`-byte string at `o`; returns the offset after it. */
-  private static header(b: Buffer, o: number, n: number): number {
-    if (n < 32) {
-      b[o] = 0xa0 | n;
-      return o + 1;
-    }
-    if (n < 0x100) {
-      b[o] = 0xd9;
-      b[o + 1] = n;
-      return o + 2;
-    }
-    if (n < 0x10000) {
-      b[o] = 0xda;
-      b.writeUInt16BE(n, o + 1);
-      return o + 3;
-    }
-    b[o] = 0xdb;
-    b.writeUInt32BE(n, o + 1);
-    return o + 5;
-  }
-
-  /**
-   * Records `[line, null]` for the lines of `src[start..end)` (`end` just after a `\n`), up to
-   * one piece of input at a time; returns where it stopped.
-   *
-   * The piece is first copied into the hunk buffer past the space its records can take (a
-   * record is at most twice its line with the newline), then each line is moved into place
-   * with `copyWithin`: one native copy per line and no allocation.
-   */
-  addLines(src: Buffer, start: number, end: number): number {
-    let stop = end;
-    if (end - start > this.piece) {
-      stop = src.lastIndexOf(0x0a, start + this.piece - 1) + 1;
-      if (stop <= start) stop = src.indexOf(0x0a, start) + 1; // one line longer than a piece
-    }
-    const len = stop - start;
-    if (!isUtf8(src.subarray(start, stop))) {
-      // Decoded (replacement characters) and re-encoded, as lineRecords does.
-      for (let p = start; p < stop; ) {
-        const nl = src.indexOf(0x0a, p);
-        this.add(src.subarray(p, nl).toString('utf8'), null);
-        p = nl + 1;
-      }
-      return stop;
-    }
-    const staged = this.off + 2 * len + 16;
-    this.room(staged + len - this.off);
-    const b = this.body;
-    src.copy(b, staged, start, stop);
-    let o = this.off;
-    let records = 0;
-    for (let p = staged; p < staged + len; ) {
-      const nl = b.indexOf(0x0a, p);
-      const n = nl - p;
-      o = ChunkWriter.header(b, o, n);
-      b.copyWithin(o, p, nl);
-      o += n;
-      b[o++] = 0xc0;
-      p = nl + 1;
-      records++;
-    }
-    this.off = o;
-    this.records += records;
-    return stop;
   }
 
   /** Any record. */
@@ -310,7 +271,7 @@ class ChunkWriter {
     if (this.off === 0) return;
     const buffer = this.body;
     const raw = buffer.subarray(0, this.off);
-    this.body = this.newBody();
+    this.body = EMPTY;
     this.off = 0;
     const crc = zlib.crc32(raw);
     const compressed = this.level > 0;
@@ -371,7 +332,8 @@ class Rotator {
   private index = 0;
   current: ChunkWriter | null = null;
   private readonly limit: number;
-  private readonly hunk: number;
+  /** Uncompressed size at which hunks are cut. */
+  readonly hunk: number;
   private readonly pool: Buffer[] = [];
 
   constructor(private readonly opts: ChunkerOptions) {
@@ -448,47 +410,84 @@ async function* handOut(c: ChunkFile, opts: ChunkerOptions): AsyncGenerator<Chun
 /**
  * Chunks of text lines: one record `[line, null]` per line (UTF-8, without its `\n`; a last
  * line without newline counts), the same records as {@link lineRecords} gives, built
- * directly from the bytes.
+ * directly from the bytes. The input is cut into blocks of whole lines of about one hunk;
+ * each block becomes a hunk on a worker thread (line-hunks.ts) while the next blocks are
+ * read, and the hunks are written in order. Inputs of a few hunks are encoded on this
+ * thread: starting workers would cost more.
  */
 export async function* chunkLines(
   input: AsyncIterable<Buffer>,
   opts: ChunkerOptions,
 ): AsyncGenerator<ChunkFile> {
   const rot = new Rotator(opts);
-  let rest: Buffer = Buffer.alloc(0);
-  /** Records of the complete lines of `buf[pos..end)` (end just after a `\n`). */
-  const lines = async function* (buf: Buffer, pos: number, end: number): AsyncGenerator<ChunkFile> {
-    while (pos < end) {
+  // A block's records are a little larger than its text: cut blocks a bit below a hunk.
+  const pool = new LineHunkPool({
+    level: opts.compression ?? DEFAULT_CHUNK_COMPRESSION,
+    capacity: Math.max(512, Math.floor(rot.hunk * 0.95)),
+  });
+  const encoders = opts.encoders ?? defaultEncoders();
+  let blocks = 0;
+  const queue: Promise<LineHunk>[] = [];
+  // Hunks are written before they pile up: a few blocks in flight per worker.
+  const written = async function* (max: number): AsyncGenerator<ChunkFile> {
+    while (queue.length > max) {
+      const h = await (queue.shift() as Promise<LineHunk>);
       if (rot.full()) yield* handOut(await rot.finish(), opts);
-      const w = rot.writer();
-      pos = w.addLines(buf, pos, end);
-      if (w.hunkFull()) await w.seal();
+      await rot.writer().addHunk(h);
     }
+  };
+  let work = pool.take();
+  let at = pool.inputAt(work);
+  let cap = pool.capacityOf(work);
+  let len = 0;
+  /** A work buffer of at least `capacity` holding `work`'s text from `from` on. */
+  const moveTo = (capacity: number, from: number) => {
+    const next = pool.take(capacity);
+    const nextAt = pool.inputAt(next);
+    work.copy(next, nextAt, at + from, at + len);
+    len -= from;
+    work = next;
+    at = nextAt;
+    cap = pool.capacityOf(next);
+  };
+  /** Encode the first `upTo` bytes of text (whole lines); the rest starts the next block. */
+  const send = (upTo: number) => {
+    const full = work;
+    moveTo(len - upTo, upTo);
+    if (++blocks === 5 && encoders > 0) pool.startWorkers(encoders);
+    const hunk = pool.encode(full, upTo);
+    // Awaited in order later; a failure meanwhile is not an unhandled rejection.
+    hunk.catch(() => undefined);
+    queue.push(hunk);
   };
   try {
     for await (const chunk of input) {
-      let from = 0;
-      if (rest.length > 0) {
-        // The line cut at the end of the previous piece: only it is copied.
-        const nl = chunk.indexOf(0x0a);
-        if (nl < 0) {
-          rest = Buffer.concat([rest, chunk]);
-          continue;
-        }
-        const head = Buffer.concat([rest, chunk.subarray(0, nl + 1)]);
-        yield* lines(head, 0, head.length);
-        from = nl + 1;
+      for (let from = 0; from < chunk.length; ) {
+        const take = Math.min(chunk.length - from, cap - len);
+        chunk.copy(work, at + len, from, from + take);
+        len += take;
+        from += take;
+        if (len < cap) break;
+        const nl = work.lastIndexOf(0x0a, at + len - 1) - at;
+        // One line longer than a block: a larger buffer for all of it.
+        if (nl < 0) moveTo(2 * cap, 0);
+        else send(nl + 1);
+        yield* written(pool.threaded ? 2 * encoders : 0);
       }
-      const last = chunk.lastIndexOf(0x0a);
-      if (last >= from) yield* lines(chunk, from, last + 1);
-      rest = Buffer.from(chunk.subarray(Math.max(from, last + 1)));
     }
-    if (rest.length > 0) {
-      const buf = Buffer.concat([rest, Buffer.from('\n')]);
-      yield* lines(buf, 0, buf.length);
+    if (len > 0) {
+      if (work[at + len - 1] !== 0x0a) {
+        if (len === cap) moveTo(cap + 1, 0);
+        work[at + len++] = 0x0a;
+      }
+      send(len);
     }
+    yield* written(0);
     if (rot.current) yield* handOut(await rot.finish(), opts);
   } finally {
+    // A failure leaves encodings running: wait for them so no worker outlives the call.
+    await Promise.allSettled(queue);
+    await pool.close();
     await rot.abort();
   }
 }

@@ -185,7 +185,7 @@ export function createDdfsHandler(deps: DdfsApiDeps) {
     const token = parseAuthToken(req.headers.authorization);
     const body = await deps.tags.op(p.tag, { type: 'get', attrib: p.attrib, token });
     // Ranges are honoured on tag bodies too (the Python client's `exists` reads one byte).
-    sendBody(req, res, Buffer.from(body), 'application/json');
+    sendBody(req, res, typeof body === 'string' ? Buffer.from(body) : body, 'application/json');
   }
 
   async function postTag(
@@ -203,7 +203,7 @@ export function createDdfsHandler(deps: DdfsApiDeps) {
     const body = query.get('delayed')
       ? await deps.tags.delayedUpdate(tag, value, nodup, token)
       : await deps.tags.op(tag, { type: 'update', urls: value, nodup, token });
-    json(res, JSON.parse(body));
+    json(res, JSON.parse(body.toString()));
   }
 
   async function putTag(req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> {
@@ -221,7 +221,7 @@ export function createDdfsHandler(deps: DdfsApiDeps) {
     );
     validTag(p.tag);
     const body = await deps.tags.op(p.tag, { type: 'put', field: p.attrib as Field, value, token });
-    json(res, JSON.parse(body));
+    json(res, JSON.parse(body.toString()));
   }
 
   async function deleteTag(req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> {
@@ -234,7 +234,7 @@ export function createDdfsHandler(deps: DdfsApiDeps) {
       p.attrib === 'all'
         ? await deps.tags.op(p.tag, { type: 'delete', token })
         : await deps.tags.op(p.tag, { type: 'delete_attrib', field: p.attrib, token });
-    json(res, JSON.parse(body));
+    json(res, JSON.parse(body.toString()));
   }
 
   async function listTags(res: ServerResponse, rest: string): Promise<void> {

@@ -68,7 +68,7 @@ export class NodeClient {
   }
 
   /** Write `!partial.<id>`; returns the volume. */
-  async putTag(host: string, id: string, data: string): Promise<string> {
+  async putTag(host: string, id: string, data: string | Uint8Array): Promise<string> {
     const r = await this.call(host, 'PUT', ['tagdata', id], data);
     return PutTagReplySchema.parse(await r!.json()).vol;
   }
@@ -119,7 +119,7 @@ export class NodeClient {
     host: string,
     method: string,
     parts: string[],
-    body?: string,
+    body?: string | Uint8Array,
     nullOn404 = false,
     timeoutMs = this.timeoutMs,
     signal?: AbortSignal,

@@ -32,20 +32,30 @@ export function encodeTag(t: TagContent): string {
 /**
  * Encoded replies per content object. Contents are never modified in place (a change makes a
  * new object), so a reply stays valid as long as its content lives; a tag of 100,000 blobs is
- * then serialized once per version rather than once per GET.
+ * then serialized once per version rather than once per GET, and kept as the bytes sent (a
+ * string would be copied into new bytes by every GET).
  */
-const secureBodies = new WeakMap<TagContent, string>();
+const secureBodies = new WeakMap<TagContent, Buffer>();
+/** Replies longer than this are kept (smaller ones are cheap to encode again). */
+const CACHED_REPLY = 64 * 1024;
 
 /** The form `GET /ddfs/tag/<tag>` returns (no tokens). */
 export function encodeTagSecure(t: TagContent): string {
+  return (
+    `{"version":1,"id":${JSON.stringify(t.id)},"last-modified":${JSON.stringify(t.lastModified)},` +
+    `"urls":${JSON.stringify(t.urls)},"user-data":${userJson(t.user)}}`
+  );
+}
+
+/** {@link encodeTagSecure} as sent: a string, or for a big tag its bytes encoded once. */
+export function secureReply(t: TagContent): string | Buffer {
   const hit = secureBodies.get(t);
   if (hit !== undefined) return hit;
-  const body =
-    `{"version":1,"id":${JSON.stringify(t.id)},"last-modified":${JSON.stringify(t.lastModified)},` +
-    `"urls":${JSON.stringify(t.urls)},"user-data":${userJson(t.user)}}`;
-  // Small tags are cheap to encode again: keep the memory for the big ones.
-  if (body.length > 64 * 1024) secureBodies.set(t, body);
-  return body;
+  const body = encodeTagSecure(t);
+  if (body.length <= CACHED_REPLY) return body;
+  const bytes = Buffer.from(body);
+  secureBodies.set(t, bytes);
+  return bytes;
 }
 
 /**

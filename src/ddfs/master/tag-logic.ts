@@ -25,7 +25,7 @@
  * - DELETE of a tag is authorized against its tokens (null when missing or unreadable).
  */
 import { urlToName } from '../names.js';
-import { encodeTagSecure, isUrlList, type TagContent } from './tag-content.js';
+import { isUrlList, secureReply, type TagContent } from './tag-content.js';
 
 /** A token from a request (null when the request had none). */
 export type Token = string | null;
@@ -56,6 +56,9 @@ export type TagRequest =
   | { type: 'delete_attrib'; field: Field; token: Caller }
   | { type: 'delete'; token: Caller };
 
+/** A reply body: JSON text, or (a big tag's GET) the bytes of it. */
+export type ReplyBody = string | Buffer;
+
 /** Errors with a defined reply (http.ts maps them to statuses). */
 export type TagError =
   | 'unauthorized'
@@ -67,8 +70,8 @@ export type TagError =
 
 /** What to do. */
 export type Outcome =
-  /** Answer `body` (JSON text); nothing changes. */
-  | { type: 'reply'; body: string }
+  /** Answer `body` (JSON text, or its bytes); nothing changes. */
+  | { type: 'reply'; body: ReplyBody }
   /** Nothing changes; answer the current tag replica URLs. */
   | { type: 'unchanged' }
   /** Write `content` as a new version; answer its replica URLs (or `"deleted"`). */
@@ -179,7 +182,7 @@ function clearField(c: TagContent, field: Field): TagContent {
 }
 
 function getAttrib(c: TagContent, attrib: GetAttrib, priv: Privilege): Outcome {
-  if (attrib === 'all') return { type: 'reply', body: encodeTagSecure(c) };
+  if (attrib === 'all') return { type: 'reply', body: secureReply(c) };
   if (attrib === 'urls') return { type: 'reply', body: JSON.stringify(c.urls) };
   if (attrib === 'read-token') return { type: 'reply', body: JSON.stringify(c.readToken) };
   if (attrib === 'write-token') {

@@ -31,6 +31,7 @@ import {
   decide,
   INTERNAL,
   type NewVersion,
+  type ReplyBody,
   type TagData,
   type TagRequest,
 } from './tag-logic.js';
@@ -44,7 +45,7 @@ export const TAG_IDLE_MS = 10 * 60_000;
 export const MAX_CACHED_TAGS = 20_000;
 
 interface Waiter {
-  resolve(body: string): void;
+  resolve(body: ReplyBody): void;
   reject(e: unknown): void;
 }
 
@@ -90,7 +91,7 @@ export class TagServer {
   }
 
   /** Run a request on a tag; resolves to the JSON reply body, rejects with a DdfsError. */
-  op(name: string, req: TagRequest): Promise<string> {
+  op(name: string, req: TagRequest): Promise<ReplyBody> {
     return this.run(name, (e) => this.apply(e, req));
   }
 
@@ -98,8 +99,8 @@ export class TagServer {
    * A `delayed=1` POST: buffered when the tag exists, otherwise a normal update. Resolves
    * after the flush that applied it.
    */
-  async delayedUpdate(name: string, urls: unknown, nodup: boolean, token: Caller): Promise<string> {
-    const r = await this.run(name, async (e): Promise<{ now: string } | { later: Promise<string> }> => {
+  async delayedUpdate(name: string, urls: unknown, nodup: boolean, token: Caller): Promise<ReplyBody> {
+    const r = await this.run(name, async (e): Promise<{ now: ReplyBody } | { later: Promise<ReplyBody> }> => {
       await this.ensureLoaded(e);
       const data = e.data!;
       if (data.kind !== 'ok') return { now: await this.apply(e, { type: 'update', urls, nodup, token }) };
@@ -110,7 +111,7 @@ export class TagServer {
       const group = e.delayed.get(nodup) ?? { urls: [], waiters: [] };
       group.urls = bufferDelayed(group.urls.length > 0 ? group.urls : undefined, urls);
       e.delayed.set(nodup, group);
-      const later = new Promise<string>((resolve, reject) => group.waiters.push({ resolve, reject }));
+      const later = new Promise<ReplyBody>((resolve, reject) => group.waiters.push({ resolve, reject }));
       if (!e.flushTimer) {
         e.flushTimer = setTimeout(() => {
           this.run(name, (x) => this.flush(x)).catch((err) =>
@@ -264,7 +265,7 @@ export class TagServer {
     }
   }
 
-  private async apply(e: Entry, req: TagRequest): Promise<string> {
+  private async apply(e: Entry, req: TagRequest): Promise<ReplyBody> {
     await this.prepare(e);
     const data = e.data!;
     const out = decide(data, req, await this.newVersion(e, data));

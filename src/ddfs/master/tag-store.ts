@@ -115,6 +115,8 @@ export class TagStore {
 
   /** Write version `id` with content `text` to K nodes (see the module comment). */
   async write(id: string, text: string): Promise<Written> {
+    // Encoded once for every node (a big tag's text is tens of MiB).
+    const bytes = Buffer.from(text);
     const ok: { host: string; vol: string }[] = [];
     const tried = new Set<string>();
     for (;;) {
@@ -126,7 +128,7 @@ export class TagStore {
         if (ok.length < this.repl.minK) throw new DdfsError('replication_failed');
         break;
       }
-      const results = await Promise.allSettled(targets.map((h) => this.nodes.putTag(h, id, text)));
+      const results = await Promise.allSettled(targets.map((h) => this.nodes.putTag(h, id, bytes)));
       results.forEach((r, i) => {
         tried.add(targets[i]);
         if (r.status === 'fulfilled') ok.push({ host: targets[i], vol: r.value });

@@ -60,7 +60,6 @@ export async function startPutServer(opts: PutServerOptions): Promise<PutServer>
   const gate = new Gate(opts.maxActive ?? 3, opts.maxQueued ?? 100, opts.maxWaitMs ?? 60_000);
 
   const server = http.createServer((req, res) => {
-    res.setHeader('Connection', 'close');
     handle(req, res).catch((e) => {
       log.warn({ err: e, url: req.url }, 'DDFS PUT request failed');
       if (!res.headersSent) text(res, 500, `Internal server error: ${errorMessage(e)}`);
@@ -74,7 +73,10 @@ export async function startPutServer(opts: PutServerOptions): Promise<PutServer>
     let raw = (req.url ?? '/').split('?')[0];
     const proxied = PROXY_PREFIX.exec(raw);
     if (proxied) raw = proxied[1];
+    // The master's many small calls reuse their connections (a new one per call cost more
+    // than the call); a blob upload is one long request, and its connection goes with it.
     if (raw.startsWith(INTERNAL_PREFIX)) return internal(req, res, raw);
+    res.setHeader('Connection', 'close');
     if (!raw.startsWith('/ddfs/')) return drain(req, res, 404, 'Not found.');
     if (req.method !== 'PUT') return drain(req, res, 501, 'Method not supported');
     const obj = decode(raw.slice('/ddfs/'.length));
