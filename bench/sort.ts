@@ -2,8 +2,10 @@
  * Benchmark of the reduce side of `sort: true`: a reduce task (kvgroup + sum, as in the word
  * count) over record files holding BENCH_SORT_RECORDS records (default 10 million; string keys,
  * BENCH_SORT_KEYS distinct, default 1 million; small integer values), with a sort buffer of
- * BENCH_SORT_BUFFER bytes (default 16 MiB). Runs the worker's own reduce machinery in a fresh
- * process and reports its time, CPU time, peak RSS, runs and bytes spilled.
+ * BENCH_SORT_BUFFER bytes (default 16 MiB). With BENCH_SORT_BINARY=1 keys and values are
+ * Buffers instead (the UTF-8 of the word and of the count), as an external program's map
+ * outputs. Runs the worker's own reduce machinery in a fresh process and reports its time, CPU
+ * time, peak RSS, runs and bytes spilled.
  *
  * Usage: node scripts/run-ts.mjs bench/sort.ts
  */
@@ -19,8 +21,9 @@ import { inProcessRun } from '../test/unit/worker/task-run-fixture.js';
 const RECORDS = Number(process.env.BENCH_SORT_RECORDS ?? 10_000_000);
 const KEYS = Number(process.env.BENCH_SORT_KEYS ?? 1_000_000);
 const BUFFER = Number(process.env.BENCH_SORT_BUFFER ?? 16 << 20);
+const BINARY = process.env.BENCH_SORT_BINARY === '1';
 const FILES = 4;
-const DIR = path.join(PACKAGE_ROOT, 'bench', 'out', `sort-${RECORDS}-${KEYS}`);
+const DIR = path.join(PACKAGE_ROOT, 'bench', 'out', `sort-${RECORDS}-${KEYS}${BINARY ? '-binary' : ''}`);
 
 /** Map-output-like files: compressed record streams of [word, count]. */
 function generate(): void {
@@ -40,7 +43,11 @@ function generate(): void {
     const w = new RecordWriter((h) => {
       writeSync(fd, h);
     });
-    for (let i = 0; i < RECORDS / FILES; i++) w.write(vocab[Math.floor(rnd() * KEYS)], 1 + (i & 3));
+    for (let i = 0; i < RECORDS / FILES; i++) {
+      const [word, count] = [vocab[Math.floor(rnd() * KEYS)], 1 + (i & 3)];
+      if (BINARY) w.write(Buffer.from(word), Buffer.from(String(count)));
+      else w.write(word, count);
+    }
     w.close();
     closeSync(fd);
   }
@@ -51,7 +58,14 @@ function reduceRun(inputs: string[]): ReturnType<typeof inProcessRun> {
   const reduce = function* (iter: Iterable<[string, number]>) {
     for (const [w, counts] of kvgroup(iter)) yield [w, sum(counts)];
   };
-  return inProcessRun('reduce', { reduce: reduce as never }, inputs, {
+  const reduceBinary = function* (iter: Iterable<[Buffer, Buffer]>) {
+    for (const [w, counts] of kvgroup(iter)) {
+      let n = 0;
+      for (const c of counts) n += Number(c.toString());
+      yield [w.toString(), n];
+    }
+  };
+  return inProcessRun('reduce', { reduce: (BINARY ? reduceBinary : reduce) as never }, inputs, {
     sort: true,
     sortBufferSize: BUFFER,
     statusInterval: 0,
@@ -85,7 +99,8 @@ function main(): void {
   const r = JSON.parse(out) as { secs: number; cpu: number; rssMb: number; sorted: string };
   const mb = (n: number) => (n / 1024 / 1024).toFixed(0);
   console.log(
-    `reduce with sort, ${(RECORDS / 1e6).toFixed(1)} M records (${(KEYS / 1e6).toFixed(1)} M keys), ` +
+    `reduce with sort, ${(RECORDS / 1e6).toFixed(1)} M records (${(KEYS / 1e6).toFixed(1)} M ` +
+      `${BINARY ? 'binary ' : ''}keys), ` +
       `sort buffer ${mb(BUFFER)} MiB: ${r.secs.toFixed(1)} s (${(RECORDS / r.secs / 1000).toFixed(0)}k records/s), ` +
       `CPU ${r.cpu.toFixed(1)} s, peak RSS ${r.rssMb.toFixed(0)} MB; ${r.sorted}`,
   );

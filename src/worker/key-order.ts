@@ -51,6 +51,7 @@ export function compareKeys(a: unknown, b: unknown): number {
   if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
   if (typeof a === 'number' && typeof b === 'number' && !Number.isNaN(a) && !Number.isNaN(b))
     return a < b ? -1 : a > b ? 1 : 0;
+  if (a instanceof Uint8Array && b instanceof Uint8Array) return compareBinary(a, b);
   const ra = rank(a);
   const rb = rank(b);
   if (ra !== rb) return ra - rb;
@@ -65,7 +66,7 @@ export function compareKeys(a: unknown, b: unknown): number {
     case RANK_STRING:
       return (a as string) < (b as string) ? -1 : (a as string) > (b as string) ? 1 : 0;
     case RANK_BINARY:
-      return Buffer.compare(asBuffer(a as Uint8Array), asBuffer(b as Uint8Array));
+      return compareBinary(a as Uint8Array, b as Uint8Array);
     case RANK_DATE:
       return compareNumeric((a as Date).getTime(), (b as Date).getTime());
     case RANK_ARRAY: {
@@ -94,6 +95,22 @@ function compareNumeric(a: number | bigint, b: number | bigint): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/**
+ * Bytewise order of binary keys, as `Buffer.compare` (-1, 0 or 1; on a common prefix the
+ * shorter first). Short keys are compared here: cheaper than a call into native code.
+ */
+export function compareBinary(a: Uint8Array, b: Uint8Array): number {
+  const la = a.length;
+  const lb = b.length;
+  const n = Math.min(la, lb);
+  if (n > 64) return Buffer.compare(asBuffer(a), asBuffer(b));
+  for (let i = 0; i < n; i++) {
+    const d = a[i] - b[i];
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return la < lb ? -1 : la > lb ? 1 : 0;
+}
+
 function asBuffer(u: Uint8Array): Buffer {
   return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }
@@ -101,6 +118,8 @@ function asBuffer(u: Uint8Array): Buffer {
 /** True when two keys compare equal (what `kvgroup` groups by). */
 export function keysEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
+  if (a instanceof Uint8Array && b instanceof Uint8Array)
+    return a.length === b.length && compareBinary(a, b) === 0;
   return compareKeys(a, b) === 0;
 }
 

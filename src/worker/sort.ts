@@ -18,8 +18,10 @@
  * prefix and the record's index, and only records with equal prefixes are compared in full
  * (bytewise, as UTF-8 orders like UTF-16 below U+D000). The merge compares a prefix of the
  * decoded keys first too ({@link keyPrefix}). Records are what the record format gives back
- * (as after any spill), in the order of `compareKeys`. Buffers with other keys hold objects
- * and sort with `compareKeys`.
+ * (as after any spill), in the order of `compareKeys`. Buffer keys (what external programs
+ * give) take the same path: held encoded, prefixed by their first bytes ({@link bytesPrefix})
+ * and compared bytewise, as `compareKeys` orders them. Buffers with other keys (or with both
+ * strings and Buffers) hold objects and sort with `compareKeys`.
  *
  * @example
  * for (const [k, v] of externalSort(records, { bufferSize: 64 << 20, tmpDir })) ...
@@ -27,14 +29,16 @@
 import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import {
+  DETACHED_BYTES,
   FileSource,
   HunkReader,
   type KV,
   PackBuffer,
   RecordWriter,
+  unpackDetached,
   unpackValues,
 } from '../protocol/record-stream.js';
-import { compareKeys, estimateSize } from './key-order.js';
+import { compareBinary, compareKeys, estimateSize } from './key-order.js';
 
 export interface ExternalSortOptions {
   /**
@@ -110,6 +114,19 @@ export function utf8Prefix(b: Uint8Array, at: number, end: number): number {
     }
     p = p * 256 + c;
   }
+  for (; i < 6; i++) p *= 256;
+  return p;
+}
+
+/**
+ * The same promise as {@link keyPrefix} for a binary key, the bytes `b[at, end)` (binary keys
+ * order bytewise): its first six bytes, missing bytes counting as 0.
+ */
+export function bytesPrefix(b: Uint8Array, at: number, end: number): number {
+  const n = Math.min(end - at, 6);
+  let p = 0;
+  let i = 0;
+  for (; i < n; i++) p = p * 256 + b[at + i];
   for (; i < 6; i++) p *= 256;
   return p;
 }
@@ -221,20 +238,30 @@ function encodable(v: unknown): boolean {
     case 'object': {
       if (v === null || Array.isArray(v)) return true;
       const proto = Object.getPrototypeOf(v);
-      return proto === Object.prototype || proto === null;
+      return proto === Object.prototype || proto === null || isNodeBuffer(v);
     }
     default:
       return false;
   }
 }
 
+/** A Node Buffer (not another typed array): MessagePack gives it back as it is, a Buffer. */
+function isNodeBuffer(v: unknown): v is Buffer {
+  return v instanceof Uint8Array && v.constructor === Buffer;
+}
+
+/** What the keys of encoded records are (a sort buffer, a run file): one kind at a time. */
+type KeyKind = 'string' | 'binary' | 'mixed';
+
 /**
- * Records held in memory. While every key is a string (and every value plain data), records
- * are kept encoded — MessagePack, as in a run file — in one buffer outside the JavaScript heap,
- * with per-record offsets, key prefixes and a flag for keys whose UTF-8 bytes order like their
- * UTF-16 units (no character from U+D000 up: then equal prefixes are settled by comparing
- * bytes). That is compact, costs the garbage collector nothing, and spilling is copying bytes.
- * Anything else turns the buffer (and the buffers after it) into arrays of keys and values.
+ * Records held in memory. While every key is a string, or every key a Buffer (and every value
+ * plain data or a Buffer), records are kept encoded — MessagePack, as in a run file — in one
+ * buffer outside the JavaScript heap, with per-record offsets, key prefixes and a flag for keys
+ * whose bytes order like the keys (binary keys; strings without a character from U+D000 up,
+ * whose UTF-8 bytes order like their UTF-16 units): equal prefixes are then settled by
+ * comparing bytes. That is compact, costs the garbage collector nothing, and spilling is
+ * copying bytes. Any other key (or a key of the other kind) turns the buffer (and the buffers
+ * after it) into arrays of keys and values.
  */
 class SortBuffer {
   /** Bytes counted against the buffer size. */
@@ -243,6 +270,10 @@ class SortBuffer {
   n = 0;
   /** Objects mode: keys and values (null in encoded mode). */
   keys: unknown[] | null = null;
+  /** Encoded mode: the kind of every key held (null while empty). */
+  keyKind: 'string' | 'binary' | null = null;
+  /** Encoded mode: some key or value is binary (see {@link records}). */
+  binary = false;
   values: unknown[] = [];
   /** Encoded mode. */
   readonly data: PackBuffer;
@@ -265,6 +296,8 @@ class SortBuffer {
     this.n = 0;
     this.bytes = 0;
     this.data.off = 0;
+    this.keyKind = null;
+    this.binary = false;
     this.keys = objects ? [] : null;
     this.values = [];
   }
@@ -274,10 +307,23 @@ class SortBuffer {
     return this.keys !== null;
   }
 
+  /** What the keys of a run of these records are. */
+  get runKind(): KeyKind {
+    return this.keys !== null ? 'mixed' : (this.keyKind ?? 'string');
+  }
+
   add(key: unknown, value: unknown): void {
     if (this.keys === null) {
-      if (typeof key === 'string' && encodable(value)) {
-        this.addEncoded(key, value);
+      const kind = this.keyKind;
+      if (typeof key === 'string') {
+        if (kind !== 'binary' && encodable(value)) {
+          this.keyKind = 'string';
+          this.addEncoded(key, value, false);
+          return;
+        }
+      } else if (kind !== 'string' && isNodeBuffer(key) && encodable(value)) {
+        this.keyKind = 'binary';
+        this.addEncoded(key, value, true);
         return;
       }
       this.toObjects();
@@ -288,7 +334,7 @@ class SortBuffer {
     this.bytes += RECORD_OVERHEAD + estimateSize(key) + estimateSize(value);
   }
 
-  private addEncoded(key: string, value: unknown): void {
+  private addEncoded(key: string | Buffer, value: unknown, binary: boolean): void {
     const i = this.n;
     if (i + 1 >= this.start.length) this.grow();
     const d = this.data;
@@ -298,25 +344,34 @@ class SortBuffer {
     const e = d.off;
     const buf = d.buf;
     const h = buf[s];
-    const at = s + (h < 0xc0 ? 1 : h === 0xd9 ? 2 : h === 0xda ? 3 : 5);
+    // After the header: fixstr, str8/bin8, str16/bin16, str32/bin32.
+    const at = s + (h < 0xc0 ? 1 : h === 0xd9 || h === 0xc4 ? 2 : h === 0xda || h === 0xc5 ? 3 : 5);
     this.keyAt[i] = at;
     this.keyEnd[i] = e;
-    // Plain: no byte from 0xed up (no character from U+D000 up). Exact: plain, at most five
-    // bytes, none of them 0 (the prefix is then the whole key).
+    // Plain: the bytes order like the key (binary; a string without a byte from 0xed up, i.e.
+    // no character from U+D000 up). Exact: plain, at most five bytes, none of them 0 (the
+    // prefix is then the whole key).
     let plain = 1;
     let zero = false;
-    for (let j = at; j < e; j++) {
-      const b = buf[j];
-      if (b >= 0xed) {
-        plain = 0;
-        break;
+    if (binary) {
+      if (e - at <= 5) for (let j = at; j < e; j++) if (buf[j] === 0) zero = true;
+      this.prefix[i] = bytesPrefix(buf, at, e);
+    } else {
+      for (let j = at; j < e; j++) {
+        const b = buf[j];
+        if (b >= 0xed) {
+          plain = 0;
+          break;
+        }
+        if (b === 0) zero = true;
       }
-      if (b === 0) zero = true;
+      this.prefix[i] = utf8Prefix(buf, at, e);
     }
     this.plain[i] = plain;
-    this.prefix[i] = utf8Prefix(buf, at, e);
     this.exact[i] = plain === 1 && !zero && e - at <= 5 ? 1 : 0;
     d.pack(value);
+    const v = d.buf[e];
+    if (binary || (v >= 0xc4 && v <= 0xc6)) this.binary = true;
     this.n = i + 1;
     this.start[i + 1] = d.off;
     this.bytes += d.off - s + INDEX_BYTES;
@@ -336,7 +391,7 @@ class SortBuffer {
     this.exact = more(this.exact, new Uint8Array(n));
   }
 
-  /** Decode what is held into keys and values (a key that is not a string arrived). */
+  /** Decode what is held into keys and values (a key of another kind arrived). */
   private toObjects(): void {
     const keys: unknown[] = [];
     const values: unknown[] = [];
@@ -458,14 +513,22 @@ class SortBuffer {
     const sorted = new PackBuffer(72 * 1024);
     const src = this.data.buf;
     const start = this.start;
+    // Binary keys and values are decoded as views of a copy of a few KiB, as readers do.
+    const binary = this.binary;
+    const piece = binary ? DETACHED_BYTES : 64 * 1024;
     let i = 0;
     while (i < order.length) {
       sorted.off = 0;
-      while (i < order.length && sorted.off < 64 * 1024) {
-        const j = order[i++];
+      while (i < order.length && sorted.off < piece) {
+        const j = order[i];
+        // A big record is decoded alone: small values must not keep it alive.
+        if (binary && sorted.off > 0 && start[j + 1] - start[j] >= piece) break;
+        i++;
         sorted.append(src, start[j], start[j + 1]);
       }
-      const vals = unpackValues(sorted.buf.subarray(0, sorted.off));
+      const vals = binary
+        ? unpackDetached(sorted.buf, 0, sorted.off)
+        : unpackValues(sorted.buf.subarray(0, sorted.off));
       for (let k = 0; k < vals.length; k += 2) yield [vals[k], vals[k + 1]];
     }
   }
@@ -508,8 +571,8 @@ class SortBuffer {
 /** A run file on disk. */
 interface Run {
   file: string;
-  /** Every key in it is a string. */
-  strings: boolean;
+  /** Every key in it is a string, every key a Buffer, or anything. */
+  keys: KeyKind;
 }
 
 /** Sort `records` by key (see module docs); yields `[key, value]` pairs in order. */
@@ -537,11 +600,11 @@ export function* externalSort(
       // already removed
     }
   };
-  const spill = (records: RecordSource, strings: boolean): Run => {
+  const spill = (records: RecordSource, keys: KeyKind): Run => {
     stats.runs++;
     const file = newRun();
     stats.bytesSpilled += writeRun(records, file, hunkBytes);
-    return { file, strings };
+    return { file, keys };
   };
   try {
     let objects = false;
@@ -552,7 +615,7 @@ export function* externalSort(
       stats.records++;
       if (buf.bytes >= opts.bufferSize) {
         objects = buf.objects;
-        runs.push(spill(buf.source(buf.order()), !objects));
+        runs.push(spill(buf.source(buf.order()), buf.runKind));
         buf.reset(objects);
         opts.onSpill?.(runs.length);
       }
@@ -563,7 +626,7 @@ export function* externalSort(
       yield* last.records(last.order());
       return;
     }
-    if (buf.n > 0) runs.push(spill(buf.source(buf.order()), !buf.objects));
+    if (buf.n > 0) runs.push(spill(buf.source(buf.order()), buf.runKind));
     buf = null;
     while (runs.length > fanIn) {
       stats.mergePasses++;
@@ -576,12 +639,7 @@ export function* externalSort(
         }
         const merger = new Merger(group, drop, sliceBytes);
         try {
-          next.push(
-            spill(
-              merger,
-              group.every((r) => r.strings),
-            ),
-          );
+          next.push(spill(merger, commonKind(group)));
         } finally {
           merger.close();
         }
@@ -601,6 +659,12 @@ export function* externalSort(
   } finally {
     for (const p of [...live]) drop(p);
   }
+}
+
+/** The kind of the keys of all `runs`. */
+function commonKind(runs: Run[]): KeyKind {
+  const k = runs.length > 0 ? runs[0].keys : 'mixed';
+  return runs.every((r) => r.keys === k) ? k : 'mixed';
 }
 
 /**
@@ -638,7 +702,7 @@ function writeRun(records: RecordSource, file: string, hunkBytes: number): numbe
 class RunCursor {
   key: unknown = undefined;
   value: unknown = undefined;
-  /** {@link keyPrefix} of the key (string runs only). */
+  /** {@link keyPrefix} or {@link bytesPrefix} of the key (string or binary runs only). */
   prefix = 0;
   done = false;
   private vals: unknown[] = [];
@@ -649,7 +713,7 @@ class RunCursor {
     readonly index: number,
     private readonly src: FileSource,
     url: string,
-    private readonly strings: boolean,
+    private readonly keys: KeyKind,
     sliceBytes: number,
   ) {
     this.hunks = new HunkReader(src, { url, sliceBytes });
@@ -673,7 +737,8 @@ class RunCursor {
     this.key = k;
     this.value = this.vals[this.i + 1];
     this.i += 2;
-    if (this.strings) this.prefix = keyPrefix(k as string);
+    if (this.keys === 'string') this.prefix = keyPrefix(k as string);
+    else if (this.keys === 'binary') this.prefix = bytesPrefix(k as Buffer, 0, (k as Buffer).length);
     return true;
   }
 
@@ -694,7 +759,7 @@ class Merger implements RecordSource {
   /** `tree[0]` is the winner's cursor index, `tree[1..k)` the losers of each match. */
   private readonly tree: Int32Array;
   private readonly k: number;
-  private readonly strings: boolean;
+  private readonly keys: KeyKind;
   private started = false;
 
   constructor(
@@ -703,11 +768,11 @@ class Merger implements RecordSource {
     sliceBytes: number,
   ) {
     this.k = runs.length;
-    this.strings = runs.every((r) => r.strings);
+    this.keys = commonKind(runs);
     this.cursors = [];
     try {
       for (let i = 0; i < runs.length; i++) {
-        const c = new RunCursor(i, new FileSource(runs[i].file), runs[i].file, this.strings, sliceBytes);
+        const c = new RunCursor(i, new FileSource(runs[i].file), runs[i].file, this.keys, sliceBytes);
         this.cursors.push(c);
         if (!c.advance()) this.finish(c);
       }
@@ -724,7 +789,9 @@ class Merger implements RecordSource {
     if (a.done) return false;
     if (b.done) return true;
     let c: number;
-    if (this.strings) c = compareStrings(a.prefix, a.key as string, b.prefix, b.key as string);
+    if (this.keys === 'string') c = compareStrings(a.prefix, a.key as string, b.prefix, b.key as string);
+    else if (this.keys === 'binary')
+      c = a.prefix !== b.prefix ? a.prefix - b.prefix : compareBinary(a.key as Buffer, b.key as Buffer);
     else c = compareKeys(a.key, b.key);
     return c !== 0 ? c < 0 : a.index < b.index;
   }
