@@ -13,14 +13,31 @@ export const WORKER_ENV_EXTRAS: Readonly<Record<string, string>> = {
 };
 
 /**
+ * 0.4.5 setting names this implementation does not use, removed all the same: the original
+ * master lists them in `DISCO_SETTINGS`, so its workers never see them. `DISCO_SETTINGS_FILE`
+ * matters most: passed on, it would hide the node's `~/.disco` from the Python worker's own
+ * settings lookup (which is how a cluster on a port other than 8989 tells it `DISCO_PORT`).
+ */
+const ORIGINAL_ONLY_SETTINGS = [
+  'DISCO_SETTINGS_FILE',
+  'DISCO_ERLANG',
+  'DISCO_HTTPD',
+  'DISCO_PROXY_CONFIG',
+  'DISCO_PROXY_PID',
+  'DISCO_ROTATE_LOG',
+  'DISCO_TEST_DISCODB',
+];
+
+/**
  * Build a worker environment from `base` (normally `process.env`). Removes every known setting
- * name, `DISCO_SETTINGS` itself and every name listed in it (the master exports that list).
+ * name (ours and the original's), `DISCO_SETTINGS` itself and every name listed in it (the
+ * master exports that list).
  */
 export function workerEnv(
   base: Record<string, string | undefined>,
   jobenvs: Record<string, string> = {},
 ): Record<string, string> {
-  const drop = new Set<string>([...SETTING_NAMES, 'DISCO_SETTINGS']);
+  const drop = new Set<string>([...SETTING_NAMES, ...ORIGINAL_ONLY_SETTINGS, 'DISCO_SETTINGS']);
   for (const name of (base.DISCO_SETTINGS ?? '').split(',')) {
     if (name.trim()) drop.add(name.trim());
   }
