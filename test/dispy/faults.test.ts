@@ -165,6 +165,8 @@ describe('node restart', () => {
       /did not shut down cleanly/,
     );
     const n2 = await startNodeProcess(['--node_port', String(port), '--clean'], root);
+    // SIGKILL is sent during start-up; the process dies when the kernel next schedules it.
+    await waitFor(() => !isAlive(pid));
     expect(isAlive(pid)).toBe(false);
     const c2 = new JobCluster((x: number) => x * 3, { nodes: [['127.0.0.1', n2.port]] });
     expect(await c2.submit(5)).toBe(15);
