@@ -7,7 +7,8 @@
  *
  * Speed: text lines (the default reader, {@link chunkLines}) are encoded straight from the
  * input bytes into MessagePack, without making a JavaScript string of each line, one block
- * of lines per hunk on worker threads (line-hunks.ts) while this thread reads and writes;
+ * of lines per hunk, on worker threads (line-hunks.ts) while this thread reads and writes, or
+ * with two cores or fewer on this thread in WebAssembly (line-records-wasm.ts);
  * each hunk is written with one `writev`. Other records ({@link chunkRecords}) are built
  * here and compressed, when asked for, on the libuv thread pool, several hunks at a time.
  * The chunk size counts bytes as stored (compressed, if so), as the original; hunks still
