@@ -12,6 +12,7 @@ import readline from 'node:readline';
 import { DDFS } from '../ddfs/client/ddfs.js';
 import type { ProgressStream } from '../ddfs/client/progress.js';
 import { CLI_RETRY, CliContext, type GlobalOptions, type Io, processIo } from './context.js';
+import { OutputClosed } from './raw-output.js';
 
 export interface DdfsGlobalOptions extends GlobalOptions {
   /** Token for every tag request (the original's `-t`: both DDFS_READ_TOKEN and DDFS_WRITE_TOKEN). */
@@ -22,6 +23,12 @@ export interface DdfsGlobalOptions extends GlobalOptions {
 export interface DdfsIo extends Io {
   /** Raw bytes to standard output; resolves when more may be written. */
   write?: (b: Buffer) => Promise<void> | void;
+  /**
+   * Standard output's file descriptor, when `write` goes to the process's own standard output:
+   * `cat` of a local file then writes to it directly (see raw-output.ts), the stream used only
+   * when the descriptor would block.
+   */
+  fd?: number;
   /** Lines of standard input. */
   stdin?: () => AsyncIterable<string>;
   /** Where progress bars go (drawn only if it is a TTY). */
@@ -54,6 +61,7 @@ function writeStdout(b: Buffer): Promise<void> | void {
 export const ddfsProcessIo: DdfsIo = {
   ...processIo,
   write: writeStdout,
+  fd: 1,
   stdin: () => readline.createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY }),
   progress: process.stderr,
 };
@@ -91,6 +99,27 @@ export class DdfsContext extends CliContext {
   writeFast(b: Buffer): void | Promise<void> {
     if (this.ddfsIo.write) return this.ddfsIo.write(b);
     this.io.out(b.toString('utf8').replace(/\n$/, ''));
+  }
+
+  /** Raw output through the stream; resolves once the stream has passed it all on. */
+  writeFlushed(b: Buffer): Promise<void> {
+    if (this.ddfsIo.fd === undefined) return this.write(b);
+    return new Promise((resolve, reject) => {
+      process.stdout.write(b, (e) => {
+        if (!e) resolve();
+        else reject((e as NodeJS.ErrnoException).code === 'EPIPE' ? new OutputClosed() : e);
+      });
+    });
+  }
+
+  /**
+   * The descriptor raw output may be written to directly: standard output's, once the stream
+   * has handed all it was given to the system (so bytes stay in order); else null.
+   */
+  outputFd(): number | null {
+    const fd = this.ddfsIo.fd;
+    if (fd === undefined || process.stdout.writableLength > 0) return null;
+    return fd;
   }
 
   /** Standard input, one entry per non-empty line. */
