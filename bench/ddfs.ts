@@ -26,6 +26,7 @@ import { DDFS } from '../src/ddfs/client/ddfs.js';
 import { parseDdfsUrl } from '../src/ddfs/names.js';
 import { resolveHttp } from '../src/protocol/urls.js';
 import { type Cluster, startCluster } from '../test/harness/cluster.js';
+import { median } from './baselines.js';
 
 const OUT = path.join(PACKAGE_ROOT, 'bench', 'out', 'ddfs');
 const DDFS_BIN = path.join(PACKAGE_ROOT, 'bin', 'ddfs');
@@ -36,11 +37,6 @@ const want = (name: string) => which.size === 0 || which.has(name);
 
 function line(text: string): void {
   console.log(text);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 /** Deterministic text: 4 MiB of lines of words, repeated up to `mb` MiB (as `ddfs chunk` sees logs). */

@@ -23,6 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../src/common/settings.js';
 import { JobCluster, SharedJobCluster } from '../src/dispy/index.js';
+import { median, processStartMs } from './baselines.js';
 
 process.env.DISPY_BROADCAST = 'none';
 const DIST = path.join(PACKAGE_ROOT, 'dist');
@@ -38,11 +39,6 @@ const figures: Record<string, number> = {};
 function line(text: string): void {
   console.log(text);
   report.push(text);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 function startDaemon(script: string, args: string[]): Promise<{ proc: ChildProcess; port: number }> {
@@ -117,16 +113,6 @@ function inProcessRate(): number {
   for (let i = 0; i < n; i++) acc += trivial(i);
   if (acc < 0) console.log(acc);
   return n / ((performance.now() - t) / 1000);
-}
-
-function processStartMs(runs = 10): number {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    execFileSync(process.execPath, ['-e', '0']);
-    times.push(performance.now() - t);
-  }
-  return median(times);
 }
 
 /** Baseline: 1 MiB through a loopback TCP socket, one at a time (ms). */

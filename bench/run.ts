@@ -14,11 +14,11 @@
  *
  * Usage: npm run bench [-- trivial tasks wordcount]   (BENCH_WC_MB=100 for a quicker run)
  */
-import { execFileSync } from 'node:child_process';
 import { createReadStream, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../src/common/settings.js';
 import { startCluster } from '../test/harness/cluster.js';
+import { median, processStartMs } from './baselines.js';
 import { Trivial, WordCount } from './jobs.mjs';
 import { generateText } from './text.js';
 
@@ -27,25 +27,9 @@ const which = new Set(process.argv.slice(2));
 const want = (name: string) => which.size === 0 || which.has(name);
 const report: string[] = [];
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
 function line(text: string): void {
   console.log(text);
   report.push(text);
-}
-
-/** Wall time of starting an empty Node.js process (the per-task cost of spawning workers). */
-function processStartMs(runs = 10): number {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    execFileSync(process.execPath, ['-e', '0']);
-    times.push(performance.now() - t);
-  }
-  return median(times);
 }
 
 async function benchTrivial(cluster: string): Promise<void> {

@@ -10,13 +10,7 @@ import { errorMessage } from '../common/errors.js';
 import { dispyLogger } from '../dispy/log.js';
 import { DEFAULT_CLIENT_PORT, DEFAULT_NODE_PORT } from '../dispy/protocol/constants.js';
 import { DispyNetRelay } from '../dispy/relay/relay.js';
-
-const num = (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`not a number: ${v}`);
-  return n;
-};
-const collect = (v: string, prev: string[]) => [...prev, v];
+import { collect, num } from './program.js';
 
 const program = new Command('dispynetrelay')
   .description('Relay dispy node discovery into the networks of this machine')

@@ -10,12 +10,7 @@ import { dispyLogger } from '../dispy/log.js';
 import { DispyNodeDaemon } from '../dispy/node/daemon.js';
 import { parseSize } from '../dispy/node/options.js';
 import { DEFAULT_CLIENT_PORT, DEFAULT_NODE_PORT } from '../dispy/protocol/constants.js';
-
-const num = (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`not a number: ${v}`);
-  return n;
-};
+import { num } from './program.js';
 
 const program = new Command('dispynode')
   .description('Run dispy jobs sent by clients (JobCluster) or dispyscheduler on this machine')

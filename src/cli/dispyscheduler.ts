@@ -15,13 +15,7 @@ import {
   DEFAULT_SCHEDULER_PORT,
 } from '../dispy/protocol/constants.js';
 import { DispyScheduler } from '../dispy/scheduler/daemon.js';
-
-const num = (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`not a number: ${v}`);
-  return n;
-};
-const collect = (v: string, prev: string[]) => [...prev, v];
+import { collect, num } from './program.js';
 
 const program = new Command('dispyscheduler')
   .description('Schedule jobs of several dispy client programs (SharedJobCluster) on shared nodes')

@@ -44,6 +44,13 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** A numeric option value (commander's argParser); refuses what is not a finite number. */
+export function num(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new Error(`not a number: ${value}`);
+  return n;
+}
+
 /**
  * A command-line program with what `disco` and `ddfs` share: description, `--version`,
  * messages through `io`, a hint after usage errors, and errors thrown (as

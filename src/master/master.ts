@@ -1,3 +1,12 @@
+/**
+ * The Disco master process: HTTP API (wire spec §1), durable job store, job coordinators and
+ * scheduler, DDFS tag server, node control channel, and supervision of nodes on its own machine.
+ *
+ * @example
+ * const master = await startMaster(loadSettings({ DISCO_PORT: '0', DISCO_ROOT: dir }));
+ * await fetch(`${master.url}/disco/ctrl/joblist`);
+ * await master.close();
+ */
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { type Logger, pino } from 'pino';

@@ -51,6 +51,14 @@ export function isValidHostName(host: string): boolean {
   return /^[A-Za-z0-9]([A-Za-z0-9\-_.]{0,252})(:\d{1,5})?$/.test(host) && !host.includes('..');
 }
 
+/** Prefix of the DDFS tags holding saved job results (`save: true`, wire spec §6.4). */
+export const RESULTS_TAG_PREFIX = 'disco:job:results:';
+
+/** The DDFS tag holding a job's saved results (wire spec §6.4). */
+export function jobResultsTag(job: string): string {
+  return `${RESULTS_TAG_PREFIX}${job}`;
+}
+
 /** The DDFS tag holding a job's out-of-band results (wire spec §6.5). */
 export function jobOobTag(job: string): string {
   return `disco:job:oob:${job}`;

@@ -5,7 +5,8 @@
  *
  * Its `run` is the classic task, which speaks the worker protocol itself (pipelined inputs,
  * deferred messages, cached replica lists) rather than through `io`: that is the hot path of
- * jobs with tens of thousands of tasks, and it keeps its per-task cost. Its client side is
+ * jobs with tens of thousands of tasks, and it keeps its per-task cost (the runtime calls
+ * `runTask` directly for it, without `io`'s set-up). Its client side is
  * `buildJobPack` (`src/client/jobpack-builder.ts`), which computes the job dict, environment,
  * job home and jobdata together (the input expansion decides `nr_reduces`; the functions
  * decide whether the job module is bundled), so it does not override the hooks one by one.

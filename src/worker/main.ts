@@ -11,12 +11,14 @@
  * @example
  * // node dist/worker.js   (normally started by a node, never by hand)
  */
+
+import { ClassicWorker } from './classic-worker.js';
 import { captureConsole } from './console-capture.js';
 import { setMessageSink } from './context.js';
 import { classifyFailure } from './failure.js';
 import { workerForJob } from './job-worker.js';
 import { EndOfInput, ProtocolClient } from './protocol-client.js';
-import { loadJob } from './task.js';
+import { loadJob, runTask } from './task.js';
 import { runWorkerTask } from './task-io.js';
 
 const client = new ProtocolClient();
@@ -59,7 +61,11 @@ async function main(): Promise<void> {
     active = true;
     try {
       const job = await loadJob(task.jobfile);
-      await runWorkerTask(await workerForJob(job), client, task, job);
+      const worker = await workerForJob(job);
+      // Classic tasks speak the protocol themselves (and set up their own context and OOB
+      // state): going through runWorkerTask would do that set-up twice per task.
+      if (worker instanceof ClassicWorker) await runTask(client, task);
+      else await runWorkerTask(worker, client, task, job);
       active = false;
       client.done();
     } catch (e) {

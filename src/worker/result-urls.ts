@@ -8,11 +8,10 @@
  * parseDir('dir://n1/disco/n1/ab/Job@5a1:2b:3c/.disco/map-index.txt.gz', 0); // the part-0 URLs
  */
 import { DiscoError } from '../common/errors.js';
+import { RESULTS_TAG_PREFIX } from '../protocol/names.js';
 import { jobNameOfUrl, parseTagUrl, splitUrl } from '../protocol/urls.js';
 import { currentOpenContext } from './readers/current-context.js';
 import { readIndex } from './readers/dir.js';
-
-const RESULTS_TAG_PREFIX = 'disco:job:results:';
 
 /**
  * `jobname(url)` — the name of the job whose data `url` points at: a `disco://`, `dir://` or

@@ -11,7 +11,7 @@
  */
 import path from 'node:path';
 import { CommError } from '../common/errors.js';
-import { safeDdfsName } from '../protocol/names.js';
+import { jobResultsTag, safeDdfsName } from '../protocol/names.js';
 import { httpSync } from './readers/http-sync.js';
 
 /** Placement attempts per blob (each one excludes the nodes that failed before). */
@@ -83,7 +83,7 @@ export function tagBlobs(
 /** Save the files as the job's results; returns the tag name. */
 export function saveResults(o: { master: string; jobname: string; files: readonly string[] }): string {
   const master = o.master.replace(/\/$/, '');
-  const tag = `disco:job:results:${o.jobname}`;
+  const tag = jobResultsTag(o.jobname);
   const urls = o.files.map((file) =>
     pushBlob(master, `disco:blob:${o.jobname}:${safeDdfsName(path.basename(file))}`, file),
   );

@@ -84,7 +84,7 @@ export function formatBytes(n: number): string {
 }
 
 /** Seconds as `m:ss` or `h:mm:ss` (`0:07`, `12:30`, `1:02:03`). */
-export function formatDuration(secs: number): string {
+export function formatClock(secs: number): string {
   const s = Math.max(0, Math.round(secs));
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
@@ -104,9 +104,9 @@ export function formatTransfer(s: TransferState, width = 100): string {
   if (s.rate !== null) tail.push(`${formatBytes(Math.round(s.rate))}/s`);
   if (known) {
     const left = s.totalBytes! - s.bytes;
-    if (left <= 0) tail.push(`eta ${formatDuration(0)}`);
-    else if (s.rate !== null && s.rate > 0) tail.push(`eta ${formatDuration(left / s.rate)}`);
-  } else tail.push(formatDuration(s.elapsedMs / 1000));
+    if (left <= 0) tail.push(`eta ${formatClock(0)}`);
+    else if (s.rate !== null && s.rate > 0) tail.push(`eta ${formatClock(left / s.rate)}`);
+  } else tail.push(formatClock(s.elapsedMs / 1000));
   const join = (parts: string[]) => parts.filter(Boolean).join('  ');
   if (!known) return cut(join([...head, ...tail]), width);
   const frac = Math.min(1, Math.max(0, s.bytes / s.totalBytes!));

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   formatBytes,
-  formatDuration,
+  formatClock,
   formatTransfer,
   progress,
   type TransferState,
@@ -53,8 +53,8 @@ describe('formatTransfer', () => {
     expect(formatTransfer(state({ rate: 1024 * 16, totalBytes: 100 * 1024 * MiB }), 120)).toMatch(
       / {2}16\.0 KiB\/s {2}eta 1815:53:36$/,
     );
-    expect(formatDuration(3723)).toBe('1:02:03');
-    expect(formatDuration(59.6)).toBe('1:00');
+    expect(formatClock(3723)).toBe('1:02:03');
+    expect(formatClock(59.6)).toBe('1:00');
   });
 
   it('fits the width: the bar shrinks, then goes, then the line is cut', () => {
