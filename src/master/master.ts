@@ -8,8 +8,8 @@
  * await master.close();
  */
 import { mkdir } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { type Logger, pino } from 'pino';
+import { type Listening, listen } from '../common/http-listen.js';
 import { packageVersion, type Settings } from '../common/settings.js';
 import { type DdfsMaster, startDdfsMaster } from '../ddfs/master/index.js';
 import { jobOobTag } from '../protocol/names.js';
@@ -94,14 +94,18 @@ export async function startMaster(settings: Settings, opts: MasterOptions = {}):
     if (!channel?.handleUpgrade(req, socket, head)) socket.destroy();
   });
   const listenHost = settings.get('DISCO_LISTEN_HOST');
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(settings.int('DISCO_PORT'), listenHost || undefined, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  let listening: Listening;
+  try {
+    listening = await listen(server, settings.int('DISCO_PORT'), listenHost);
+  } catch (e) {
+    // Port taken (EADDRINUSE) or not ours to bind: stop what already runs, so a caller can retry.
+    ddfsMaster?.close();
+    stopMetrics();
+    await manager.close();
+    await observatory.close();
+    throw e;
+  }
+  const { port } = listening;
   // With DISCO_PORT=0 the configured URL has no real port; nodes need the bound one.
   const masterUrl =
     settings.get('DISCO_PORT') === '0'
@@ -144,9 +148,7 @@ export async function startMaster(settings: Settings, opts: MasterOptions = {}):
         await supervisor?.close();
         ddfsMaster?.close();
         await ch.close();
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeAllConnections();
-        await closed;
+        await listening.close();
         await manager.close();
         stopMetrics();
         await observatory.close();

@@ -29,6 +29,11 @@ export class ClusterView {
     return this.all().filter((h) => this.registry.isConnected(h));
   }
 
+  /** Aborted as soon as `host` is not readable any more (already, when it is not now). */
+  lostSignal(host: string): AbortSignal {
+    return this.registry.lostSignal(host);
+  }
+
   /** How many DDFS nodes are unreachable (the read blacklist). */
   unreachable(): number {
     return this.all().filter((h) => !this.registry.isConnected(h)).length;

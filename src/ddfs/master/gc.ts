@@ -46,8 +46,6 @@ export const DELETED_TAG_EXPIRES_MS = 30 * DAY_MS;
 export const GC_MAX_DURATION_MS = 3 * DAY_MS;
 /** `GC_PUT_TIMEOUT`: one blob copy. */
 export const GC_PUT_TIMEOUT_MS = 180 * 60_000;
-/** How often a long node call checks that its nodes are still connected. */
-const NODE_POLL_MS = 500;
 /** Blob copies running at once. */
 const RR_CONCURRENCY = 4;
 
@@ -175,20 +173,24 @@ export function createGc(deps: GcDeps): GcService {
 
   /**
    * Run a long call to nodes (GC's scans and copies have timeouts of minutes to hours), aborted
-   * as soon as one of `hosts` is no longer connected: a hung node is dropped by the master
-   * after a missed heartbeat, and its open call must not hold the run until the timeout.
+   * the moment one of `hosts` is lost: a hung node is dropped by the master after a missed
+   * heartbeat, and its open call must not hold the run until the timeout.
    */
   async function whileUp<T>(hosts: string[], call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const ac = new AbortController();
-    const poll = setInterval(() => {
-      const up = new Set(deps.view.readable());
-      const gone = hosts.find((h) => !up.has(h));
-      if (gone) ac.abort(new Error(`node ${gone} disconnected`));
-    }, NODE_POLL_MS);
+    // Not AbortSignal.any: the nodes' signals live as long as their connections, and each
+    // call's listeners go when it ends.
+    const unlisten = hosts.map((h) => {
+      const lost = deps.view.lostSignal(h);
+      if (lost.aborted) ac.abort(lost.reason);
+      const onLost = () => ac.abort(lost.reason);
+      lost.addEventListener('abort', onLost, { once: true });
+      return () => lost.removeEventListener('abort', onLost);
+    });
     try {
       return await call(ac.signal);
     } finally {
-      clearInterval(poll);
+      for (const off of unlisten) off();
     }
   }
 

@@ -6,6 +6,7 @@
  * Concurrency invariant: one registry per master; at most one connection per host — a node
  * reconnecting under the same name replaces the old connection (see {@link NodeRegistry.attach}).
  */
+import { setMaxListeners } from 'node:events';
 import type { MasterToNode } from '../../protocol/control.js';
 import type { NodeInfo } from '../../protocol/nodeinfo.js';
 import type { SchedNode } from '../scheduler/types.js';
@@ -32,6 +33,8 @@ interface NodeState {
   disk: { free: number; used: number } | null;
   /** Where the node's `/metrics` is read (from its hello). */
   metricsUrl: string | null;
+  /** Aborted when the node is lost; one per stretch of connection (a replaced one keeps it). */
+  lost: AbortController | null;
 }
 
 /** Connections, statistics and disk figures of the configured nodes. */
@@ -43,7 +46,13 @@ export class NodeRegistry {
   private state(host: string): NodeState {
     let s = this.nodes.get(host);
     if (!s) {
-      s = { conn: null, stats: { jobOk: 0, dataError: 0, error: 0 }, disk: null, metricsUrl: null };
+      s = {
+        conn: null,
+        stats: { jobOk: 0, dataError: 0, error: 0 },
+        disk: null,
+        metricsUrl: null,
+        lost: null,
+      };
       this.nodes.set(host, s);
     }
     return s;
@@ -63,7 +72,26 @@ export class NodeRegistry {
     s.conn = conn;
     s.disk = disk;
     s.metricsUrl = metricsUrl;
+    if (!s.lost) {
+      s.lost = new AbortController();
+      // Every long call to the node (DDFS GC) listens on it at once.
+      setMaxListeners(0, s.lost.signal);
+    }
     return old;
+  }
+
+  /**
+   * A signal aborted the moment `host` is lost (its connection closes, it misses a heartbeat,
+   * it leaves the config), already aborted when it is not connected: long calls to a node pass
+   * it so they stop at once instead of waiting for their timeout.
+   *
+   * @example
+   * await fetch(url, { signal: registry.lostSignal(host) });
+   */
+  lostSignal(host: string): AbortSignal {
+    const s = this.nodes.get(host);
+    if (s?.conn && s.lost) return s.lost.signal;
+    return AbortSignal.abort(new Error(`node ${host} is not connected`));
   }
 
   /** The URL of a connected node's `/metrics` (null when not connected or unknown). */
@@ -77,6 +105,8 @@ export class NodeRegistry {
     const s = this.nodes.get(conn.host);
     if (!s || s.conn !== conn) return false;
     s.conn = null;
+    s.lost?.abort(new Error(`node ${conn.host} disconnected`));
+    s.lost = null;
     return true;
   }
 

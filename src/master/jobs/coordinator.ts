@@ -42,6 +42,7 @@ import type {
   CoordinatorConfig,
   CoordinatorEffect,
   CoordinatorEvent,
+  FailedTask,
   Mode,
   PhaseCounters,
 } from '../scheduler/types.js';
@@ -61,6 +62,8 @@ import {
   type TaskRec,
 } from './coordinator-phase.js';
 
+/** Failure reason of a killed job (its record's `failure.reason`). */
+export const JOB_KILLED = 'Job killed';
 /** The message of a task failure caused by a lost node. */
 export const CONNECTION_LOST = 'Connection lost to the node (network busy?)';
 /** Pause between shuffle attempts on a node (spec §3.7: every 10 s). */
@@ -145,7 +148,7 @@ export function coordinatorStep(state: CoordinatorState, ev: CoordinatorEvent): 
       const t = taskOf(state, ev.mode, ev.taskid);
       if (t && t.status === 'queued') {
         event(cx, `ERROR: [${ev.mode}:${ev.taskid}] ${ev.reason}`);
-        failJob(cx, ev.reason);
+        failJob(cx, ev.reason, failedTask(ev.mode, t, null));
       }
       break;
     }
@@ -169,7 +172,7 @@ export function coordinatorStep(state: CoordinatorState, ev: CoordinatorEvent): 
     }
     case 'kill':
       event(cx, 'WARN: Job killed');
-      endDead(cx, 'Job killed');
+      endDead(cx, JOB_KILLED, null);
       break;
   }
   return { state, effects: cx.fx };
@@ -297,7 +300,7 @@ function start(cx: Ctx): void {
     if (typeof i === 'string') inputs.push(i);
     else if (c.reducePhase && i.length > 1) {
       event(cx, 'ERROR: Job failed: Redundant inputs in reduce');
-      failJob(cx, 'Redundant inputs in reduce');
+      failJob(cx, 'Redundant inputs in reduce', null);
       return;
     } else inputs.push(...i);
   }
@@ -431,11 +434,21 @@ function jobReady(cx: Ctx, results: string[]): void {
 }
 
 /** The job failed: stop everything. The caller has emitted the explaining event(s). */
-function failJob(cx: Ctx, reason: string): void {
-  endDead(cx, reason);
+function failJob(cx: Ctx, reason: string, task: FailedTask | null): void {
+  endDead(cx, reason, task);
 }
 
-function endDead(cx: Ctx, reason: string): void {
+/** Longest input URL kept in a job's failure record (`raw://` inputs carry their data). */
+const MAX_FAILED_INPUT = 500;
+
+/** What the job record keeps of the task that failed the job. */
+function failedTask(mode: Mode, t: TaskRec, node: string | null): FailedTask {
+  const url = mode === 'map' ? (t.inputs[0]?.[0] ?? null) : null;
+  const input = url && url.length > MAX_FAILED_INPUT ? `${url.slice(0, MAX_FAILED_INPUT)}…` : url;
+  return { mode, taskid: t.taskid, node, input };
+}
+
+function endDead(cx: Ctx, reason: string, task: FailedTask | null): void {
   const { st } = cx;
   for (const ph of [st.map, st.reduce]) {
     if (!ph) continue;
@@ -443,7 +456,7 @@ function endDead(cx: Ctx, reason: string): void {
   }
   st.status = 'dead';
   st.current = null;
-  cx.fx.push({ type: 'job_failed', reason });
+  cx.fx.push({ type: 'job_failed', reason, task });
   cx.fx.push({ type: 'job_ended' });
   st.ended = true;
 }
@@ -488,7 +501,7 @@ function onFailed(cx: Ctx, ev: Extract<CoordinatorEvent, { type: 'task_failed' }
     // Task-scoped too, so the task's own messages (UI, `disco events`) show why it failed.
     event(cx, `ERROR: [${ev.mode}:${ev.taskid}] ${ev.message}`, ev.node);
     event(cx, `ERROR: Job failed: ${reason}`);
-    failJob(cx, reason);
+    failJob(cx, reason, failedTask(ev.mode, t, ev.node));
     return;
   }
   taskError(cx, ph, t, ev.node, ev.message, ev.random);
@@ -511,7 +524,7 @@ function taskError(cx: Ctx, ph: PhaseState, t: TaskRec, node: string, message: s
     t.status = 'held';
     event(cx, `ERROR: [${tag}] ${msg}`);
     event(cx, `ERROR: Job failed: ${msg}`);
-    failJob(cx, msg);
+    failJob(cx, msg, failedTask(ph.mode, t, node));
     return;
   }
   const jitter = 1000 + Math.min(Math.max(random, 0), 1) * 29_000;
@@ -632,7 +645,7 @@ function onShuffleFailed(cx: Ctx, mode: Mode, node: string, requestId: number, m
   if (sh.failCount >= max) {
     const msg = `Shuffling failed ${sh.failCount} times. At most ${max} failures are allowed.`;
     event(cx, `ERROR: Job failed: ${msg}`);
-    failJob(cx, msg);
+    failJob(cx, msg, null);
     return;
   }
   event(cx, `WARNING: Creating index file failed at ${node}: ${message} (retrying)`, node);

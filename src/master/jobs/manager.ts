@@ -20,11 +20,12 @@ import type { NodeRegistry } from '../cluster/nodes.js';
 import type { TaskObserver } from '../metrics/observatory.js';
 import { SchedulerShell } from '../scheduler/shell.js';
 import type { Mode, PhaseCounters, SchedTask, SchedulerEffect, SchedulerPolicy } from '../scheduler/types.js';
+import { JOB_KILLED } from './coordinator.js';
 import { EventLog } from './events.js';
 import { type JobEntry, JobTable } from './job-table.js';
 import { JobRunner, type RunnerEffects } from './runner.js';
 import { type RunningTask, RunningTasks } from './running-tasks.js';
-import { type JobStore, newJobRecord } from './store.js';
+import { type JobFailure, type JobStore, newJobRecord } from './store.js';
 
 /** Purged job names are remembered this long, for nodes that connect later (`temp_gc`). */
 export const PURGE_MEMORY_MS = 24 * 3600 * 1000;
@@ -183,7 +184,8 @@ export class JobManager {
     // The coordinator logs `WARN: Job killed` and stops the job's tasks.
     this.runners.get(name)?.apply({ type: 'kill', now: Date.now() });
     // Whatever the coordinator decided, a killed job is dead.
-    if (entry.record.status === 'active') this.finish(entry, { status: 'dead' });
+    if (entry.record.status === 'active')
+      this.finish(entry, { status: 'dead', failure: { reason: JOB_KILLED, task: null } });
     this.deps.registry.broadcast({ type: 'kill_job', job: name });
     await this.deps.store.saveRecord(entry.record, { fsync: true });
   }
@@ -495,7 +497,7 @@ export class JobManager {
         void this.persist(entry);
       },
       ready: (results) => this.finish(entry, { status: 'ready', results }),
-      failed: () => this.finish(entry, { status: 'dead' }),
+      failed: (reason, task) => this.finish(entry, { status: 'dead', failure: { reason, task } }),
       ended: () => this.endJob(job),
     };
   }
@@ -503,7 +505,7 @@ export class JobManager {
   /** Record the job's final state, stop its runner, wake `get_results` waiters. */
   private finish(
     entry: JobEntry,
-    outcome: { status: 'ready'; results: string[] } | { status: 'dead' },
+    outcome: { status: 'ready'; results: string[] } | { status: 'dead'; failure: JobFailure },
   ): void {
     if (entry.record.status !== 'active') return;
     const job = entry.record.name;
@@ -512,6 +514,7 @@ export class JobManager {
       ...entry.record,
       status: outcome.status,
       results: outcome.status === 'ready' ? outcome.results : [],
+      failure: outcome.status === 'dead' ? outcome.failure : null,
       finishedAt: Date.now(),
       mapi: c.mapi,
       redi: c.redi,

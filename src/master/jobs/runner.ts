@@ -13,6 +13,7 @@ import type {
   CoordinatorConfig,
   CoordinatorEffect,
   CoordinatorEvent,
+  FailedTask,
   Mode,
   PhaseCounters,
   SchedTask,
@@ -37,7 +38,8 @@ export interface RunnerEffects {
   shuffle(node: string, mode: Mode, requestId: number, resultFiles: string[]): void;
   mapResults(results: string[]): void;
   ready(results: string[], durationMs: number): void;
-  failed(reason: string): void;
+  /** The job failed (`task`: the task whose failure failed it, if one did). */
+  failed(reason: string, task: FailedTask | null): void;
   /** Nothing of the job may run any more. */
   ended(): void;
 }
@@ -120,7 +122,7 @@ export class JobRunner {
         this.fx.ready(e.results, e.durationMs);
         break;
       case 'job_failed':
-        this.fx.failed(e.reason);
+        this.fx.failed(e.reason, e.task);
         break;
       case 'job_ended':
         this.dispose();

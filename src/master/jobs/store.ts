@@ -23,6 +23,22 @@ export type JobStatus = 'active' | 'ready' | 'dead';
 const Counters = z.tuple([z.number(), z.number(), z.number(), z.number()]);
 const InputSchema = z.union([z.string(), z.array(z.string())]);
 
+/** Why a dead job ended, kept so nobody has to search its events log for it. */
+const JobFailureSchema = z.object({
+  /** The text of the `ERROR: Job failed: …` event (a crashed task's error with its stack), or `Job killed`. */
+  reason: z.string(),
+  /** The task whose failure failed the job; null when no one task did (killed, shuffle, restart). */
+  task: z
+    .object({
+      mode: z.enum(['map', 'reduce']),
+      taskid: z.number().int(),
+      node: z.string().nullable(),
+      input: z.string().nullable(),
+    })
+    .nullable(),
+});
+export type JobFailure = z.infer<typeof JobFailureSchema>;
+
 /** The persisted record of one job (`state.json`). */
 export const JobRecordSchema = z.object({
   version: z.literal(1),
@@ -44,6 +60,11 @@ export const JobRecordSchema = z.object({
   mapResults: z.array(z.string()).nullable(),
   mapi: Counters,
   redi: Counters,
+  /**
+   * Set when the job fails (null otherwise). Absent in records written before it was kept:
+   * their reason is only in the events log.
+   */
+  failure: JobFailureSchema.nullable().optional(),
 });
 export type JobRecord = z.infer<typeof JobRecordSchema>;
 
@@ -66,11 +87,14 @@ export function newJobRecord(name: string, d: JobDict, now: number): JobRecord {
     mapResults: null,
     mapi: [0, 0, 0, 0],
     redi: [0, 0, 0, 0],
+    failure: null,
   };
 }
 
+/** Failure reason of jobs found active at start-up. */
+export const MASTER_RESTARTED_REASON = 'master restarted';
 /** Event line added to jobs found active at start-up. */
-export const MASTER_RESTARTED = 'ERROR: Job failed: master restarted';
+export const MASTER_RESTARTED = `ERROR: Job failed: ${MASTER_RESTARTED_REASON}`;
 
 /** The job directories under `DISCO_MASTER_ROOT`. */
 export class JobStore {
@@ -197,6 +221,7 @@ export class JobStore {
         finishedAt: Date.now(),
         mapi: stopped(rec.mapi),
         redi: stopped(rec.redi),
+        failure: { reason: MASTER_RESTARTED_REASON, task: null },
       };
       await appendFile(path.join(dir, 'events'), formatEventLine('master', MASTER_RESTARTED));
       await this.saveRecord(rec, { fsync: true });

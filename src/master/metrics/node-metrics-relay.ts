@@ -6,7 +6,8 @@
  * so one scrape configuration pointed at the master covers the whole cluster.
  *
  * Only URLs the nodes announced in their hello are fetched (the path selects a configured
- * host, nothing more); each fetch has a timeout and a size limit.
+ * host, nothing more); each fetch has a timeout and a size limit, and a reply that passes the
+ * limit is cut off there (the request is aborted, not read to its end).
  *
  * @example
  * // prometheus.yml
@@ -42,14 +43,17 @@ export async function relayNodeMetrics(
   const url = ctx.registry.metricsUrl(host);
   if (!url) throw new HttpError(503, `Node ${host} is not connected.`);
   let body: Buffer;
+  const stop = new AbortController();
   try {
-    const r = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+    const r = await fetch(url, { signal: AbortSignal.any([stop.signal, AbortSignal.timeout(TIMEOUT_MS)]) });
     if (!r.ok) throw new Error(`${r.status} ${r.statusText}`);
     const length = Number(r.headers.get('content-length') ?? 0);
-    if (length > MAX_BYTES) throw new Error(`${length} bytes, more than ${MAX_BYTES}`);
-    body = Buffer.from(await r.arrayBuffer());
-    if (body.length > MAX_BYTES) throw new Error(`${body.length} bytes, more than ${MAX_BYTES}`);
+    if (length > MAX_BYTES)
+      throw new Error(`the reply has ${length} bytes, more than the ${MAX_BYTES} allowed`);
+    body = await readAtMost(r, MAX_BYTES);
   } catch (e) {
+    // Whatever went wrong, the node's connection is not read any further.
+    stop.abort();
     throw new HttpError(
       502,
       `Reading the metrics of node ${host} failed: ${e instanceof Error ? e.message : e}`,
@@ -57,6 +61,19 @@ export async function relayNodeMetrics(
   }
   res.setHeader('Cache-Control', 'no-store');
   send(res, 200, PROMETHEUS_CONTENT_TYPE, body);
+}
+
+/** The body of `r`, or an error as soon as it passes `max` bytes (the rest is not read). */
+async function readAtMost(r: Response, max: number): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (!r.body) return Buffer.alloc(0);
+  for await (const chunk of r.body) {
+    size += chunk.byteLength;
+    if (size > max) throw new Error(`the reply passed ${max} bytes (the limit); stopped reading`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
 }
 
 /** A Prometheus HTTP service discovery target group. */

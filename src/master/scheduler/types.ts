@@ -164,9 +164,22 @@ export type CoordinatorEffect =
   /** The map phase finished with these results (kept for `get_mapresults`). */
   | { type: 'map_results'; results: string[] }
   | { type: 'job_ready'; results: string[]; durationMs: number }
-  | { type: 'job_failed'; reason: string }
+  /** The job failed: `reason` is the text of its `ERROR: Job failed: …` event. */
+  | { type: 'job_failed'; reason: string; task: FailedTask | null }
   /** Nothing of this job may run any more (ready, failed or killed): drop queued tasks. */
   | { type: 'job_ended' };
+
+/**
+ * The task whose failure failed a job (kept in the job record, shown by the UI): `node` ran
+ * its last attempt (null: it never ran), `input` is a map task's first input URL (null for
+ * reduce tasks).
+ */
+export interface FailedTask {
+  mode: Mode;
+  taskid: number;
+  node: string | null;
+  input: string | null;
+}
 
 /** Task counters as in jobinfo `mapi`/`redi`: [waiting, running, done, failed]. */
 export type PhaseCounters = [waiting: number, running: number, done: number, failed: number];

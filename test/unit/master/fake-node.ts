@@ -29,11 +29,15 @@ export class FakeNode {
     });
   }
 
-  /** Connect and do the handshake; resolves with the node and the master's answer. */
+  /**
+   * Connect and do the handshake; resolves with the node and the master's answer. `hello`
+   * replaces fields of the hello (e.g. `dataPort`, where the master reads the node's metrics).
+   */
   static async connect(
     masterUrl: string,
     host: string,
     secret = '',
+    hello: Partial<Extract<NodeToMaster, { type: 'hello' }>> = {},
   ): Promise<{ node: FakeNode; answer: MasterToNode; verified: boolean }> {
     const ws = new WebSocket(`${masterUrl.replace(/^http/, 'ws')}${CONTROL_PATH}`);
     const node = new FakeNode(host, ws);
@@ -50,6 +54,7 @@ export class FakeNode {
       putPort: 0,
       diskFree: 1000,
       diskUsed: 10,
+      ...hello,
     });
     const answer = await node.next();
     const verified = answer.type === 'welcome' && answer.auth === proof(secret, nonce);

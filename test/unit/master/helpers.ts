@@ -1,5 +1,5 @@
 /** Shared helpers of the master tests: a master on a free port with its own root, job packs. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Settings } from '../../../src/common/settings.js';
@@ -51,6 +51,16 @@ export async function startTestMaster(
     },
   };
   return tm;
+}
+
+/** A new master root whose config table lists `hosts` (name, cores), for {@link startTestMaster}. */
+export function rootWithHosts(hosts: [string, string][]): string {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'disco-master-'));
+  writeFileSync(
+    path.join(root, 'disco_0.config'),
+    JSON.stringify({ hosts, blacklist: [], gc_blacklist: [] }),
+  );
+  return root;
 }
 
 export function jobPack(dict: Partial<JobDict> & Record<string, unknown> = {}): Buffer {

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../../src/common/fs-atomic.js';
-import { JobStore, MASTER_RESTARTED } from '../../../src/master/jobs/store.js';
+import { JobStore, MASTER_RESTARTED, MASTER_RESTARTED_REASON } from '../../../src/master/jobs/store.js';
 import { hexHash } from '../../../src/protocol/names.js';
 import { getJson, jobPack, postJson, startTestMaster, submit, type TestMaster } from './helpers.js';
 
@@ -47,6 +47,14 @@ describe('durable job store', () => {
     };
     expect(info.active).toBe('dead');
     expect(info.mapi[1]).toBe(0);
+    // The record says why, without the events log.
+    const saved = JSON.parse(
+      readFileSync(
+        path.join(new JobStore(m.settings.get('DISCO_MASTER_ROOT')).jobDir(running), 'state.json'),
+        'utf8',
+      ),
+    ) as { failure: unknown };
+    expect(saved.failure).toEqual({ reason: MASTER_RESTARTED_REASON, task: null });
   });
 
   it('recovers a job whose state was never written (master died during submission)', async () => {

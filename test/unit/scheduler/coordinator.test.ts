@@ -179,7 +179,7 @@ describe('coordinator: happy paths', () => {
     const f = bad.start();
     expect(events(f)).toEqual(['Starting job', 'ERROR: Job failed: Redundant inputs in reduce']);
     expect(f.slice(-2)).toEqual([
-      { type: 'job_failed', reason: 'Redundant inputs in reduce' },
+      { type: 'job_failed', reason: 'Redundant inputs in reduce', task: null },
       { type: 'job_ended' },
     ]);
     expect(coordinatorStatus(bad.state)).toBe('dead');
@@ -241,7 +241,11 @@ describe('coordinator: failures', () => {
       'ERROR: Job failed: Task failed 3 times. At most 3 failures are allowed.',
     ]);
     expect(f3.slice(-2)).toEqual([
-      { type: 'job_failed', reason: 'Task failed 3 times. At most 3 failures are allowed.' },
+      {
+        type: 'job_failed',
+        reason: 'Task failed 3 times. At most 3 failures are allowed.',
+        task: { mode: 'map', taskid: 0, node: 'n1', input: 'raw://a' },
+      },
       { type: 'job_ended' },
     ]);
     expect(coordinatorStatus(c.state)).toBe('dead');
@@ -271,7 +275,11 @@ describe('coordinator: failures', () => {
       { type: 'event', host: 'n1', message: 'ERROR: [map:0] boom' },
       { type: 'event', host: 'master', message: "ERROR: Job failed: Worker at 'n1' died: boom" },
       { type: 'kill_task', mode: 'map', taskid: 1, attempt: 0, node: 'n2' },
-      { type: 'job_failed', reason: "Worker at 'n1' died: boom" },
+      {
+        type: 'job_failed',
+        reason: "Worker at 'n1' died: boom",
+        task: { mode: 'map', taskid: 0, node: 'n1', input: 'raw://a' },
+      },
       { type: 'job_ended' },
     ]);
     expect(coordinatorCounters(c.state).mapi).toEqual([0, 0, 0, 1]);
@@ -290,7 +298,11 @@ describe('coordinator: failures', () => {
     });
     expect(fx).toEqual([
       { type: 'event', host: 'master', message: 'ERROR: [map:0] Task is forced to be local but …' },
-      { type: 'job_failed', reason: 'Task is forced to be local but …' },
+      {
+        type: 'job_failed',
+        reason: 'Task is forced to be local but …',
+        task: { mode: 'map', taskid: 0, node: null, input: 'disco://gone/x' },
+      },
       { type: 'job_ended' },
     ]);
     expect(coordinatorStatus(c.state)).toBe('dead');
@@ -303,7 +315,7 @@ describe('coordinator: failures', () => {
     expect(c.step({ type: 'kill' })).toEqual([
       { type: 'event', host: 'master', message: 'WARN: Job killed' },
       { type: 'kill_task', mode: 'map', taskid: 1, attempt: 0, node: 'n3' },
-      { type: 'job_failed', reason: 'Job killed' },
+      { type: 'job_failed', reason: 'Job killed', task: null },
       { type: 'job_ended' },
     ]);
     expect(coordinatorStatus(c.state)).toBe('dead');

@@ -1,8 +1,9 @@
 /**
  * What a person opening a job wants answered first: why did it fail, which attempts failed and
  * where they were retried, and which task is holding it up. Computed from the job's attempts and
- * task rows (pure) and, for the failure reason, from the job's events log (the full error text
- * with its stack, which the attempt records keep only in part).
+ * task rows (pure) and, for the failure reason, from the job record (the full error text with
+ * its stack, which the attempt records keep only in part) — or, for a job recorded before the
+ * record kept it, from the job's events log.
  *
  * @example
  * const h = taskHighlights(rows, attempts);
@@ -10,6 +11,7 @@
  * await failureReason(ctx, 'Crashy@703:3edc8:36331'); // "Worker at '127.0.0.4' died: TypeError: …"
  */
 import { isValidJobName } from '../../../protocol/names.js';
+import { JOB_KILLED } from '../../jobs/coordinator.js';
 import { readNewestEvents } from '../../jobs/events.js';
 import type { AttemptOutcome, AttemptRec, Mode, TaskRow, TaskStatus } from '../../metrics/task-history.js';
 import type { MasterContext } from '../context.js';
@@ -122,7 +124,7 @@ function reasonIn(lines: string[]): string | null {
     try {
       const message = String((JSON.parse(line) as unknown[])[2]);
       if (message.startsWith(FAILED)) return message.slice(FAILED.length);
-      if (message.startsWith(KILLED)) return 'Job killed';
+      if (message.startsWith(KILLED)) return JOB_KILLED;
     } catch {
       // A line cut by a crash: skip it.
     }
@@ -132,11 +134,13 @@ function reasonIn(lines: string[]): string | null {
 
 /**
  * Why a dead job ended: the text of its `ERROR: Job failed: …` event (the worker's error with
- * its stack for a crashed task) or `Job killed`; null for jobs that are not dead.
+ * its stack for a crashed task) or `Job killed`; null for jobs that are not dead. Read from
+ * the job record; the events log is searched only for records older than that field.
  */
 export async function failureReason(ctx: MasterContext, job: string): Promise<string | null> {
   const e = ctx.manager.jobs.get(job);
   if (e?.record.status !== 'dead' || !isValidJobName(job)) return null;
+  if (e.record.failure) return e.record.failure.reason;
   const cached = reasons.get(job);
   if (cached !== undefined) return cached;
   await e.events.flush();

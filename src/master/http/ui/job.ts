@@ -6,6 +6,7 @@
  * `.../tasks`, `.../timeline`, `.../attempts`, and `/disco/ctrl/jobevents`.
  */
 import { resolveHttp, splitUrl } from '../../../protocol/urls.js';
+import { JOB_KILLED } from '../../jobs/coordinator.js';
 import type { Timeline } from '../../metrics/task-history.js';
 import type { PhaseCounters } from '../../scheduler/types.js';
 import { type FailedAttempt, firstLine, type SlowestTask } from './diagnosis.js';
@@ -131,7 +132,9 @@ function taskLink(j: JobModel, mode: string, taskid: number): SafeHtml {
 /** The input a map task reads (its first replica), when the job record has it. */
 function inputOf(j: JobModel, mode: string, taskid: number): string | null {
   if (mode !== 'map' || !j.map) return null;
-  const i = j.inputs[taskid];
+  // The record lists only the first 100 inputs; it keeps the failed task's own.
+  const f = j.failedTask;
+  const i = f?.mode === mode && f.taskid === taskid && f.input !== null ? f.input : j.inputs[taskid];
   if (i === undefined) return null;
   const url = typeof i === 'string' ? i : (i[0] ?? '');
   return url.length > 120 ? `${url.slice(0, 120)}…` : url;
@@ -160,16 +163,19 @@ function stackDetails(message: string, summary: string, key: string): SafeHtml {
 
 function whyFailed(j: JobModel, failed: FailedAttempt | undefined): SafeHtml {
   const reason = j.reason ?? 'The events log does not say why.';
-  if (reason === 'Job killed')
+  if (reason === JOB_KILLED)
     return html`<section class="callout bad" id="why-failed" aria-labelledby="why-h"><h2 id="why-h">Why the job failed</h2>
 <p><strong>The job was killed</strong> before it finished (with the Kill button, <code>disco kill</code> or the API). Tasks still running then are marked killed.</p></section>`;
+  const recorded = j.failedTask;
   const task = failed
     ? html`<p>Failed task: ${taskLink(j, failed.mode, failed.taskid)} (attempt ${failed.attempt + 1}) on ${failed.node}${readsText(j, failed.mode, failed.taskid)}.${
         failed.outcome !== 'fatal' && failed.message
           ? html` Its last error: <span class="fail-msg">${firstLine(failed.message)}</span>`
           : ''
       }</p>`
-    : '';
+    : recorded
+      ? html`<p>Failed task: ${taskLink(j, recorded.mode, recorded.taskid)}${recorded.node ? ` on ${recorded.node}` : ''}${readsText(j, recorded.mode, recorded.taskid)}.</p>`
+      : '';
   return html`<section class="callout bad" id="why-failed" aria-labelledby="why-h"><h2 id="why-h">Why the job failed</h2>
 <p class="reason"><span class="fail-msg">${firstLine(reason)}</span></p>
 ${task}

@@ -13,7 +13,7 @@ import {
   taskTable,
   timeline,
 } from '../../metrics/task-history.js';
-import type { PhaseCounters } from '../../scheduler/types.js';
+import type { FailedTask, PhaseCounters } from '../../scheduler/types.js';
 import type { MasterContext } from '../context.js';
 import { failureReason, firstLine, type TaskHighlights, taskHighlights } from './diagnosis.js';
 
@@ -188,6 +188,8 @@ export interface JobModel {
    * stack) or `Job killed`; null unless failed.
    */
   reason: string | null;
+  /** The task whose failure failed the job, as the job record keeps it; null if none did. */
+  failedTask: FailedTask | null;
 }
 
 export async function jobModel(ctx: MasterContext, name: string): Promise<JobModel | null> {
@@ -215,6 +217,7 @@ export async function jobModel(ctx: MasterContext, name: string): Promise<JobMod
     results: r.results,
     hosts: info?.hosts ?? [],
     reason: r.status === 'dead' ? await failureReason(ctx, name) : null,
+    failedTask: r.failure?.task ?? null,
   };
 }
 
