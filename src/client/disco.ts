@@ -11,9 +11,10 @@
  */
 import { CommError, DiscoError, JobError } from '../common/errors.js';
 import { loadSettings, Settings } from '../common/settings.js';
-import type { DDFS } from '../ddfs/client/ddfs.js';
+import type { DDFS, PulledBlob } from '../ddfs/client/ddfs.js';
+import { blobName } from '../ddfs/names.js';
 import type { JobInput, JobPack } from '../protocol/jobpack.js';
-import { jobOobTag } from '../protocol/names.js';
+import { jobOobTag, profileKeyPrefix } from '../protocol/names.js';
 import type { NodeInfo } from '../protocol/nodeinfo.js';
 import { EventMonitor, eventFormat } from './event-monitor.js';
 import { type JobEvent, parseEventLines, sliceFromOffset } from './events.js';
@@ -475,11 +476,29 @@ export class Disco {
     try {
       return await ddfs.urls(jobOobTag(name));
     } catch (e) {
-      if (e instanceof CommError && e.status === 404)
-        throw new DiscoError(
-          `job ${name} has no out-of-band results (unknown job, or none of its tasks called put())`,
-        );
-      throw e;
+      throw noOobTag(e, name);
+    }
+  }
+
+  /**
+   * The blobs of a job's OOB tag whose names pass `wanted`, newest first; the error of
+   * {@link Disco.oobUrls} when the job has no such tag. One tag fetch: an error before any
+   * name was offered to `wanted` is the tag's, later ones are the blobs'.
+   */
+  private async *oobBlobs(
+    ddfs: DDFS,
+    name: string,
+    wanted: (key: string) => boolean,
+  ): AsyncGenerator<PulledBlob> {
+    let listed = false;
+    const blobfilter = (key: string) => {
+      listed = true;
+      return wanted(key);
+    };
+    try {
+      yield* ddfs.pull(jobOobTag(name), { blobfilter });
+    } catch (e) {
+      throw listed ? e : noOobTag(e, name);
     }
   }
 
@@ -492,7 +511,6 @@ export class Disco {
   async oobList(job: JobRef): Promise<string[]> {
     const ddfs = await this.ddfs();
     const urls = await this.oobUrls(ddfs, nameOf(job));
-    const blobName = (ddfs.constructor as typeof DDFS).blobName;
     return [...new Set(urls.filter((set) => set.length > 0).map((set) => blobName(set[0])))].sort();
   }
 
@@ -506,8 +524,7 @@ export class Disco {
   async oobGet(job: JobRef, key: string): Promise<Buffer> {
     const name = nameOf(job);
     const ddfs = await this.ddfs();
-    await this.oobUrls(ddfs, name);
-    for await (const blob of ddfs.pull(jobOobTag(name), { blobfilter: (n) => n === key })) return blob.read();
+    for await (const blob of this.oobBlobs(ddfs, name, (n) => n === key)) return blob.read();
     throw new DiscoError(
       `job ${name} has no out-of-band result ${JSON.stringify(key)} (disco oob list ${name} lists them)`,
     );
@@ -528,15 +545,13 @@ export class Disco {
       throw new DiscoError(
         `profileStats: mode must be 'map', 'reduce' or '' (all), got ${JSON.stringify(mode)}`,
       );
-    // Task profiles are `profile-<mode>:<taskid>-...` (see src/worker/task-profile.ts).
-    const prefix = mode ? `profile-${mode}:` : 'profile-';
+    const prefix = profileKeyPrefix(mode);
     const { ProfileStats, parseCpuProfile } = await import('./profile-stats.js');
     const ddfs = await this.ddfs();
-    await this.oobUrls(ddfs, name);
     const seen = new Set<string>();
     const profiles = [];
     const sources: string[] = [];
-    for await (const blob of ddfs.pull(jobOobTag(name), { blobfilter: (n) => n.startsWith(prefix) })) {
+    for await (const blob of this.oobBlobs(ddfs, name, (n) => n.startsWith(prefix))) {
       // Newest first: a key stored twice (a retried task) counts once, as its newest value.
       if (seen.has(blob.name)) continue;
       seen.add(blob.name);
@@ -571,6 +586,15 @@ export class Disco {
     const { resultIterator } = await import('./result-iterator.js');
     yield* resultIterator<K, V>(urls, { settings: this.settings, master: this.master, ...opts });
   }
+}
+
+/** `e`, or the clear error for a job without an OOB tag when `e` is the tag's 404. */
+function noOobTag(e: unknown, name: string): unknown {
+  if (e instanceof CommError && e.status === 404)
+    return new DiscoError(
+      `job ${name} has no out-of-band results (unknown job, or none of its tasks called put())`,
+    );
+  return e;
 }
 
 /** The server's text of a CommError (its message without the URL suffix). */

@@ -53,6 +53,17 @@ export function unpackObjName(obj: string, allowMeta = false): ObjName | null {
   return { name, ts, time };
 }
 
+/**
+ * The name (prefix) of the blob a URL points at: its last path segment up to the `$`
+ * (`DDFS.blob_name`). Tags list blobs by URL; OOB results and `blobfilter`s go by name.
+ *
+ * @example
+ * blobName('disco://n1/ddfs/vol0/blob/3f/stats-0$5dc-1a2b3-4c5d'); // 'stats-0'
+ */
+export function blobName(url: string): string {
+  return (url.split('/').pop() ?? '').split('$')[0];
+}
+
 /** A volume directory name (`vol0`, `vol1`, ...). */
 export function isVolumeName(v: string): boolean {
   return VOL_RE.test(v);

@@ -17,10 +17,11 @@
  * promise-based reads (four thread-pool round trips per file), and the node's other work
  * waits at most one batch (well under a millisecond).
  */
-import { closeSync, fsync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fsync, openSync, readFileSync, readSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { writeAllSync } from '../common/fd-write.js';
 import { safeJoin, writeFileAtomic } from '../common/fs-atomic.js';
 import { ddfsTimestamp } from '../common/time.js';
 import { encodeIndex, type IndexEntry } from '../protocol/index-file.js';
@@ -150,8 +151,7 @@ class PartitionWriter {
       for (;;) {
         const n = readSync(input, this.buf, 0, this.buf.length, null);
         if (n === 0) break;
-        let off = 0;
-        while (off < n) off += writeSync(out, this.buf, off, n - off);
+        writeAllSync(out, this.buf, 0, n);
         this.bytes += n;
         this.sinceYield += n;
         if (this.sinceYield >= COPY_CHUNK) {

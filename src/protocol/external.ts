@@ -33,21 +33,36 @@ export const EMPTY_EXT_PARAMS = '0\n';
 export const MAX_EXTERNAL_ITEM_SIZE = 1024 ** 3;
 
 /**
- * A parameter dictionary in the netstring format of the original (`encode_netstring_fd`).
- * Lengths are in UTF-8 bytes (the original counted characters, which only agrees for ASCII).
+ * One netstring entry, `<key length> <key> <value length> <value>\n` (lengths in decimal
+ * bytes): an entry of a parameter dictionary, and a record of the version 0 record format
+ * (`src/worker/readers/netstr.ts`).
+ *
+ * @example
+ * encodeNetstring(Buffer.from('abc'), Buffer.from('hello')).toString(); // '3 abc 5 hello\n'
+ */
+export function encodeNetstring(key: Uint8Array, value: Uint8Array): Buffer {
+  const kl = Buffer.from(`${key.length} `, 'latin1');
+  const vl = Buffer.from(` ${value.length} `, 'latin1');
+  return Buffer.concat([kl, key, vl, value, NEWLINE_BYTE]);
+}
+
+const NEWLINE_BYTE = Buffer.from('\n', 'latin1');
+
+/**
+ * A parameter dictionary in the netstring format of the original (`encode_netstring_fd`):
+ * the body's length and a newline, then an {@link encodeNetstring} entry per key. Lengths are
+ * in UTF-8 bytes (the original counted characters, which only agrees for ASCII).
  */
 export function encodeNetstringParams(dict: Readonly<Record<string, string>>): Buffer {
-  const parts: Buffer[] = [];
+  const entries: Buffer[] = [];
   for (const [k, v] of Object.entries(dict)) {
     if (typeof v !== 'string')
       throw new DiscoError(
         `extParams.${k} must be a string, got ${typeof v} (a dictionary holds strings only)`,
       );
-    const kb = Buffer.from(k);
-    const vb = Buffer.from(v);
-    parts.push(Buffer.from(`${kb.length} `), kb, Buffer.from(` ${vb.length} `), vb, Buffer.from('\n'));
+    entries.push(encodeNetstring(Buffer.from(k), Buffer.from(v)));
   }
-  const body = Buffer.concat(parts);
+  const body = Buffer.concat(entries);
   return Buffer.concat([Buffer.from(`${body.length}\n`), body]);
 }
 

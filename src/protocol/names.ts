@@ -64,6 +64,25 @@ export function jobOobTag(job: string): string {
   return `disco:job:oob:${job}`;
 }
 
+/**
+ * The OOB key of a task's profile (`profile: true`): `profile-<task uid>`, the uid being
+ * `<mode>:<taskid>-<2 hex>-<pid>`.
+ */
+export function profileKey(uid: string): string {
+  return `profile-${uid}`;
+}
+
+/**
+ * What the profile keys of one phase's tasks start with (`profile-map:`), or of all of
+ * them (`profile-`) when `mode` is empty.
+ *
+ * @example
+ * keys.filter((k) => k.startsWith(profileKeyPrefix('reduce')));
+ */
+export function profileKeyPrefix(mode: 'map' | 'reduce' | '' = ''): string {
+  return profileKey(mode ? `${mode}:` : '');
+}
+
 /** Longest OOB key (the original's documented limit). */
 export const OOB_KEY_MAX = 256;
 

@@ -11,7 +11,7 @@
  */
 import { type KV, readRecords } from '../protocol/record-stream.js';
 import { canonicalKey, compareKeys, keyHash, keysEqual } from './key-order.js';
-import { asInputStream } from './readers/input-stream.js';
+import { asInputStream, requireInputStream } from './readers/input-stream.js';
 import { splitLines } from './readers/lines.js';
 
 /**
@@ -224,9 +224,7 @@ export function chainReader(
   url = '',
   _params?: unknown,
 ): Iterable<KV> {
-  const s = asInputStream(stream, size, url);
-  if (!s) throw new TypeError(`chainReader: ${typeof stream} is not a readable stream`);
-  return readRecords(s, { url });
+  return readRecords(requireInputStream(stream, size, url, 'chainReader'), { url });
 }
 
 /** A partition function: `partition(key, nrPartitions, params)` → a label in `0..nrPartitions-1`. */

@@ -24,9 +24,9 @@
  *   ...
  * }
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { CommError, DiscoError, JobError } from '../common/errors.js';
+import { blobName } from '../ddfs/names.js';
 import { jobOobTag, oobKeyError } from '../protocol/names.js';
 import { httpSync } from './readers/http-sync.js';
 import { fetchToTemp, localFileOf, type OpenContext, removeQuietly } from './readers/open-url.js';
@@ -56,7 +56,6 @@ interface State {
   puts: number;
   /** Replica lists pushed but not yet tagged, oldest first. */
   pending: string[][];
-  files: number;
 }
 
 let current: State | null = null;
@@ -88,7 +87,6 @@ export function openTaskOob(o: { master: string; jobname: string; ctx: OpenConte
     ctx: o.ctx,
     puts: 0,
     pending: [],
-    files: 0,
   };
   current = s;
   return {
@@ -158,18 +156,7 @@ export function putTaskValue(key: string, value: string | Uint8Array): void {
 }
 
 function pushValue(s: State, key: string, bytes: Uint8Array): void {
-  const file = path.join(s.ctx.tmpDir, `oob-${process.pid}-${++s.files}`);
-  writeFileSync(file, bytes);
-  try {
-    s.pending.push(pushBlob(s.master, key, file));
-  } finally {
-    removeQuietly(file);
-  }
-}
-
-/** Name of a blob from one of its URLs (`.../key$ts` → `key`). */
-function blobName(url: string): string {
-  return (url.split('/').pop() ?? '').split('$')[0];
+  s.pending.push(pushBlob(s.master, key, { data: bytes }));
 }
 
 function readReplica(url: string, ctx: OpenContext): Buffer {

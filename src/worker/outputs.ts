@@ -16,18 +16,10 @@
  * const out = openTaskOutput({ jobhome, rel: 'ab/map:0-1f-99/map-0', type: 'part', label: '0', ... });
  * out.add('word', 1); out.close();
  */
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  renameSync,
-  statfsSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, statfsSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { DataError } from '../common/errors.js';
+import { writeAllSync } from '../common/fd-write.js';
 import { RecordWriter } from '../protocol/record-stream.js';
 import type { UserFunction } from './user-code.js';
 
@@ -55,7 +47,7 @@ export class OutputFile {
     const b = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     this.size += b.length;
     if (this.used + b.length > this.buf.length) this.flush();
-    if (b.length >= this.buf.length) writeAll(this.fd, b);
+    if (b.length >= this.buf.length) writeAllSync(this.fd, b);
     else {
       this.buf.set(b, this.used);
       this.used += b.length;
@@ -63,7 +55,7 @@ export class OutputFile {
   }
 
   private flush(): void {
-    if (this.used > 0) writeAll(this.fd, this.buf.subarray(0, this.used));
+    if (this.used > 0) writeAllSync(this.fd, this.buf, 0, this.used);
     this.used = 0;
   }
 
@@ -97,11 +89,6 @@ function pathDir(p: string): string {
   return path.dirname(p);
 }
 
-function writeAll(fd: number, b: Uint8Array): void {
-  let off = 0;
-  while (off < b.length) off += writeSync(fd, b, off, b.length - off);
-}
-
 function checkFreeSpace(dir: string): void {
   let free: number;
   try {
@@ -116,6 +103,19 @@ function checkFreeSpace(dir: string): void {
 /** Something bytes can be written to. */
 export interface ByteSink {
   write(data: Uint8Array | string): unknown;
+}
+
+/**
+ * `stream` as a {@link ByteSink}, for a writer that writes bytes to it: anything without a
+ * `write` method is a TypeError naming the writer.
+ *
+ * @example
+ * return new RecordOutput(requireByteSink(stream, 'recordWriter'));
+ */
+export function requireByteSink(stream: unknown, writerName: string): ByteSink {
+  if (!stream || typeof (stream as ByteSink).write !== 'function')
+    throw new TypeError(`${writerName} needs a stream with a write() method`);
+  return stream as ByteSink;
 }
 
 /** The default writer: records in the record format (`docs/record-format.md`). */
@@ -151,9 +151,7 @@ export function recordWriter(
   _url?: unknown,
   _params?: unknown,
 ): RecordOutput {
-  if (!stream || typeof (stream as ByteSink).write !== 'function')
-    throw new TypeError('recordWriter needs a stream with a write() method');
-  return new RecordOutput(stream as ByteSink);
+  return new RecordOutput(requireByteSink(stream, 'recordWriter'));
 }
 
 /** One output of a task, as reported to the master with `OUTPUT [rel, type, label]`. */

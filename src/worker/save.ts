@@ -1,18 +1,24 @@
 /**
- * `save: true` — results go to DDFS instead of staying on the node (wire spec §6.4,
- * `DDFS.save`): each output file becomes a blob `disco:blob:<job>:<file name>` (new_blob, then
- * PUT to every replica URL, retrying without a failing node), and all of them are appended to
- * the tag `disco:job:results:<job>` with `delayed=1&update=1`. The task then reports
- * `OUTPUT [tag, "tag"]`. Out-of-band results (`oob.ts`) push and tag their blobs with the same
- * helpers.
+ * How a task hands over its outputs at the end ({@link reportOutputs}, for the classic and
+ * the custom workers alike): `OUTPUT` each file, or with `save: true` put them in DDFS
+ * (wire spec §6.4, `DDFS.save`): each output file becomes a blob
+ * `disco:blob:<job>:<file name>` (new_blob, then PUT to every replica URL, retrying without a
+ * failing node), and all of them are appended to the tag `disco:job:results:<job>` with
+ * `delayed=1&update=1`. The task then reports `OUTPUT [tag, "tag"]`. Out-of-band results
+ * (`oob.ts`) push and tag their blobs with the same helpers.
  *
  * @example
- * const tag = saveResults({ master: 'http://m:8989', jobname, files: ['/data/.../reduce:0-1a-9'] });
+ * outputs.closeAll();
+ * reportOutputs(client, task, job, outputs.list()); // OUTPUT each, or the results tag
  */
 import path from 'node:path';
-import { CommError } from '../common/errors.js';
+import { CommError, JobError } from '../common/errors.js';
 import { jobResultsTag, safeDdfsName } from '../protocol/names.js';
+import type { TaskInfo } from '../protocol/worker-protocol.js';
+import type { TaskOutput } from './outputs.js';
+import type { ProtocolClient } from './protocol-client.js';
 import { httpSync } from './readers/http-sync.js';
+import type { LoadedJob } from './task.js';
 
 /** Placement attempts per blob (each one excludes the nodes that failed before). */
 const PUSH_ATTEMPTS = 6;
@@ -31,8 +37,12 @@ function hostOf(url: string): string {
   }
 }
 
-/** Push one file as a blob; returns its replica URLs (`disco://...`). */
-export function pushBlob(master: string, prefix: string, file: string): string[] {
+/** What {@link pushBlob} uploads: a file, or bytes in memory (text as UTF-8). */
+export type SyncBlobSource = { file: string } | { data: Uint8Array | string };
+
+/** Push one blob; returns its replica URLs (`disco://...`). */
+export function pushBlob(master: string, prefix: string, source: SyncBlobSource): string[] {
+  const body = 'file' in source ? { bodyFile: source.file } : { body: source.data };
   const exclude: string[] = [];
   const headers = ddfsAuthHeaders();
   for (let attempt = 1; ; attempt++) {
@@ -46,7 +56,7 @@ export function pushBlob(master: string, prefix: string, file: string): string[]
     let lastError: unknown = null;
     for (const target of targets as string[]) {
       try {
-        const put = httpSync({ method: 'PUT', url: target, bodyFile: file, headers });
+        const put = httpSync({ method: 'PUT', url: target, ...body, headers });
         urls.push(JSON.parse(put.body) as string);
       } catch (e) {
         if (!(e instanceof CommError)) throw e;
@@ -85,8 +95,62 @@ export function saveResults(o: { master: string; jobname: string; files: readonl
   const master = o.master.replace(/\/$/, '');
   const tag = jobResultsTag(o.jobname);
   const urls = o.files.map((file) =>
-    pushBlob(master, `disco:blob:${o.jobname}:${safeDdfsName(path.basename(file))}`, file),
+    pushBlob(master, `disco:blob:${o.jobname}:${safeDdfsName(path.basename(file))}`, { file }),
   );
   tagBlobs(master, tag, urls, { update: true });
   return tag;
+}
+
+/**
+ * Whether a `mode` task of `job` saves its outputs to DDFS: `save: true`, except for the map
+ * phase of a job with a reduce (the reduce saves what it makes of them).
+ */
+export function savesToDdfs(mode: TaskInfo['mode'], job: LoadedJob): boolean {
+  return job.data.save && !(mode === 'map' && job.pack.jobdict['reduce?'] === true);
+}
+
+/**
+ * Refuse to save partitioned map output (each partition would need its own tag), as the
+ * original does. The classic worker asks before the map runs, {@link reportOutputs} after.
+ */
+export function refusePartitionedSave(saving: boolean, mode: TaskInfo['mode'], partitioned: boolean): void {
+  if (saving && mode === 'map' && partitioned)
+    throw new JobError('Storing partitioned outputs in DDFS is not yet supported');
+}
+
+/**
+ * Hand the task's closed outputs over: save them to DDFS and report the results tag
+ * (see {@link savesToDdfs}), or report each file (`OUTPUT path type label`), in order. The
+ * message goes out with the `DONE` the caller sends next.
+ *
+ * @example
+ * outputs.closeAll();
+ * reportOutputs(client, task, job, outputs.list());
+ * client.done();
+ */
+export function reportOutputs(
+  client: ProtocolClient,
+  task: TaskInfo,
+  job: LoadedJob,
+  produced: readonly TaskOutput[],
+): void {
+  const saving = savesToDdfs(task.mode, job);
+  refusePartitionedSave(
+    saving,
+    task.mode,
+    produced.some((o) => o.type === 'part'),
+  );
+  if (saving) {
+    const tag = saveResults({
+      master: task.master,
+      jobname: task.jobname,
+      files: produced.map((o) => o.abs),
+    });
+    client.output(tag, 'tag');
+    // DONE follows at once: the message goes out with it (see ProtocolClient).
+    client.msg('Results saved to DDFS', { defer: true });
+  } else {
+    for (const o of produced) client.output(o.rel, o.type, o.label);
+    client.msg('Results sent to master', { defer: true });
+  }
 }

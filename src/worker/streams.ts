@@ -24,9 +24,9 @@
  * mapOutputStream: [taskOutputStream, discoOutputStream, (out) => ({ add: (k, v) => out.add(k, [v]) })],
  */
 import { type KV, readRecords } from '../protocol/record-stream.js';
-import { OutputFile, RecordOutput } from './outputs.js';
+import { OutputFile, RecordOutput, requireByteSink } from './outputs.js';
 import { currentOpenContext } from './readers/current-context.js';
-import { asInputStream } from './readers/input-stream.js';
+import { requireInputStream } from './readers/input-stream.js';
 import { openUrl } from './readers/open-url.js';
 
 /**
@@ -97,8 +97,7 @@ export function discoInputStream(
   url = '',
   ignoreCorrupt?: unknown,
 ): IterableIterator<KV> {
-  const s = asInputStream(stream, size, url);
-  if (!s) throw new TypeError(`discoInputStream: ${typeof stream} is not a readable stream`);
+  const s = requireInputStream(stream, size, url, 'discoInputStream');
   return readRecords(s, { url, ignoreCorrupt: ignoreCorrupt === true });
 }
 
@@ -152,7 +151,5 @@ export function discoOutputStream(
   _url?: unknown,
   _params?: unknown,
 ): RecordOutput {
-  if (!stream || typeof (stream as OutputStream).write !== 'function')
-    throw new TypeError('discoOutputStream needs a stream with a write() method');
-  return new RecordOutput(stream as { write(data: Uint8Array | string): unknown });
+  return new RecordOutput(requireByteSink(stream, 'discoOutputStream'));
 }

@@ -24,7 +24,7 @@ import type { ProtocolClient } from './protocol-client.js';
 import { type OpenedInput, openChain } from './readers/chain.js';
 import type { InputStream } from './readers/input-stream.js';
 import { type OpenContext, openUrl, taskOpenContext } from './readers/open-url.js';
-import { saveResults } from './save.js';
+import { reportOutputs } from './save.js';
 import type { LoadedJob } from './task.js';
 import { makeTaskPaths, type TaskPaths } from './task-paths.js';
 import { decodeJobParams } from './user-code.js';
@@ -201,22 +201,8 @@ class ProtocolTaskIO implements TaskIO {
   /** Close and report the outputs (or save them to DDFS). */
   finish(): void {
     if (!this.outs) return;
-    const produced = this.outs.list();
     this.outs.closeAll();
-    const jobdict = this.job.pack.jobdict;
-    const saving = this.job.data.save && !(this.info.mode === 'map' && jobdict['reduce?'] === true);
-    if (saving) {
-      const tag = saveResults({
-        master: this.info.master,
-        jobname: this.info.jobname,
-        files: produced.map((o) => o.abs),
-      });
-      this.client.output(tag, 'tag');
-      this.client.msg('Results saved to DDFS', { defer: true });
-    } else {
-      for (const o of produced) this.client.output(o.rel, o.type, o.label);
-      this.client.msg('Results sent to master', { defer: true });
-    }
+    reportOutputs(this.client, this.info, this.job, this.outs.list());
   }
 
   /** The task failed: drop the outputs. */

@@ -10,6 +10,7 @@
  * const produced = await profiledPhase(data.profile, paths.uid, () => runMap(run));
  */
 import { Session } from 'node:inspector/promises';
+import { profileKey } from '../protocol/names.js';
 import { putTaskValue } from './oob.js';
 
 /** Sampling interval in microseconds: fine enough for short tasks, cheap enough for long ones. */
@@ -25,11 +26,6 @@ async function profilerSession(): Promise<Session> {
   await s.post('Profiler.setSamplingInterval', { interval: SAMPLING_INTERVAL_US });
   session = s;
   return s;
-}
-
-/** The OOB key of a task's profile. */
-export function profileKey(uid: string): string {
-  return `profile-${uid}`;
 }
 
 /**

@@ -23,7 +23,7 @@ import type { ProtocolClient } from './protocol-client.js';
 import { type OpenedInput, openChain } from './readers/chain.js';
 import { openUrl, taskOpenContext } from './readers/open-url.js';
 import { runReduce } from './reduce.js';
-import { saveResults } from './save.js';
+import { refusePartitionedSave, reportOutputs, savesToDdfs } from './save.js';
 import { makeTaskPaths } from './task-paths.js';
 import { profiledPhase } from './task-profile.js';
 import type { TaskRun } from './task-run.js';
@@ -91,9 +91,8 @@ export async function runTask(client: ProtocolClient, task: TaskInfo): Promise<v
   const job = await loadJob(task.jobfile);
   const { data, fns } = job;
   const jobdict = job.pack.jobdict;
-  const saving = data.save && !(task.mode === 'map' && jobdict['reduce?'] === true);
-  if (saving && task.mode === 'map' && data.partitions > 0)
-    throw new JobError('Storing partitioned outputs in DDFS is not yet supported');
+  // Before the map runs, not after: the job fails without reading its inputs.
+  refusePartitionedSave(savesToDdfs(task.mode, job), task.mode, data.partitions > 0);
 
   const inputs = client.inputs();
   setTaskContext({ task, inputs: inputs.map(([, , replicas]) => replicas.map(([, url]) => url)) });
@@ -144,19 +143,7 @@ export async function runTask(client: ProtocolClient, task: TaskInfo): Promise<v
     outputs.closeAll();
     // OOB results are in their tag before DONE, so the next phase or job can read them.
     oob.flush();
-    if (saving) {
-      const tag = saveResults({
-        master: task.master,
-        jobname: task.jobname,
-        files: produced.map((o) => o.abs),
-      });
-      client.output(tag, 'tag');
-      // DONE follows at once: the message goes out with it (see ProtocolClient).
-      client.msg('Results saved to DDFS', { defer: true });
-    } else {
-      for (const o of produced) client.output(o.rel, o.type, o.label);
-      client.msg('Results sent to master', { defer: true });
-    }
+    reportOutputs(client, task, job, produced);
   } catch (e) {
     outputs?.abortAll();
     oob?.flushQuietly();

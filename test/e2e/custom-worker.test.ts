@@ -28,8 +28,10 @@ import {
   GzipUpper,
   OobLines,
   ParityWords,
+  ParityWordsMapOnly,
   VowelCount,
   WhereAmI,
+  WordsByParity,
 } from './fixtures/custom-worker-jobs.js';
 import { events } from './helpers.js';
 
@@ -153,6 +155,31 @@ test('put()/get() in a custom worker: OOB values stored by map tasks, read by th
   );
   expect((await disco.oobList(job.name)).sort()).toEqual(['lines-0', 'lines-1', 'lines-2']);
   expect((await disco.oobGet(job.name, 'lines-1')).toString()).toBe('2');
+});
+
+test('save: true in a custom worker: its map output is saved to DDFS; partitioned map output is refused as in a classic job', async () => {
+  const saved = await new Job({ master: disco, worker: new WhereAmI(), input: ['raw://a', 'raw://b'] }).run({
+    save: true,
+  });
+  const results = await saved.wait();
+  expect(results).toEqual([`tag://disco:job:results:${saved.name}`]);
+  // One record per map task (the value names the program that ran it).
+  expect((await collect<number, string>(results)).map(([k]) => k).sort()).toEqual([0, 1]);
+
+  const input = ['raw://one two three'];
+  const custom = await new Job({ master: disco, worker: new ParityWordsMapOnly(), input }).run({
+    save: true,
+  });
+  const classic = await new WordsByParity({ master: disco }).run({ input, save: true });
+  const failure = async (job: Job) => {
+    await expect(job.wait()).rejects.toThrow(/dead/);
+    return (await events(c.master, job.name))
+      .map(([, , m]) => m)
+      .find((m) => m.startsWith('ERROR: Job failed'));
+  };
+  const refused = /Storing partitioned outputs in DDFS is not yet supported/;
+  expect(await failure(custom)).toMatch(refused);
+  expect(await failure(classic)).toMatch(refused);
 });
 
 test('warmStart false: the tasks run in processes started from the job home', async () => {

@@ -68,6 +68,8 @@ test('OOB: map puts, reduce reads them with get, a later job reads them by job n
   expect([...(await a.oobGet('h-len'))]).toEqual([1]);
   await expect(a.oobGet('nope')).rejects.toThrow(/has no out-of-band result "nope"/);
   await expect(disco.oobList('NoSuchJob@1:2:3')).rejects.toThrow(/has no out-of-band results/);
+  await expect(disco.oobGet('NoSuchJob@1:2:3', 'c')).rejects.toThrow(/has no out-of-band results/);
+  await expect(disco.profileStats('NoSuchJob@1:2:3')).rejects.toThrow(/has no out-of-band results/);
 }, 60_000);
 
 test('OOB: several keys per task over several tasks (the original test_large)', async () => {

@@ -29,7 +29,7 @@ import {
 import { DataError } from '../../common/errors.js';
 import type { ByteSource } from '../../protocol/record-stream.js';
 import { msg } from '../context.js';
-import { asInputStream, InputStream } from './input-stream.js';
+import { InputStream, requireInputStream } from './input-stream.js';
 
 /** Compressed bytes read from the source at a time. */
 const INPUT_CHUNK = 64 * 1024;
@@ -193,8 +193,7 @@ export function gzipReader(
   url = '',
   _params?: unknown,
 ): [InputStream, null, string] {
-  const s = asInputStream(stream, null, url);
-  if (!s) throw new TypeError(`gzipReader: ${typeof stream} is not a readable stream`);
+  const s = requireInputStream(stream, null, url, 'gzipReader');
   return [new InputStream(new GunzipSource(s, url), null, url), null, url];
 }
 

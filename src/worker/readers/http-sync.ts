@@ -21,8 +21,8 @@ export interface HttpRequest {
   method: 'GET' | 'PUT' | 'POST' | 'DELETE' | 'HEAD';
   url: string;
   headers?: Record<string, string>;
-  /** Request body (UTF-8 text). */
-  body?: string;
+  /** Request body: bytes, or text sent as UTF-8. */
+  body?: string | Uint8Array;
   /** Stream this file as the request body (sets Content-Length). */
   bodyFile?: string;
   /** Write the response body to this file instead of returning it (resumable GET). */
@@ -259,7 +259,7 @@ export function httpSync(req: HttpRequest): HttpResponse {
   if (!helper || helper.dead) helper = startHelper();
   const h = helper;
   Atomics.store(h.flag, 0, 0);
-  h.port.postMessage(req);
+  h.port.postMessage(ownBuffer(req));
   // Upper bound on the wait so a wedged helper cannot hang the task forever.
   const attempts = Math.max(1, req.attempts ?? 8);
   const deadline = Date.now() + attempts * ((req.timeoutMs ?? 60_000) + 10_000) + 60_000;
@@ -279,6 +279,16 @@ export function httpSync(req: HttpRequest): HttpResponse {
     // so a dead helper shows up as a missing reply until the deadline; keep waits short.
     Atomics.wait(h.flag, 0, 0, 200);
   }
+}
+
+/**
+ * `req` with a body that is a view into part of a larger buffer replaced by a copy of just
+ * its bytes: posting a view copies the whole buffer under it (e.g. Node's 8 KiB pool).
+ */
+function ownBuffer(req: HttpRequest): HttpRequest {
+  const b = req.body;
+  if (typeof b === 'string' || b === undefined || b.byteLength === b.buffer.byteLength) return req;
+  return { ...req, body: new Uint8Array(b) };
 }
 
 /** Download `url` into `dest` (resuming on broken connections); returns the size in bytes. */

@@ -132,3 +132,21 @@ export function asInputStream(v: unknown, size: number | null, url: string): Inp
   }
   return null;
 }
+
+/**
+ * {@link asInputStream} for a reader that can only read bytes: anything that is not a byte
+ * stream is a TypeError naming the reader.
+ *
+ * @example
+ * const s = requireInputStream(stream, size, url, 'netstrReader');
+ */
+export function requireInputStream(
+  v: unknown,
+  size: number | null,
+  url: string,
+  readerName: string,
+): InputStream {
+  const s = asInputStream(v, size, url);
+  if (!s) throw new TypeError(`${readerName}: ${typeof v} is not a readable stream`);
+  return s;
+}

@@ -20,8 +20,10 @@
  * { input: results, mapReader: netstrReader, map: ([k, v]) => [[k, v]] }
  */
 import { DataError } from '../../common/errors.js';
+import { encodeNetstring } from '../../protocol/external.js';
 import type { ByteSource } from '../../protocol/record-stream.js';
-import { asInputStream } from './input-stream.js';
+import { type ByteSink, requireByteSink } from '../outputs.js';
+import { requireInputStream } from './input-stream.js';
 
 /** Bytes read from the source at a time. */
 const CHUNK = 64 * 1024;
@@ -197,12 +199,6 @@ class NetstringScanner {
   }
 }
 
-function sourceOf(stream: unknown, size: number | null, url: string, who: string): ByteSource {
-  const s = asInputStream(stream, size, url);
-  if (!s) throw new TypeError(`${who}: ${typeof stream} is not a readable stream`);
-  return s;
-}
-
 /**
  * `netstrReader(stream, size, url, params)` — a reader for version 0 streams: yields
  * `[key, value]` as text (UTF-8). What {@link netstrWriter} wrote reads back as strings.
@@ -216,7 +212,7 @@ export function* netstrReader(
   url = '',
   _params?: unknown,
 ): Generator<[string, string]> {
-  for (const [k, v] of readNetstrings(sourceOf(stream, size, url, 'netstrReader'), { url, size }))
+  for (const [k, v] of readNetstrings(requireInputStream(stream, size, url, 'netstrReader'), { url, size }))
     yield [k.toString('utf8'), v.toString('utf8')];
 }
 
@@ -237,20 +233,9 @@ export function* oldNetstrReader(
 ): Generator<[string, string]> {
   // Only bytes: as a reader in a chain this argument is the job's params, which may be text.
   const h = head instanceof Uint8Array ? head : undefined;
-  const src = sourceOf(stream, size, url, 'oldNetstrReader');
+  const src = requireInputStream(stream, size, url, 'oldNetstrReader');
   for (const [k, v] of readNetstrings(src, { url, size, head: h }))
     yield [k.toString('utf8'), v.toString('utf8')];
-}
-
-/** Something bytes can be written to. */
-interface ByteSink {
-  write(data: Uint8Array | string): unknown;
-}
-
-function sinkOf(stream: unknown, who: string): ByteSink {
-  if (!stream || typeof (stream as ByteSink).write !== 'function')
-    throw new TypeError(`${who} needs a stream with a write() method`);
-  return stream as ByteSink;
 }
 
 /** A key or value as netstring text (see {@link netstrWriter}). */
@@ -274,15 +259,6 @@ export function netstringField(v: unknown, what: string): Buffer {
       'use objectWriter (and objectReader) for structured values, or turn it into text (JSON.stringify)',
   );
 }
-
-/** One record in the version 0 format. */
-export function encodeNetstring(key: Uint8Array, value: Uint8Array): Buffer {
-  const kl = Buffer.from(`${key.length} `, 'latin1');
-  const vl = Buffer.from(` ${value.length} `, 'latin1');
-  return Buffer.concat([kl, key, vl, value, NEWLINE_BYTE]);
-}
-
-const NEWLINE_BYTE = Buffer.from('\n', 'latin1');
 
 /** The writer returned by {@link netstrWriter}. */
 export class NetstringOutput {
@@ -320,5 +296,5 @@ export function netstrWriter(
   _url?: unknown,
   _params?: unknown,
 ): NetstringOutput {
-  return new NetstringOutput(sinkOf(stream, 'netstrWriter'));
+  return new NetstringOutput(requireByteSink(stream, 'netstrWriter'));
 }

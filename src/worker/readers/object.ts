@@ -18,7 +18,8 @@
  */
 import { DataError } from '../../common/errors.js';
 import { packValue, unpackValues } from '../../protocol/record-stream.js';
-import { asInputStream } from './input-stream.js';
+import { requireByteSink } from '../outputs.js';
+import { requireInputStream } from './input-stream.js';
 import { NetstringOutput, readNetstrings } from './netstr.js';
 
 function decodeOne(bytes: Buffer, what: string, url: string): unknown {
@@ -46,8 +47,7 @@ export function* objectReader(
   url = '',
   _params?: unknown,
 ): Generator<[unknown, unknown]> {
-  const s = asInputStream(stream, size, url);
-  if (!s) throw new TypeError(`objectReader: ${typeof stream} is not a readable stream`);
+  const s = requireInputStream(stream, size, url, 'objectReader');
   for (const [k, v] of readNetstrings(s, { url, size }))
     yield [decodeOne(k, 'key', url), decodeOne(v, 'value', url)];
 }
@@ -66,7 +66,5 @@ export function objectWriter(
   _url?: unknown,
   _params?: unknown,
 ): NetstringOutput {
-  if (!stream || typeof (stream as { write?: unknown }).write !== 'function')
-    throw new TypeError('objectWriter needs a stream with a write() method');
-  return new NetstringOutput(stream as { write(data: Uint8Array | string): unknown }, (v) => packValue(v));
+  return new NetstringOutput(requireByteSink(stream, 'objectWriter'), (v) => packValue(v));
 }

@@ -24,7 +24,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import { DataError } from '../../common/errors.js';
 import { msg } from '../context.js';
-import { asInputStream } from './input-stream.js';
+import { requireInputStream } from './input-stream.js';
 
 /** Default bytes read per buffer fill (the original's `read_buffer_size`). */
 export const RE_READ_BUFFER_SIZE = 8192;
@@ -80,8 +80,7 @@ export function* reReader(
   const re = stickyPattern(pattern);
   if (!Number.isInteger(readBufferSize) || readBufferSize <= 0)
     throw new RangeError(`reReader: readBufferSize must be a positive integer, got ${readBufferSize}`);
-  const s = asInputStream(stream, size, url);
-  if (!s) throw new TypeError(`reReader: ${typeof stream} is not a readable stream`);
+  const s = requireInputStream(stream, size, url, 'reReader');
   const limit = size !== null && size !== undefined && size > 0 ? size : null;
   const decoder = new StringDecoder('utf8');
   let buf = '';

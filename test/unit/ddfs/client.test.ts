@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommError } from '../../../src/common/errors.js';
 import { Settings } from '../../../src/common/settings.js';
 import { canonizeTag, DDFS, InvalidTag } from '../../../src/ddfs/client/ddfs.js';
+import { blobName } from '../../../src/ddfs/names.js';
 import { BufferSource, readRecords } from '../../../src/protocol/record-stream.js';
 import { type DdfsCluster, startDdfsCluster } from './cluster.js';
 
@@ -57,6 +58,13 @@ describe('names and URLs', () => {
     expect(() => canonizeTag('./file')).toThrow(InvalidTag);
     expect(() => canonizeTag('http://x/y')).toThrow(InvalidTag);
     expect(DDFS.blobName('disco://h/ddfs/vol0/blob/ab/name$5dc-1-2')).toBe('name');
+    // The worker's copy (it does not load the client): the same name for the same URL.
+    for (const url of [
+      'disco://h/ddfs/vol0/blob/ab/name$5dc-1-2',
+      'http://h:8989/ddfs/vol0/blob/ab/a:b@c$1-2-3',
+      'x',
+    ])
+      expect(blobName(url)).toBe(DDFS.blobName(url));
     expect(DDFS.safeName('a b/c.txt')).toBe('a_b_c_txt');
     const d = new DDFS('disco://somehost', { settings: new Settings({ DISCO_PORT: '1234' }, {}, {}) });
     expect(d.master).toBe('http://somehost:1234');

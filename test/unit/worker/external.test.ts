@@ -27,6 +27,7 @@ import {
   runExternalReduce,
 } from '../../../src/worker/external/run-external.js';
 import { classifyStderrLine, StderrLines } from '../../../src/worker/external/stderr-lines.js';
+import { netstrReader } from '../../../src/worker/readers/netstr.js';
 
 describe('netstring parameters', () => {
   it('encodes as the original netstring module: <length>\\n then "<klen> <k> <vlen> <v>\\n" per entry', () => {
@@ -46,6 +47,16 @@ describe('netstring parameters', () => {
         const { entries, length } = decodeNetstringParams(bytes);
         expect(Object.fromEntries(entries)).toEqual(d);
         expect(bytes.subarray(length).toString()).toBe('trailing pairs');
+      }),
+    );
+  });
+
+  it("property: the block's body is version 0 netstring records (netstrReader reads the entries)", () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'grapheme' })), (d) => {
+        const block = encodeNetstringParams(d);
+        const body = block.subarray(block.indexOf(0x0a) + 1);
+        expect(Object.fromEntries(netstrReader(body))).toEqual(d);
       }),
     );
   });

@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { functionSource } from '../../../src/client/function-ref.js';
 import { DataError, DiscoError } from '../../../src/common/errors.js';
+import { encodeNetstring } from '../../../src/protocol/external.js';
 import { encodeIndex } from '../../../src/protocol/index-file.js';
 import {
   BufferSource,
@@ -20,12 +21,11 @@ import {
 import type { TaskInfo } from '../../../src/protocol/worker-protocol.js';
 import { setMessageSink, setTaskContext } from '../../../src/worker/context.js';
 import { chainReader, makeRangePartition, notifier } from '../../../src/worker/func.js';
-import { openTaskOutput } from '../../../src/worker/outputs.js';
+import { openTaskOutput, recordWriter } from '../../../src/worker/outputs.js';
 import { openChain } from '../../../src/worker/readers/chain.js';
 import { GunzipSource, gzipLineReader, gzipReader } from '../../../src/worker/readers/gzip.js';
 import { InputStream } from '../../../src/worker/readers/input-stream.js';
 import {
-  encodeNetstring,
   netstrReader,
   netstrWriter,
   oldNetstrReader,
@@ -540,5 +540,36 @@ describe('jobname, parseDir, notifier', () => {
 
   it('notifier is a no-op default', () => {
     expect(notifier(['disco://a', 'disco://b'])).toBeUndefined();
+  });
+});
+
+describe('what readers and writers refuse', () => {
+  it('a reader given no byte stream, and a writer given nothing to write to, say which one refused', () => {
+    const readers: [string, (v: unknown) => unknown][] = [
+      ['chainReader', (v) => chainReader(v)],
+      ['discoInputStream', (v) => discoInputStream(v)],
+      ['gzipReader', (v) => gzipReader(v)],
+      ['netstrReader', (v) => [...netstrReader(v)]],
+      ['oldNetstrReader', (v) => [...oldNetstrReader(v)]],
+      ['objectReader', (v) => [...objectReader(v)]],
+      ['reReader', (v) => [...reReader(/x/, v)]],
+    ];
+    for (const [name, read] of readers) {
+      expect(() => read(42), name).toThrow(new TypeError(`${name}: number is not a readable stream`));
+      expect(() => read({ notRead: true }), name).toThrow(`${name}: object is not a readable stream`);
+      // What they accept: text, bytes and objects with read(n).
+      expect(() => read(''), name).not.toThrow();
+    }
+    const writers: [string, (v: unknown) => unknown][] = [
+      ['netstrWriter', (v) => netstrWriter(v)],
+      ['objectWriter', (v) => objectWriter(v)],
+      ['discoOutputStream', (v) => discoOutputStream(v)],
+      ['recordWriter', (v) => recordWriter(v)],
+    ];
+    for (const [name, open] of writers) {
+      expect(() => open(null), name).toThrow(new TypeError(`${name} needs a stream with a write() method`));
+      expect(() => open({ add() {} }), name).toThrow(`${name} needs a stream with a write() method`);
+      expect(() => open(new Sink()), name).not.toThrow();
+    }
   });
 });

@@ -243,6 +243,27 @@ describe('worker process', () => {
     expect(of(c3.frames, 'FATAL')).toEqual(['no way']);
   });
 
+  it('save: true with partitioned map output fails the job before the map reads its input', async () => {
+    const job = makeJob(
+      tempDir(),
+      {
+        save: true,
+        partitions: 2,
+        functions: { map: { source: '(l) => { msg("read " + l); return [[l, 1]]; }' } },
+      },
+      { jobdict: { 'reduce?': false } },
+    );
+    const conv = await converse(
+      worker,
+      scriptedNode([job.task('map', 0)], () => [[0, ['raw://x']]]),
+    );
+    expect(of(conv.frames, 'FATAL')).toEqual([
+      expect.stringMatching(/Storing partitioned outputs in DDFS is not yet supported/),
+    ]);
+    expect(of(conv.frames, 'MSG')).not.toContain('read x');
+    expect(of(conv.frames, 'OUTPUT')).toEqual([]);
+  });
+
   it('fails over between replicas and reports exhausted inputs with INPUT_ERR', async () => {
     const root = tempDir();
     const job = makeJob(root, { functions: { map: { source: '(l) => [[l, 1]]' } } });
@@ -343,6 +364,35 @@ describe('worker process', () => {
         'beta',
         'gamma',
       ]);
+    });
+
+    it('put() sends the bytes of a string, or of a view into a larger buffer, as a blob; one tag update', async () => {
+      const map = `(l) => {
+        const big = Buffer.alloc(64 * 1024, 0x78);
+        big.write('value', 100);
+        put('bytes-key', big.subarray(100, 105));
+        put('text-key', 'h\u00e9llo ' + l);
+        return [[l, 1]];
+      }`;
+      const job = makeJob(tempDir(), { functions: { map: { source: map } } });
+      const task = { ...job.task('map', 0), master: server.url };
+      const conv = await converse(
+        worker,
+        scriptedNode([task], () => [[0, ['raw://p']]]),
+      );
+      expect(of(conv.frames, 'FATAL')).toEqual([]);
+      expect(blobs['bytes-key$1-2-3']?.toString()).toBe('value');
+      expect(blobs['text-key$1-2-3']?.toString()).toBe('héllo p');
+      // The next test counts the blobs it saves.
+      for (const k of Object.keys(blobs)) delete blobs[k];
+      // Newest first, so the last put of a key wins.
+      expect(tagPost).toEqual({
+        url: `/ddfs/tag/disco:job:oob:${job.name}?delayed=1`,
+        body: [
+          ['disco://testhost/ddfs/vol0/blob/ab/text-key$1-2-3'],
+          ['disco://testhost/ddfs/vol0/blob/ab/bytes-key$1-2-3'],
+        ],
+      });
     });
 
     it('saves results to DDFS with save: true', async () => {
