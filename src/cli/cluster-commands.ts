@@ -7,9 +7,10 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConfigTable } from '../client/disco.js';
+import type { CommandContext } from './command-context.js';
 import type { CliContext } from './context.js';
-import { CliExit } from './context.js';
 import { formatNodeInfo, table, toJson } from './format.js';
+import { CliExit } from './io.js';
 
 /** `disco nodeinfo`. */
 export async function nodeinfoCommand(ctx: CliContext, o: { json?: boolean }): Promise<void> {
@@ -73,7 +74,7 @@ export async function masterVersionCommand(ctx: CliContext): Promise<void> {
 }
 
 /** `disco -v`: every setting and its value. */
-export function printSettings(ctx: CliContext): void {
+export function printSettings(ctx: CommandContext): void {
   const all = ctx.settings.all();
   ctx.io.out(table(Object.entries(all).map(([k, v]) => [k, v === '' ? "''" : v])));
 }

@@ -15,7 +15,8 @@ import path from 'node:path';
 import { NO_RETRY, request, sleep } from '../client/http.js';
 import { writeFileAtomicSync } from '../common/fs-atomic.js';
 import { PACKAGE_ROOT, SETTING_NAMES, type Settings } from '../common/settings.js';
-import { type CliContext, CliExit, EXIT_NOT_RUNNING } from './context.js';
+import type { CommandContext } from './command-context.js';
+import { CliExit, EXIT_NOT_RUNNING } from './io.js';
 
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
@@ -97,7 +98,7 @@ function tail(file: string, lines = 15): string {
 }
 
 /** `disco start`. */
-export async function startMaster(ctx: CliContext): Promise<void> {
+export async function startMaster(ctx: CommandContext): Promise<void> {
   const s = ctx.settings;
   const web = s.get('DISCO_MASTER');
   const running = runningMasterPid(s);
@@ -152,7 +153,7 @@ export async function startMaster(ctx: CliContext): Promise<void> {
 }
 
 /** `disco stop`: SIGTERM, wait, SIGKILL if it does not stop. */
-export async function stopMaster(ctx: CliContext): Promise<void> {
+export async function stopMaster(ctx: CommandContext): Promise<void> {
   const s = ctx.settings;
   const pid = runningMasterPid(s);
   if (!pid) {
@@ -174,7 +175,7 @@ export async function stopMaster(ctx: CliContext): Promise<void> {
 }
 
 /** `disco status`: exit status 0 when running, 3 when not. */
-export async function masterStatus(ctx: CliContext): Promise<void> {
+export async function masterStatus(ctx: CommandContext): Promise<void> {
   const s = ctx.settings;
   const pid = runningMasterPid(s);
   const answers = await masterAnswers(s);
@@ -205,7 +206,7 @@ function foreground(args: string[], settings: Settings): Promise<number> {
 }
 
 /** `disco nodaemon`: the master in the foreground, logging to this terminal. */
-export async function masterForeground(ctx: CliContext): Promise<number> {
+export async function masterForeground(ctx: CommandContext): Promise<number> {
   if (runningMasterPid(ctx.settings))
     throw new CliExit('a master daemon is already running; run disco stop first');
   return foreground([distEntry('master')], ctx.settings);
@@ -213,7 +214,7 @@ export async function masterForeground(ctx: CliContext): Promise<number> {
 
 /** `disco node`: a node daemon in the foreground. */
 export async function nodeForeground(
-  ctx: CliContext,
+  ctx: CommandContext,
   opts: { master?: string; host?: string; dataServer?: boolean },
 ): Promise<number> {
   const args = [distEntry('node')];

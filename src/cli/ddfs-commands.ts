@@ -17,21 +17,18 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { recordsFromChunks, resultIterator } from '../client/result-iterator.js';
 import { CommError, DataError } from '../common/errors.js';
 import { pipeBlob } from '../ddfs/client/blob-read.js';
 import { type ByteTransform, gunzipInput, type RecordReader } from '../ddfs/client/chunker.js';
 import { isTag } from '../ddfs/client/ddfs.js';
 import { type Progress, progress } from '../ddfs/client/progress.js';
-import { TarFormatError, tarBlobs } from '../ddfs/client/tarball.js';
 import { objectRelPath, parseDdfsUrl, unpackObjName } from '../ddfs/names.js';
 import { resolveHttp, splitUrl } from '../protocol/urls.js';
 import type { StreamFunction } from '../worker/readers/chain.js';
-import { CliExit } from './context.js';
 import type { DdfsContext } from './ddfs-context.js';
 import { formatValue, toJson } from './format.js';
+import { CliExit } from './io.js';
 import { copyFileToFdSync, OutputClosed } from './raw-output.js';
-import { importModule, parseModuleSpec } from './run-module.js';
 
 /** A URL argument: one URL, or the replica URLs of one blob. */
 export type UrlArg = string | string[];
@@ -91,9 +88,10 @@ async function* programBlobs(
 /** Job names → their result URLs (`-j`). */
 async function jobResults(ctx: DdfsContext, jobs: readonly string[]): Promise<string[]> {
   const out: string[] = [];
+  const discoCtx = await ctx.jobContext();
   for (const ref of jobs) {
-    const name = await ctx.jobName(ref);
-    const [status, results] = await ctx.disco.results(name, { timeout: 0 });
+    const name = await discoCtx.jobName(ref);
+    const [status, results] = await discoCtx.disco.results(name, { timeout: 0 });
     if (status === 'unknown job') throw new CliExit(`unknown job ${name}`);
     if (status !== 'ready') throw new CliExit(`job ${name} is ${status}`);
     out.push(...results);
@@ -130,6 +128,8 @@ function printCreated(ctx: DdfsContext, p: Progress): (replicas: string[]) => vo
 
 /** Load `module[:export]` (a `.ts`/`.js` file); the export must be a function. */
 async function loadFunction(spec: string, what: string): Promise<(...args: never[]) => unknown> {
+  // Loaded here (in dist/, from the library's chunks): only -R and -T need a job module loader.
+  const { importModule, parseModuleSpec } = await import('./run-module.js');
   const { file, exportName } = parseModuleSpec(spec);
   const name = exportName ?? 'default';
   const ns = await importModule(file, what);
@@ -142,7 +142,10 @@ async function loadFunction(spec: string, what: string): Promise<(...args: never
 /** The `-R` reader of `chunk`: `lines` (default), `records` (the internal format), or module:export. */
 async function chunkReader(spec: string | undefined): Promise<RecordReader | undefined> {
   if (spec === undefined || spec === 'lines') return undefined;
-  if (spec === 'records') return (bytes, url) => recordsFromChunks(bytes, url);
+  if (spec === 'records') {
+    const { recordsFromChunks } = await import('../client/result-iterator.js');
+    return (bytes, url) => recordsFromChunks(bytes, url);
+  }
   return (await loadFunction(spec, 'reader')) as unknown as RecordReader;
 }
 
@@ -536,6 +539,7 @@ async function pushTarballs(
     stream: ctx.progressStream,
   });
   const created = printCreated(ctx, p);
+  const { TarFormatError, tarBlobs } = await import('../ddfs/client/tarball.js');
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ddfs-push-x-'));
   const blobs: string[][] = [];
   try {
@@ -661,6 +665,7 @@ export async function xcatCommand(
   for await (const set of programBlobs(ctx, tags, o)) all.push(set);
   const reader = o.reader ? ((await loadFunction(o.reader, 'reader')) as StreamFunction) : undefined;
   const inputStream = await xcatStreams(o.stream);
+  const { resultIterator } = await import('../client/result-iterator.js');
   const lines: string[] = [];
   let size = 0;
   const flush = async () => {

@@ -1,17 +1,18 @@
 /**
- * What every `ddfs` subcommand works with: the `disco` command line's context (settings from
- * the environment, the settings file, `-s` and `-m`; job name shortcuts) plus a {@link DDFS}
- * client carrying the `-t` token, raw output with back-pressure (for `cat`), standard input
- * lines and the stream progress bars are drawn on.
+ * What every `ddfs` subcommand works with: settings from the environment, the settings file,
+ * `-s` and `-m`; a {@link DDFS} client carrying the `-t` token; raw output with back-pressure
+ * (for `cat`), standard input lines and the stream progress bars are drawn on; and, for job
+ * names (`-j`), the `disco` command line's context.
  *
  * @example
  * const ctx = new DdfsContext({ master: 'http://localhost:8989', token: 'secret' });
  * await ctx.ddfs.list('data:');
  */
-import readline from 'node:readline';
 import { DDFS } from '../ddfs/client/ddfs.js';
 import type { ProgressStream } from '../ddfs/client/progress.js';
-import { CLI_RETRY, CliContext, type GlobalOptions, type Io, processIo } from './context.js';
+import { CLI_RETRY, CommandContext, type GlobalOptions } from './command-context.js';
+import type { CliContext } from './context.js';
+import { type DdfsIo, ddfsProcessIo } from './ddfs-io.js';
 import { OutputClosed } from './raw-output.js';
 
 export interface DdfsGlobalOptions extends GlobalOptions {
@@ -19,55 +20,9 @@ export interface DdfsGlobalOptions extends GlobalOptions {
   token?: string;
 }
 
-/** Output and input of the `ddfs` command (replaceable in tests). */
-export interface DdfsIo extends Io {
-  /** Raw bytes to standard output; resolves when more may be written. */
-  write?: (b: Buffer) => Promise<void> | void;
-  /**
-   * Standard output's file descriptor, when `write` goes to the process's own standard output:
-   * `cat` of a local file then writes to it directly (see raw-output.ts), the stream used only
-   * when the descriptor would block.
-   */
-  fd?: number;
-  /** Lines of standard input. */
-  stdin?: () => AsyncIterable<string>;
-  /** Where progress bars go (drawn only if it is a TTY). */
-  progress?: ProgressStream;
-}
-
-/**
- * Bytes stdout may hold before a writer waits: far above its 16 KiB high-water mark, so a
- * stream of 64 KiB socket reads does not stop and restart the source after every chunk.
- */
-const STDOUT_BUFFER = 1 << 20;
-
-/** Write to stdout, waiting for `drain` once more than {@link STDOUT_BUFFER} is queued. */
-function writeStdout(b: Buffer): Promise<void> | void {
-  process.stdout.write(b);
-  if (process.stdout.writableLength <= STDOUT_BUFFER) return;
-  return new Promise((resolve, reject) => {
-    const done = (e?: Error) => {
-      process.stdout.off('drain', ok);
-      process.stdout.off('error', done);
-      if (e) reject(e);
-      else resolve();
-    };
-    const ok = () => done();
-    process.stdout.once('drain', ok);
-    process.stdout.once('error', done);
-  });
-}
-
-export const ddfsProcessIo: DdfsIo = {
-  ...processIo,
-  write: writeStdout,
-  fd: 1,
-  stdin: () => readline.createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY }),
-  progress: process.stderr,
-};
-
-export class DdfsContext extends CliContext {
+export class DdfsContext extends CommandContext {
   private ddfsClient: DDFS | null = null;
+  private discoContext: CliContext | null = null;
 
   constructor(
     override readonly options: DdfsGlobalOptions = {},
@@ -84,6 +39,16 @@ export class DdfsContext extends CliContext {
       retry: CLI_RETRY,
     });
     return this.ddfsClient;
+  }
+
+  /**
+   * The `disco` command line's context (its client, job name shortcuts), for `-j`: loaded
+   * only then, as no other `ddfs` command talks to the job side of the master.
+   */
+  async jobContext(): Promise<CliContext> {
+    const { CliContext } = await import('./context.js');
+    this.discoContext ??= new CliContext(this.options, this.io);
+    return this.discoContext;
   }
 
   get progressStream(): ProgressStream | undefined {

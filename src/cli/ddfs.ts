@@ -19,31 +19,16 @@
  */
 
 import type { Command } from 'commander';
-import {
-  attrsCommand,
-  blobsCommand,
-  catCommand,
-  chtokCommand,
-  chunkCommand,
-  cpCommand,
-  delattrCommand,
-  existsCommand,
-  findCommand,
-  getattrCommand,
-  getCommand,
-  lsCommand,
-  pushCommand,
-  putCommand,
-  rmCommand,
-  setattrCommand,
-  statCommand,
-  tagCommand,
-  touchCommand,
-  urlsCommand,
-  xcatCommand,
-} from './ddfs-commands.js';
-import { DdfsContext, type DdfsGlobalOptions, type DdfsIo, ddfsProcessIo } from './ddfs-context.js';
+import type { DdfsGlobalOptions } from './ddfs-context.js';
+import { type DdfsIo, ddfsProcessIo } from './ddfs-io.js';
 import { actionsWith, collect, newProgram, runIfProgram, runProgram } from './program.js';
+
+/**
+ * The subcommands, loaded (as their context, in `act`) when a command runs: `--help`,
+ * `--version` and usage errors need only commander. In dist/ the command line is one file
+ * (scripts/build.mjs), in which these imports only put off running the modules' code.
+ */
+const commands = () => import('./ddfs-commands.js');
 
 /** `-i` and `-p`, as the original's `add_program_blobs`. */
 function blobsOptions(cmd: Command, prefix = true): Command {
@@ -61,7 +46,10 @@ export function buildProgram(
     .option('-s, --settings <file>', 'settings file (default: DISCO_SETTINGS_FILE, ~/.disco)')
     .option('-m, --master <url>', 'master address (default: DISCO_MASTER)')
     .option('-t, --token <token>', 'token for tag operations (default: DDFS_READ_TOKEN / DDFS_WRITE_TOKEN)');
-  const act = actionsWith((cmd) => new DdfsContext(cmd.optsWithGlobals<DdfsGlobalOptions>(), io), setExit);
+  const act = actionsWith(async (cmd) => {
+    const { DdfsContext } = await import('./ddfs-context.js');
+    return new DdfsContext(cmd.optsWithGlobals<DdfsGlobalOptions>(), io);
+  }, setExit);
 
   // -- data in --
   program
@@ -77,7 +65,9 @@ export function buildProgram(
     .option('-I, --include <text>', 'with -x: only archive members whose path contains text')
     .option('-E, --exclude <text>', 'with -x: skip archive members whose path contains text')
     .option('-z, --compress', 'with -x: gzip each member (blob names end in _gz)')
-    .action(act((ctx, tag: string, files: string[], o) => pushCommand(ctx, tag, files, o)));
+    .action(
+      act(async (ctx, tag: string, files: string[], o) => (await commands()).pushCommand(ctx, tag, files, o)),
+    );
   blobsOptions(
     program
       .command('chunk')
@@ -99,7 +89,9 @@ export function buildProgram(
         collect,
         [],
       ),
-  ).action(act((ctx, tag: string, urls: string[], o) => chunkCommand(ctx, tag, urls, o)));
+  ).action(
+    act(async (ctx, tag: string, urls: string[], o) => (await commands()).chunkCommand(ctx, tag, urls, o)),
+  );
   program
     .command('tag')
     .description('add urls to a tag (creates it); replicas of one blob: one quoted argument')
@@ -107,24 +99,26 @@ export function buildProgram(
     .argument('[urls...]', 'default: one per line on standard input')
     .option('-u, --update', 'skip urls whose blob names the tag already has')
     .option('-d, --delayed', 'delayed tag update')
-    .action(act((ctx, tag: string, urls: string[], o) => tagCommand(ctx, tag, urls, o)));
+    .action(
+      act(async (ctx, tag: string, urls: string[], o) => (await commands()).tagCommand(ctx, tag, urls, o)),
+    );
   program
     .command('put')
     .description('replace the urls of a tag (creates it)')
     .argument('<tag>')
     .argument('[urls...]', 'default: one per line on standard input')
-    .action(act((ctx, tag: string, urls: string[]) => putCommand(ctx, tag, urls)));
+    .action(act(async (ctx, tag: string, urls: string[]) => (await commands()).putCommand(ctx, tag, urls)));
   program
     .command('touch')
     .description('create tags that do not exist')
     .argument('[tags...]')
-    .action(act((ctx, tags: string[]) => touchCommand(ctx, tags)));
+    .action(act(async (ctx, tags: string[]) => (await commands()).touchCommand(ctx, tags)));
   program
     .command('cp')
     .description('copy the urls of a tag to another (replacing them)')
     .argument('<source>')
     .argument('<target>')
-    .action(act((ctx, src: string, dst: string) => cpCommand(ctx, src, dst)));
+    .action(act(async (ctx, src: string, dst: string) => (await commands()).cpCommand(ctx, src, dst)));
 
   // -- data out --
   blobsOptions(
@@ -133,7 +127,7 @@ export function buildProgram(
       .description('print the raw bytes of urls, then of the blobs of tags')
       .argument('[urls...]', 'default: one per line on standard input')
       .option('-j, --job-mode', 'arguments are job names: print their results'),
-  ).action(act((ctx, urls: string[], o) => catCommand(ctx, urls, o)));
+  ).action(act(async (ctx, urls: string[], o) => (await commands()).catCommand(ctx, urls, o)));
   blobsOptions(
     program
       .command('xcat')
@@ -151,19 +145,19 @@ export function buildProgram(
         [],
       )
       .option('--json', 'one JSON record per line'),
-  ).action(act((ctx, urls: string[], o) => xcatCommand(ctx, urls, o)));
+  ).action(act(async (ctx, urls: string[], o) => (await commands()).xcatCommand(ctx, urls, o)));
   blobsOptions(
     program
       .command('blobs')
       .description('list the blobs reachable from tags (replicas tab-separated)')
       .argument('[tags...]')
       .option('--json', 'print JSON'),
-  ).action(act((ctx, tags: string[], o) => blobsCommand(ctx, tags, o)));
+  ).action(act(async (ctx, tags: string[], o) => (await commands()).blobsCommand(ctx, tags, o)));
   program
     .command('get')
     .description('print the tag object (JSON)')
     .argument('<tag>')
-    .action(act((ctx, tag: string) => getCommand(ctx, tag)));
+    .action(act(async (ctx, tag: string) => (await commands()).getCommand(ctx, tag)));
   blobsOptions(
     program
       .command('urls')
@@ -171,7 +165,7 @@ export function buildProgram(
       .argument('[tags...]')
       .option('--json', 'print JSON'),
     true,
-  ).action(act((ctx, tags: string[], o) => urlsCommand(ctx, tags, o)));
+  ).action(act(async (ctx, tags: string[], o) => (await commands()).urlsCommand(ctx, tags, o)));
 
   // -- tags --
   blobsOptions(
@@ -182,57 +176,61 @@ export function buildProgram(
       .option('-r, --recursive', 'also list the blobs reachable from each tag')
       .option('--json', 'print JSON'),
     false,
-  ).action(act((ctx, prefixes: string[], o) => lsCommand(ctx, prefixes, o)));
+  ).action(act(async (ctx, prefixes: string[], o) => (await commands()).lsCommand(ctx, prefixes, o)));
   program
     .command('exists')
     .description('print True and exit 0 if the tag exists, else print False and exit 1')
     .argument('<tag>')
-    .action(act((ctx, tag: string) => existsCommand(ctx, tag)));
+    .action(act(async (ctx, tag: string) => (await commands()).existsCommand(ctx, tag)));
   blobsOptions(
     program
       .command('find')
       .description('walk the tag graph from tags, printing each tag path')
       .argument('[tags...]')
       .option('-w, --warn-missing', 'report missing tags (implies -i)'),
-  ).action(act((ctx, tags: string[], o) => findCommand(ctx, tags, o)));
+  ).action(act(async (ctx, tags: string[], o) => (await commands()).findCommand(ctx, tags, o)));
   program
     .command('stat')
     .description('print version, id, last-modified and attributes of tags')
     .argument('[tags...]')
     .option('-p, --prefix-mode', 'tag arguments are prefixes')
     .option('--json', 'print JSON')
-    .action(act((ctx, tags: string[], o) => statCommand(ctx, tags, o)));
+    .action(act(async (ctx, tags: string[], o) => (await commands()).statCommand(ctx, tags, o)));
   program
     .command('rm')
     .description('delete tags (their blobs go when no tag refers to them)')
     .argument('[tags...]')
     .option('-p, --prefix-mode', 'tag arguments are prefixes')
-    .action(act((ctx, tags: string[], o) => rmCommand(ctx, tags, o)));
+    .action(act(async (ctx, tags: string[], o) => (await commands()).rmCommand(ctx, tags, o)));
   program
     .command('attrs')
     .description('print the attributes of a tag (name<TAB>value)')
     .argument('<tag>')
     .option('--json', 'print JSON')
-    .action(act((ctx, tag: string, o) => attrsCommand(ctx, tag, o)));
+    .action(act(async (ctx, tag: string, o) => (await commands()).attrsCommand(ctx, tag, o)));
   program
     .command('getattr')
     .description('print one attribute of a tag')
     .argument('<tag>')
     .argument('<attr>')
-    .action(act((ctx, tag: string, attr: string) => getattrCommand(ctx, tag, attr)));
+    .action(act(async (ctx, tag: string, attr: string) => (await commands()).getattrCommand(ctx, tag, attr)));
   program
     .command('setattr')
     .description('set an attribute of a tag')
     .argument('<tag>')
     .argument('<attr>')
     .argument('<value>')
-    .action(act((ctx, tag: string, attr: string, value: string) => setattrCommand(ctx, tag, attr, value)));
+    .action(
+      act(async (ctx, tag: string, attr: string, value: string) =>
+        (await commands()).setattrCommand(ctx, tag, attr, value),
+      ),
+    );
   program
     .command('delattr')
     .description('delete an attribute of a tag')
     .argument('<tag>')
     .argument('<attr>')
-    .action(act((ctx, tag: string, attr: string) => delattrCommand(ctx, tag, attr)));
+    .action(act(async (ctx, tag: string, attr: string) => (await commands()).delattrCommand(ctx, tag, attr)));
   program
     .command('chtok')
     .description('change the read and/or write token of a tag (neither -r nor -w: both)')
@@ -240,7 +238,9 @@ export function buildProgram(
     .argument('<token>')
     .option('-r, --read', 'change the read token')
     .option('-w, --write', 'change the write token')
-    .action(act((ctx, tag: string, token: string, o) => chtokCommand(ctx, tag, token, o)));
+    .action(
+      act(async (ctx, tag: string, token: string, o) => (await commands()).chtokCommand(ctx, tag, token, o)),
+    );
   return program;
 }
 

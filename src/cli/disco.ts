@@ -12,32 +12,17 @@
  */
 
 import type { Command } from 'commander';
-import {
-  configCommand,
-  listCommand,
-  masterVersionCommand,
-  nodeinfoCommand,
-  printSettings,
-} from './cluster-commands.js';
-import { CliContext, CliExit, type GlobalOptions, type Io, processIo } from './context.js';
-import { masterForeground, masterStatus, nodeForeground, startMaster, stopMaster } from './daemon-control.js';
-import {
-  eventsCommand,
-  infoCommand,
-  jobActionCommand,
-  jobdictCommand,
-  jobsCommand,
-  mapresultsCommand,
-  oobGetCommand,
-  oobListCommand,
-  pstatsCommand,
-  resultsCommand,
-  runCommand,
-  submitCommand,
-  traceCommand,
-  waitCommand,
-} from './job-commands.js';
+import { CommandContext, type GlobalOptions } from './command-context.js';
+import { CliExit, type Io, processIo } from './io.js';
 import { actionsWith, collect, newProgram, runIfProgram, runProgram } from './program.js';
+
+/*
+ * The subcommands, each group loaded when one of its commands runs: `--help`, `--version` and
+ * usage errors need only commander, and the daemon commands (`status`, `start`, …) no client.
+ */
+const daemonCommands = () => import('./daemon-control.js');
+const jobCommands = () => import('./job-commands.js');
+const clusterCommands = () => import('./cluster-commands.js');
 
 /** Build the program. `exit` receives the status of commands that end with one. */
 export function buildProgram(io: Io = processIo, setExit: (code: number) => void = () => undefined): Command {
@@ -45,17 +30,28 @@ export function buildProgram(io: Io = processIo, setExit: (code: number) => void
     .option('-v, --verbose', 'print every setting (with no command: only that)')
     .option('-s, --settings <file>', 'settings file (default: DISCO_SETTINGS_FILE, ~/.disco)')
     .option('-m, --master <url>', 'master address (default: DISCO_MASTER)');
-  const act = actionsWith((cmd) => {
-    const context = new CliContext(cmd.optsWithGlobals<GlobalOptions>(), io);
-    if (context.options.verbose) printSettings(context);
-    return context;
+  /** The context of a command, its settings printed first with `-v`. */
+  const showSettingsIfVerbose = async <C extends CommandContext>(ctx: C): Promise<C> => {
+    if (ctx.options.verbose) (await clusterCommands()).printSettings(ctx);
+    return ctx;
+  };
+  /** Actions of the commands that talk to the master through the client. */
+  const act = actionsWith(async (cmd) => {
+    const { CliContext } = await import('./context.js');
+    return showSettingsIfVerbose(new CliContext(cmd.optsWithGlobals<GlobalOptions>(), io));
   }, setExit);
+  /** Actions of the daemon commands, which need the settings only. */
+  const daemonAct = actionsWith(
+    (cmd) => showSettingsIfVerbose(new CommandContext(cmd.optsWithGlobals<GlobalOptions>(), io)),
+    setExit,
+  );
 
   program.action(async (_opts: unknown, cmd: Command) => {
-    const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>(), io);
     if (cmd.args.length > 0)
       throw new CliExit(`unknown command '${cmd.args[0]}' (disco --help lists the commands)`);
-    if (ctx.options.verbose) printSettings(ctx);
+    const { CliContext } = await import('./context.js');
+    const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>(), io);
+    if (ctx.options.verbose) (await clusterCommands()).printSettings(ctx);
     else io.out(`${ctx.disco.toString()}\n\n${program.helpInformation().trimEnd()}`);
   });
 
@@ -63,16 +59,17 @@ export function buildProgram(io: Io = processIo, setExit: (code: number) => void
   program
     .command('start')
     .description('start the master (and the nodes of this machine) as a daemon')
-    .action(act((ctx) => startMaster(ctx)));
+    .action(daemonAct(async (ctx) => (await daemonCommands()).startMaster(ctx)));
   program
     .command('stop')
     .description('stop the master')
-    .action(act((ctx) => stopMaster(ctx)));
+    .action(daemonAct(async (ctx) => (await daemonCommands()).stopMaster(ctx)));
   program
     .command('restart')
     .description('stop, then start the master')
     .action(
-      act(async (ctx) => {
+      daemonAct(async (ctx) => {
+        const { startMaster, stopMaster } = await daemonCommands();
         await stopMaster(ctx);
         await startMaster(ctx);
       }),
@@ -80,11 +77,11 @@ export function buildProgram(io: Io = processIo, setExit: (code: number) => void
   program
     .command('status')
     .description('whether the master runs (exit status 3 if not)')
-    .action(act((ctx) => masterStatus(ctx)));
+    .action(daemonAct(async (ctx) => (await daemonCommands()).masterStatus(ctx)));
   program
     .command('nodaemon')
     .description('run the master in the foreground, logging to this terminal')
-    .action(act((ctx) => masterForeground(ctx)));
+    .action(daemonAct(async (ctx) => (await daemonCommands()).masterForeground(ctx)));
   program
     .command('node')
     .description('run a node daemon in the foreground')
@@ -92,8 +89,12 @@ export function buildProgram(io: Io = processIo, setExit: (code: number) => void
     .option('--host <name>', 'this node\u2019s name in the master\u2019s config (default: DISCO_NODE_NAME)')
     .option('--no-data-server', 'do not serve this node\u2019s data over HTTP (it shares the master\u2019s)')
     .action(
-      act((ctx, o: { master?: string; host?: string; dataServer?: boolean }) =>
-        nodeForeground(ctx, { master: o.master, host: o.host, dataServer: o.dataServer }),
+      daemonAct(async (ctx, o: { master?: string; host?: string; dataServer?: boolean }) =>
+        (await daemonCommands()).nodeForeground(ctx, {
+          master: o.master,
+          host: o.host,
+          dataServer: o.dataServer,
+        }),
       ),
     );
 
@@ -117,12 +118,16 @@ export function buildProgram(io: Io = processIo, setExit: (code: number) => void
     .option('-w, --wait', 'wait for the job, then print its result URLs')
     .option('--show [format]', 'wait, printing events (color, nocolor, json)')
     .option('--no-progress', 'no progress bar while waiting (it only shows on a terminal)')
-    .action(act((ctx, spec: string, inputs: string[], o) => runCommand(ctx, spec, inputs, o)));
+    .action(
+      act(async (ctx, spec: string, inputs: string[], o) =>
+        (await jobCommands()).runCommand(ctx, spec, inputs, o),
+      ),
+    );
   program
     .command('submit')
     .description('submit a job pack file (default: standard input)')
     .argument('[file]')
-    .action(act((ctx, file: string | undefined) => submitCommand(ctx, file)));
+    .action(act(async (ctx, file: string | undefined) => (await jobCommands()).submitCommand(ctx, file)));
   program
     .command('wait')
     .description('wait for a job to end, then print its result URLs')
@@ -131,14 +136,14 @@ export function buildProgram(io: Io = processIo, setExit: (code: number) => void
     .option('--timeout <seconds>', 'give up after this long')
     .option('--json', 'print the results as JSON')
     .option('--no-progress', 'no progress bar (it only shows on a terminal)')
-    .action(act((ctx, job: string, o) => waitCommand(ctx, job, o)));
+    .action(act(async (ctx, job: string, o) => (await jobCommands()).waitCommand(ctx, job, o)));
   program
     .command('results')
     .description('print the records of a finished job as key<TAB>value lines')
     .argument('<job>')
     .option('--json', 'one JSON [key, value] per line')
     .option('--urls', 'print the result URLs instead of the records')
-    .action(act((ctx, job: string, o) => resultsCommand(ctx, job, o)));
+    .action(act(async (ctx, job: string, o) => (await jobCommands()).resultsCommand(ctx, job, o)));
   program
     .command('events')
     .description('print the events of a job')
@@ -146,20 +151,20 @@ export function buildProgram(io: Io = processIo, setExit: (code: number) => void
     .option('-f, --follow', 'keep printing until the job ends')
     .option('-o, --offset <bytes>', 'start at this offset of the events file')
     .option('--json', 'one JSON [time, host, message] per line')
-    .action(act((ctx, job: string, o) => eventsCommand(ctx, job, o)));
+    .action(act(async (ctx, job: string, o) => (await jobCommands()).eventsCommand(ctx, job, o)));
   program
     .command('jobs')
     .description('list jobs, newest first')
     .option('-S, --status', 'show each job\u2019s status')
     .option('--json', 'print JSON')
-    .action(act((ctx, o) => jobsCommand(ctx, o)));
+    .action(act(async (ctx, o) => (await jobCommands()).jobsCommand(ctx, o)));
   program
     .command('info')
     .alias('jobinfo')
     .description('show a job\u2019s status, tasks and results')
     .argument('<job>')
     .option('--json', 'print JSON')
-    .action(act((ctx, job: string, o) => infoCommand(ctx, job, o)));
+    .action(act(async (ctx, job: string, o) => (await jobCommands()).infoCommand(ctx, job, o)));
   for (const action of ['kill', 'purge', 'clean'] as const) {
     const what = {
       kill: 'kill jobs',
@@ -170,27 +175,27 @@ export function buildProgram(io: Io = processIo, setExit: (code: number) => void
       .command(action)
       .description(what)
       .argument('<jobs...>')
-      .action(act((ctx, jobs: string[]) => jobActionCommand(ctx, action, jobs)));
+      .action(act(async (ctx, jobs: string[]) => (await jobCommands()).jobActionCommand(ctx, action, jobs)));
   }
   program
     .command('mapresults')
     .description('print the results of a job\u2019s map phase')
     .argument('<job>')
     .option('--json', 'print JSON')
-    .action(act((ctx, job: string, o) => mapresultsCommand(ctx, job, o)));
+    .action(act(async (ctx, job: string, o) => (await jobCommands()).mapresultsCommand(ctx, job, o)));
   program
     .command('jobdict')
     .description('print the jobdict a job was submitted with')
     .argument('<job>')
     .option('--json', 'print JSON')
-    .action(act((ctx, job: string, o) => jobdictCommand(ctx, job, o)));
+    .action(act(async (ctx, job: string, o) => (await jobCommands()).jobdictCommand(ctx, job, o)));
 
   program
     .command('trace')
     .description('write a job\u2019s task timeline as a Chrome trace (chrome://tracing, Perfetto)')
     .argument('<job>')
     .option('-o, --output <file>', 'output file (default: <job>.trace.json; - = standard output)')
-    .action(act((ctx, job: string, o) => traceCommand(ctx, job, o)));
+    .action(act(async (ctx, job: string, o) => (await jobCommands()).traceCommand(ctx, job, o)));
   const oob = program
     .command('oob')
     .description('list (disco oob <job>) or get the out-of-band results of a job')
@@ -199,7 +204,7 @@ export function buildProgram(io: Io = processIo, setExit: (code: number) => void
     .action(
       act(async (ctx, job: string | undefined, o) => {
         if (!job) throw new CliExit('usage: disco oob list <job> | disco oob get <key> <job>');
-        return oobListCommand(ctx, job, o);
+        return (await jobCommands()).oobListCommand(ctx, job, o);
       }),
     );
   oob
@@ -207,14 +212,16 @@ export function buildProgram(io: Io = processIo, setExit: (code: number) => void
     .description('print the keys of a job\u2019s out-of-band results')
     .argument('<job>')
     .option('--json', 'print JSON')
-    .action(act((ctx, job: string, o) => oobListCommand(ctx, job, o)));
+    .action(act(async (ctx, job: string, o) => (await jobCommands()).oobListCommand(ctx, job, o)));
   oob
     .command('get')
     .description('print the out-of-band value of key in job')
     .argument('<key>')
     .argument('<job>')
     .option('-o, --output <file>', 'write the value (bytes as they are) to a file')
-    .action(act((ctx, key: string, job: string, o) => oobGetCommand(ctx, key, job, o)));
+    .action(
+      act(async (ctx, key: string, job: string, o) => (await jobCommands()).oobGetCommand(ctx, key, job, o)),
+    );
   program
     .command('pstats')
     .description('print the profile of a job run with profile: true (functions by time)')
@@ -224,32 +231,32 @@ export function buildProgram(io: Io = processIo, setExit: (code: number) => void
     .option('-n, --limit <rows>', 'show only the first rows')
     .option('--filter <text>', 'only functions whose name or file contains text')
     .option('-o, --output <file>', 'also write the merged profile (.cpuprofile, for Chrome DevTools)')
-    .action(act((ctx, job: string, o) => pstatsCommand(ctx, job, o)));
+    .action(act(async (ctx, job: string, o) => (await jobCommands()).pstatsCommand(ctx, job, o)));
 
   // -- the cluster --
   program
     .command('nodeinfo')
     .description('show the nodes and their state')
     .option('--json', 'print JSON')
-    .action(act((ctx, o) => nodeinfoCommand(ctx, o)));
+    .action(act(async (ctx, o) => (await clusterCommands()).nodeinfoCommand(ctx, o)));
   program
     .command('config')
     .description('print the host table (hostspec<TAB>cores), or replace it')
     .option('--set <file>', 'new table: JSON [["host","cores"],...] or "host cores" lines; - = stdin')
     .option('--json', 'print JSON')
-    .action(act((ctx, o) => configCommand(ctx, o)));
+    .action(act(async (ctx, o) => (await clusterCommands()).configCommand(ctx, o)));
   for (const which of ['blacklist', 'whitelist'] as const) {
     program
       .command(which)
       .description(which === 'blacklist' ? 'stop running tasks on a node' : 'allow tasks on a node again')
       .argument('<node>')
-      .action(act((ctx, node: string) => listCommand(ctx, which, node)));
+      .action(act(async (ctx, node: string) => (await clusterCommands()).listCommand(ctx, which, node)));
   }
   program
     .command('master-version')
     .alias('master_version')
     .description('print the master\u2019s version')
-    .action(act((ctx) => masterVersionCommand(ctx)));
+    .action(act(async (ctx) => (await clusterCommands()).masterVersionCommand(ctx)));
   return program;
 }
 

@@ -13,8 +13,9 @@ import type { JobInputSpec, JobOptions } from '../client/job-options.js';
 import { schedulerDict } from '../client/job-options.js';
 import { chromeTrace, type TimelineJson } from '../client/trace.js';
 import { CommError, DiscoError } from '../common/errors.js';
-import { type CliContext, CliExit } from './context.js';
+import type { CliContext } from './context.js';
 import { formatJobInfo, formatResultUrl, formatValue, toJson } from './format.js';
+import { CliExit } from './io.js';
 import { jobFromModule } from './run-module.js';
 
 /** Read all of standard input. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { errorMessage } from '../common/errors.js';
 import { packageVersion } from '../common/settings.js';
-import { CliExit, EXIT_NOT_RUNNING, type Io } from './context.js';
+import { EXIT_NOT_RUNNING, type Io, isCliExit } from './io.js';
 
 /**
  * Run `main` and exit with its status, but only when this bundle is the program being run
@@ -71,20 +71,25 @@ export function newProgram(name: string, description: string, io: Io): Command {
 /**
  * The wrapper of a program's command actions: each action gets the context (made by
  * `makeContext` on the first command that runs, then shared) and the command's arguments; a
- * number it resolves with becomes the exit status (through `setExit`).
+ * number it resolves with becomes the exit status (through `setExit`). `makeContext` may
+ * resolve the context later, so that its module is loaded only when a command runs (not for
+ * `--help` or a usage error).
  *
  * @example
  * const act = actionsWith((cmd) => new CliContext(cmd.optsWithGlobals(), io), setExit);
  * program.command('stop').action(act((ctx) => stopMaster(ctx)));
  */
-export function actionsWith<C>(makeContext: (cmd: Command) => C, setExit: (code: number) => void) {
-  let context: C | undefined;
+export function actionsWith<C>(
+  makeContext: (cmd: Command) => C | Promise<C>,
+  setExit: (code: number) => void,
+) {
+  let context: C | Promise<C> | undefined;
   return <A extends unknown[]>(fn: (ctx: C, ...args: A) => Promise<unknown>) =>
     async (...args: A): Promise<void> => {
       // commander passes the command itself last.
       const cmd = args[args.length - 1] as Command;
       context ??= makeContext(cmd);
-      const code = await fn(context, ...args);
+      const code = await fn(await context, ...args);
       if (typeof code === 'number') setExit(code);
     };
 }
@@ -99,6 +104,9 @@ export interface ProgramRun {
   io: Io;
 }
 
+/** Exit status of a usage error (commander has printed it). */
+const USAGE_ERROR = 2;
+
 /**
  * Parse `argv` and run the command; resolves with the exit status: help and version 0, a
  * usage error 2 (as optparse and most Unix tools), a {@link CliExit} its own (with its message), any other failure
@@ -107,9 +115,6 @@ export interface ProgramRun {
  * @example
  * const code = await runProgram(['node', 'ddfs', 'ls'], { name: 'ddfs', build, io });
  */
-/** Exit status of a usage error (commander has printed it). */
-const USAGE_ERROR = 2;
-
 export async function runProgram(argv: readonly string[], run: ProgramRun): Promise<number> {
   const { name, io } = run;
   let code = 0;
@@ -125,7 +130,7 @@ export async function runProgram(argv: readonly string[], run: ProgramRun): Prom
       if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(e.code)) return 0;
       return USAGE_ERROR;
     }
-    if (e instanceof CliExit) {
+    if (isCliExit(e)) {
       // "not running" (`disco status`) is an answer, not an error of the program.
       if (e.message) io.err(e.code === EXIT_NOT_RUNNING ? e.message : `${name}: ${e.message}`);
       return e.code;

@@ -10,7 +10,7 @@
  * const rest = writeAllSync(1, Buffer.from('hello\n')); // rest: bytes not written (EAGAIN)
  */
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
-import { CliExit } from './context.js';
+import { CliExit } from './io.js';
 
 /** The reader of standard output went away (EPIPE): stop, with status 0 and no message. */
 export class OutputClosed extends CliExit {

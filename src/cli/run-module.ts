@@ -14,7 +14,7 @@ import type { Disco } from '../client/disco.js';
 import { Job } from '../client/job.js';
 import { JOB_OPTION_NAMES, type JobOptions } from '../client/job-options.js';
 import type { Worker } from '../worker/worker-base.js';
-import { CliExit } from './context.js';
+import { CliExit } from './io.js';
 
 /** A module path with an optional `:ExportName`. */
 export function parseModuleSpec(spec: string): { file: string; exportName: string | null } {

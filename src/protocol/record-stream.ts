@@ -20,8 +20,9 @@
  * for (const [k, v] of readRecords(new BufferSource(Buffer.concat(chunks)))) ...
  */
 import { closeSync, openSync, readSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import zlib from 'node:zlib';
-import { Packr } from 'msgpackr';
+import type { Packr } from 'msgpackr';
 import { DataError } from '../common/errors.js';
 
 export const HUNK_HEADER = 14;
@@ -32,22 +33,45 @@ const MAX_HUNK = 256 * 1024 * 1024;
 
 export type KV = [key: unknown, value: unknown];
 
-// `copyBuffers`: decoded binary values are copies, never views of the hunk they came from (a
-// small value must not keep a whole hunk alive, and readers reuse their hunk buffers).
-const packr = new Packr({ useRecords: false, moreTypes: true, variableMapSize: true, copyBuffers: true });
+/** The MessagePack codecs of records: `packr`, and `viewPackr` (see {@link unpackDetached}). */
+interface Packrs {
+  packr: Packr;
+  viewPackr: Packr;
+}
+
+let packrs: Packrs | undefined;
+
+/**
+ * msgpackr, loaded on first use: it costs about 20 ms of a process's start, and writers of
+ * strings and Buffers (`ddfs push`, `chunk`) never need it, nor do commands that read no
+ * records (`ddfs cat`, `ls`). Loaded synchronously, as the codec is: through the bundles'
+ * `require` (the worker bundle has msgpackr bundled in place of this call), or under
+ * vitest, whose ES modules have none, through one of this module's own.
+ */
+function loadPackrs(): Packrs {
+  const { Packr } = (
+    typeof require === 'function' ? require('msgpackr') : createRequire(import.meta.url)('msgpackr')
+  ) as typeof import('msgpackr');
+  return {
+    // `copyBuffers`: decoded binary values are copies, never views of the hunk they came from
+    // (a small value must not keep a whole hunk alive, and readers reuse their hunk buffers).
+    packr: new Packr({ useRecords: false, moreTypes: true, variableMapSize: true, copyBuffers: true }),
+    // The same options, but binary values are views of what is decoded.
+    viewPackr: new Packr({ useRecords: false, moreTypes: true, variableMapSize: true }),
+  };
+}
 
 /** Encode one value as MessagePack (shared so readers and writers agree on options). */
 export function packValue(v: unknown): Buffer {
-  return packr.pack(v);
+  packrs ??= loadPackrs();
+  return packrs.packr.pack(v);
 }
 
 /** Decode every MessagePack value in `body`. */
 export function unpackValues(body: Uint8Array): unknown[] {
-  return packr.unpackMultiple(body) as unknown[];
+  packrs ??= loadPackrs();
+  return packrs.packr.unpackMultiple(body) as unknown[];
 }
-
-/** The same options, but binary values are views of what is decoded (see {@link unpackDetached}). */
-const viewPackr = new Packr({ useRecords: false, moreTypes: true, variableMapSize: true });
 
 /**
  * Largest piece of decoded bytes binary values may share (as Node's own pool shares 8 KiB
@@ -64,7 +88,8 @@ export const DETACHED_BYTES = 8 * 1024;
 export function unpackDetached(bytes: Uint8Array, start: number, end: number): unknown[] {
   const own = Buffer.allocUnsafeSlow(end - start);
   own.set(bytes.subarray(start, end));
-  return viewPackr.unpackMultiple(own) as unknown[];
+  packrs ??= loadPackrs();
+  return packrs.viewPackr.unpackMultiple(own) as unknown[];
 }
 
 /**
@@ -111,7 +136,7 @@ export class PackBuffer {
         }
         break;
     }
-    const b = packr.pack(v);
+    const b = packValue(v);
     this.append(b, 0, b.length);
   }
 
