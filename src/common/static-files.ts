@@ -6,7 +6,6 @@
  * @example
  * if (req.url.startsWith('/disco/')) return serveFile(req, res, discoData, rawPathAfterPrefix);
  */
-import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { safeJoin } from './fs-atomic.js';
@@ -96,50 +95,123 @@ export async function serveFile(
   }
   const file = safeJoin(root, decoded);
   if (!file) return plain(res, 404, 'Not found.');
-  let st: Awaited<ReturnType<typeof fs.stat>>;
+  let fh: fs.FileHandle;
   try {
-    st = await fs.stat(file);
-  } catch {
+    fh = await fs.open(file, 'r');
+  } catch (e) {
+    // A directory that cannot be opened for reading is still a directory.
+    if ((e as NodeJS.ErrnoException).code === 'EISDIR') return plain(res, 403, 'Forbidden');
     return plain(res, 404, 'Not found.');
   }
-  if (st.isDirectory()) return plain(res, 403, 'Forbidden');
-  const size = st.size;
-  const range = parseRange(req.headers.range, size);
-  const headers: Record<string, string | number> = {
-    'Content-Type': opts.contentType ?? 'application/octet-stream',
-    'Accept-Ranges': 'bytes',
-  };
-  let start = 0;
-  let end = size - 1;
-  if (range) {
-    ({ start, end } = range);
-    res.writeHead(206, {
-      ...headers,
-      'Content-Range': `bytes ${start}-${end}/${size}`,
-      'Content-Length': end - start + 1,
-    });
-  } else if (opts.emptyWhenPastEnd && req.headers.range && pastEnd(req.headers.range, size)) {
-    res.writeHead(200, { ...headers, 'Content-Length': 0 });
-    res.end();
-    return;
-  } else {
-    res.writeHead(200, { ...headers, 'Content-Length': size });
+  try {
+    const st = await fh.stat();
+    if (st.isDirectory()) return plain(res, 403, 'Forbidden');
+    const size = st.size;
+    const range = parseRange(req.headers.range, size);
+    const headers: Record<string, string | number> = {
+      'Content-Type': opts.contentType ?? 'application/octet-stream',
+      'Accept-Ranges': 'bytes',
+    };
+    let start = 0;
+    let end = size - 1;
+    if (range) {
+      ({ start, end } = range);
+      res.writeHead(206, {
+        ...headers,
+        'Content-Range': `bytes ${start}-${end}/${size}`,
+        'Content-Length': end - start + 1,
+      });
+    } else if (opts.emptyWhenPastEnd && req.headers.range && pastEnd(req.headers.range, size)) {
+      res.writeHead(200, { ...headers, 'Content-Length': 0 });
+      res.end();
+      return;
+    } else {
+      res.writeHead(200, { ...headers, 'Content-Length': size });
+    }
+    if (req.method === 'HEAD' || size === 0) {
+      res.end();
+      return;
+    }
+    await sendFileRange(fh, res, start, end);
+  } finally {
+    await fh.close().catch(() => undefined);
   }
-  if (req.method === 'HEAD' || size === 0) {
-    res.end();
-    return;
-  }
-  await new Promise<void>((resolve) => {
-    const stream = createReadStream(file, { start, end, highWaterMark: READ_CHUNK });
-    stream.on('error', () => {
-      res.destroy();
+}
+
+/** Buffers of {@link READ_CHUNK} kept for the next responses (see {@link sendFileRange}). */
+const idleBuffers: Buffer[] = [];
+/** At most this many idle buffers are kept (16 MiB). */
+const MAX_IDLE_BUFFERS = 16;
+/** Buffers per response: one being read while the others are on the socket. */
+const BUFFERS_PER_RESPONSE = 3;
+
+/**
+ * Send bytes `start..end` (inclusive) of an open file as the body of `res`: reads of
+ * {@link READ_CHUNK} into buffers reused from response to response, each read again once the
+ * socket has passed it on. A stream's fresh buffer per read costs page faults and garbage
+ * collection, about a third of the server's time per byte. Resolves once the response is
+ * finished or closed; a file that shrank meanwhile ends the response early (the client sees
+ * fewer bytes than announced).
+ */
+function sendFileRange(fh: fs.FileHandle, res: ServerResponse, start: number, end: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const free = Array.from(
+      { length: BUFFERS_PER_RESPONSE },
+      () => idleBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_CHUNK),
+    );
+    let onSocket = 0;
+    let pos = start;
+    let reading = false;
+    let stopped = false;
+    const stop = () => {
+      if (stopped) return;
+      stopped = true;
       resolve();
+    };
+    const release = (b: Buffer) => {
+      if (idleBuffers.length < MAX_IDLE_BUFFERS) idleBuffers.push(b);
+    };
+    res.once('close', () => {
+      // Buffers still on the socket are dropped with it, never reused.
+      if (!reading) for (const b of free.splice(0)) release(b);
+      stop();
     });
-    res.on('close', () => {
-      stream.destroy();
-      resolve();
-    });
-    stream.pipe(res);
+    const pump = () => {
+      if (reading || stopped || res.destroyed || pos > end || free.length === 0) return;
+      const b = free.pop() as Buffer;
+      reading = true;
+      fh.read(b, 0, Math.min(b.length, end - pos + 1), pos).then(
+        ({ bytesRead }) => {
+          reading = false;
+          if (res.destroyed || bytesRead === 0) {
+            release(b);
+            if (res.destroyed) for (const x of free.splice(0)) release(x);
+            else res.destroy();
+            return;
+          }
+          pos += bytesRead;
+          onSocket++;
+          res.write(b.subarray(0, bytesRead), (e) => {
+            onSocket--;
+            if (e) return;
+            if (res.destroyed) release(b);
+            else {
+              free.push(b);
+              pump();
+            }
+            if (pos > end && onSocket === 0) for (const x of free.splice(0)) release(x);
+          });
+          if (pos > end) res.end();
+          else pump();
+        },
+        () => {
+          reading = false;
+          release(b);
+          res.destroy();
+        },
+      );
+    };
+    pump();
   });
 }
 

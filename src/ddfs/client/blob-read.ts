@@ -104,10 +104,90 @@ export async function* streamBlob(
   throw last;
 }
 
+/** What one GET of one replica came to. */
+type Outcome =
+  | { kind: 'done' }
+  /** An answer other than the blob (503 included), with the start of its body. */
+  | { kind: 'status'; status: number; text: string }
+  /** The replica failed: no answer, or the connection broke. */
+  | { kind: 'failed'; message: string }
+  /** `write` failed: not the replica's fault. */
+  | { kind: 'sink'; error: Error };
+
+/** How an attempt hands on the body: `body(status)` gives the writer for that answer. */
+interface Attempt {
+  url: string;
+  offset: number;
+  idleMs: number;
+  body: (status: number) => (b: Buffer) => void | Promise<void>;
+  /** Where the transfer is (for messages). */
+  position: () => number;
+}
+
+async function httpAttempt(a: Attempt): Promise<Outcome> {
+  let res: http.IncomingMessage;
+  try {
+    res = await get(a.url, a.offset, a.idleMs);
+  } catch (e) {
+    return { kind: 'failed', message: `GET failed: ${(e as Error).message}` };
+  }
+  const status = res.statusCode ?? 0;
+  if (status !== 200 && status !== 206) {
+    if (status === 503) {
+      res.resume();
+      return { kind: 'status', status, text: '' };
+    }
+    return { kind: 'status', status, text: await drainText(res).catch(() => '') };
+  }
+  const r = res;
+  const write = a.body(status);
+  return new Promise<Outcome>((resolve) => {
+    let settled = false;
+    let writing: Promise<void> = Promise.resolve();
+    const settle = (o: Outcome) => {
+      if (settled) return;
+      settled = true;
+      if (o.kind !== 'done') r.destroy();
+      resolve(o);
+    };
+    const broken = (e: Error) =>
+      settle({ kind: 'failed', message: `read failed at byte ${a.position()}: ${e.message}` });
+    r.on('data', (chunk: Buffer) => {
+      let p: void | Promise<void>;
+      try {
+        p = write(chunk);
+      } catch (e) {
+        settle({ kind: 'sink', error: e as Error });
+        return;
+      }
+      if (p) {
+        r.pause();
+        writing = p.then(
+          () => {
+            r.resume();
+          },
+          (e: Error) => settle({ kind: 'sink', error: e }),
+        );
+      }
+    });
+    r.on('error', broken);
+    r.on('aborted', () => broken(new Error('connection closed before the end of the blob')));
+    r.on('end', () => {
+      // Done once the last write is.
+      if (r.complete) void writing.then(() => settle({ kind: 'done' }));
+      else broken(new Error('connection closed before the end of the blob'));
+    });
+  });
+}
+
 /**
- * Like {@link streamBlob}, but hands the bytes to `write` from the socket's `data` events (no
- * async iteration per chunk: the fast path of `ddfs cat`). `write` may return a promise: the
- * transfer pauses until it resolves (back-pressure). Resolves with the number of bytes.
+ * Like {@link streamBlob}, but hands the bytes to `write` as they arrive (no async iteration
+ * per chunk: the fast path of `ddfs cat`).
+ * `write` may return a promise: the transfer pauses until it resolves (back-pressure).
+ * Resolves with the number of bytes.
+ *
+ * @example
+ * await pipeBlob(replicas, (b) => { writeSync(fd, b); });
  */
 export async function pipeBlob(
   replicas: readonly string[],
@@ -118,78 +198,37 @@ export async function pipeBlob(
   const start = opts.start ?? 0;
   let offset = start;
   let last: Error = new CommError('no replica answered', replicas[0]);
-  const idle = opts.idleTimeoutMs ?? 60_000;
+  const idleMs = opts.idleTimeoutMs ?? 60_000;
+  // A 200 to a ranged request carries the whole blob: what was delivered already is skipped.
+  const body = (status: number) => {
+    let skip = status === 200 ? offset : 0;
+    return (chunk: Buffer): void | Promise<void> => {
+      let b = chunk;
+      if (skip > 0) {
+        if (b.length <= skip) {
+          skip -= b.length;
+          return;
+        }
+        b = b.subarray(skip);
+        skip = 0;
+      }
+      offset += b.length;
+      return write(b);
+    };
+  };
   for (const url of replicas) {
     for (let busy = 0; ; busy++) {
       opts.signal?.throwIfAborted();
-      let res: http.IncomingMessage;
-      try {
-        res = await get(url, offset, idle);
-      } catch (e) {
-        last = new CommError(`GET failed: ${(e as Error).message}`, url, 0);
-        break;
-      }
-      const status = res.statusCode ?? 0;
-      if (status === 503 && busy < (opts.busyRetries ?? 5)) {
-        res.resume();
+      const a: Attempt = { url, offset, idleMs, body, position: () => offset };
+      const o = await httpAttempt(a);
+      if (o.kind === 'done') return offset - start;
+      if (o.kind === 'sink') throw o.error;
+      if (o.kind === 'status' && o.status === 503 && busy < (opts.busyRetries ?? 5)) {
         await new Promise((ok) => setTimeout(ok, Math.min(5000, 100 * 2 ** busy * (1 + Math.random()))));
         continue;
       }
-      if (status !== 200 && status !== 206) {
-        last = new CommError((await drainText(res).catch(() => '')) || `HTTP ${status}`, url, status);
-        break;
-      }
-      const r = res;
-      let skip = status === 200 ? offset : 0;
-      let sinkError: Error | null = null;
-      const ok = await new Promise<boolean>((resolve) => {
-        let failed = false;
-        const fail = (e: Error, sink = false) => {
-          if (failed) return;
-          failed = true;
-          if (sink) sinkError = e;
-          else last = new CommError(`read failed at byte ${offset}: ${e.message}`, url, 0);
-          r.destroy();
-          resolve(false);
-        };
-        r.on('data', (chunk: Buffer) => {
-          let b = chunk;
-          if (skip > 0) {
-            if (b.length <= skip) {
-              skip -= b.length;
-              return;
-            }
-            b = b.subarray(skip);
-            skip = 0;
-          }
-          offset += b.length;
-          let p: void | Promise<void>;
-          try {
-            p = write(b);
-          } catch (e) {
-            fail(e as Error, true);
-            return;
-          }
-          if (p) {
-            r.pause();
-            p.then(
-              () => r.resume(),
-              (e: Error) => fail(e, true),
-            );
-          }
-        });
-        r.on('error', fail);
-        r.on('aborted', () => fail(new Error('connection closed before the end of the blob')));
-        r.on('end', () => {
-          if (!failed) {
-            if (r.complete) resolve(true);
-            else fail(new Error('connection closed before the end of the blob'));
-          }
-        });
-      });
-      if (ok) return offset - start;
-      // The destination failed: not the replica's fault, nothing to retry.
-      if (sinkError) throw sinkError;
+      if (o.kind === 'status') last = new CommError(o.text || `HTTP ${o.status}`, url, o.status);
+      else if (o.kind === 'failed') last = new CommError(o.message, url, 0);
       break;
     }
     opts.onReplicaError?.(url, last);

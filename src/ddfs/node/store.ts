@@ -11,11 +11,11 @@
  */
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
-import http from 'node:http';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { ddfsTimestamp } from '../../common/time.js';
+import { putBlob } from '../client/blob-put.js';
 import { type ObjectType, objectUrl, unpackObjName } from '../names.js';
 import type { ObjectEntry, ObjectList } from '../node-api.js';
 import { commitFile, ObjectExistsError, streamToFile } from './object-files.js';
@@ -26,8 +26,6 @@ import { Volumes } from './volumes.js';
 export const MAX_TAG_SIZE = 512 * 1024 * 1024;
 /** Largest blob accepted (the original's 1 TiB). */
 export const MAX_BLOB_SIZE = 1024 ** 4;
-/** Timeout of one re-replication PUT (`GC_PUT_TIMEOUT`). */
-export const REPLICATE_TIMEOUT_MS = 180 * 60_000;
 
 /** A request named something that is not a valid object, volume or path. */
 export class BadObjectError extends Error {
@@ -74,7 +72,7 @@ export class NodeStore {
     const vol = this.volumes.choose();
     const dir = this.volumes.objectDir(vol.name, 'blob', obj);
     const tmp = path.join(dir, `!partial-${ddfsTimestamp()}.${obj}`);
-    await streamToFile(body, tmp, MAX_BLOB_SIZE);
+    await streamToFile(body, tmp, { limit: MAX_BLOB_SIZE });
     try {
       await commitFile(tmp, path.join(dir, obj));
     } catch (e) {
@@ -93,40 +91,12 @@ export class NodeStore {
     const target = new URL(to);
     if (target.protocol !== 'http:' || target.pathname !== `/ddfs/${obj}`)
       throw new BadObjectError(`replication target ${to} does not name ${obj}`);
-    const st = await fs.stat(file);
-    return new Promise<string>((resolve, reject) => {
-      const req = http.request(
-        target,
-        {
-          method: 'PUT',
-          headers: { 'Content-Length': st.size, 'Content-Type': 'application/octet-stream' },
-          timeout: REPLICATE_TIMEOUT_MS,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => {
-            if (chunks.length < 64) chunks.push(c);
-          });
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            if (res.statusCode !== 201) return reject(new Error(`PUT ${to}: ${res.statusCode} ${text}`));
-            try {
-              const url = JSON.parse(text) as unknown;
-              if (typeof url !== 'string') throw new Error('not a string');
-              resolve(url);
-            } catch {
-              reject(new Error(`PUT ${to}: unexpected reply ${text.slice(0, 200)}`));
-            }
-          });
-          res.on('error', reject);
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`PUT ${to} timed out`)));
-      req.on('error', reject);
-      const src = createReadStream(file);
-      src.on('error', (e) => req.destroy(e));
-      src.pipe(req);
-    });
+    // The same upload as a client's push (reused buffers, a busy target retried).
+    try {
+      return await putBlob(to, { file });
+    } catch (e) {
+      throw new Error(`PUT ${to}: ${(e as Error).message}`);
+    }
   }
 
   // ---- tags ----------------------------------------------------------------------------------
@@ -156,7 +126,7 @@ export class NodeStore {
     const tmp = path.join(this.volumes.objectDir(vol.name, 'tag', id), `!partial.${id}`);
     // A leftover partial of an aborted attempt with the same id is replaced.
     await fs.rm(tmp, { force: true });
-    await streamToFile(body, tmp, MAX_TAG_SIZE);
+    await streamToFile(body, tmp, { limit: MAX_TAG_SIZE });
     return vol.name;
   }
 

@@ -1,10 +1,14 @@
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DataServer, startDataServer } from '../../../src/node/data-server.js';
 import { tempRoot } from './harness.js';
 
+/** Several read buffers long and not a whole number of them. */
+const BIG = randomBytes(5 * 1024 * 1024 + 4321);
 let root: string;
 let server: DataServer;
 let base: string;
@@ -17,6 +21,7 @@ beforeAll(async () => {
   await fs.writeFile(path.join(root, 'data/empty'), '');
   await fs.writeFile(path.join(root, 'ddfs/vol0/blob/12/b$1-2-3'), 'blob');
   await fs.writeFile(path.join(root, 'secret'), 'do not serve');
+  await fs.writeFile(path.join(root, 'ddfs/vol0/blob/12/big$1-2-3'), BIG);
   server = await startDataServer({
     listenHost: '127.0.0.1',
     port: 0,
@@ -84,5 +89,73 @@ describe('data server', () => {
     expect(await rawGet('/disco/host/ab')).toBe(403);
     expect(await rawGet('/disco/host/ab/job/file', 'PUT')).toBe(501);
     expect(await rawGet('/disco/host/ab/job/file', 'DELETE')).toBe(501);
+  });
+
+  it('sends large files and unaligned ranges byte for byte, several at once', async () => {
+    const url = `${base}/ddfs/vol0/blob/12/big$1-2-3`;
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    const ranges: [number, number | ''][] = [
+      [0, ''],
+      [1048575, 3145729],
+      [BIG.length - 1, ''],
+      [12345, ''],
+      [0, 0],
+    ];
+    const got = await Promise.all(
+      ranges.map(async ([a, b]) => {
+        const r = await fetch(url, { headers: { Range: `bytes=${a}-${b}` } });
+        return {
+          status: r.status,
+          range: r.headers.get('content-range'),
+          body: Buffer.from(await r.arrayBuffer()),
+        };
+      }),
+    );
+    for (const [i, [a, b]] of ranges.entries()) {
+      const end = b === '' ? BIG.length - 1 : b;
+      expect(got[i].status).toBe(206);
+      expect(got[i].range).toBe(`bytes ${a}-${end}/${BIG.length}`);
+      expect(sha(got[i].body)).toBe(sha(BIG.subarray(a, end + 1)));
+    }
+    const head = await fetch(url, { method: 'HEAD' });
+    expect(head.headers.get('content-length')).toBe(String(BIG.length));
+  });
+
+  it('survives readers that go away mid-transfer, and serves the next ones correctly', async () => {
+    for (let i = 0; i < 4; i++) {
+      await new Promise<void>((resolve, reject) => {
+        const req = http.get(`${base}/ddfs/vol0/blob/12/big$1-2-3`, (res) => {
+          let n = 0;
+          res.on('data', (d: Buffer) => {
+            n += d.length;
+            if (n > 1024 * 1024 * (i + 1)) req.destroy();
+          });
+          res.on('close', () => resolve());
+        });
+        req.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' ? resolve() : reject(e)));
+      });
+    }
+    // A reader that reads slowly: the server waits, then finishes.
+    const body = await new Promise<Buffer>((resolve, reject) => {
+      http
+        .get(`${base}/ddfs/vol0/blob/12/big$1-2-3`, (res) => {
+          const parts: Buffer[] = [];
+          res.pause();
+          const t = setInterval(() => {
+            let d: Buffer | null;
+            while ((d = res.read(256 * 1024) as Buffer | null) !== null) parts.push(d);
+          }, 5);
+          res.on('end', () => {
+            clearInterval(t);
+            resolve(Buffer.concat(parts));
+          });
+          res.on('readable', () => undefined);
+        })
+        .on('error', reject);
+    });
+    expect(body.equals(BIG)).toBe(true);
+    const again = Buffer.from(await (await fetch(`${base}/ddfs/vol0/blob/12/big$1-2-3`)).arrayBuffer());
+    expect(again.equals(BIG)).toBe(true);
+    expect(await (await fetch(`${base}/disco/host/ab/job/file`)).text()).toBe('0123456789');
   });
 });
