@@ -7,7 +7,7 @@
  * quietly, as a closed pipe does with the stream.
  *
  * @example
- * const rest = writeAllSync(1, Buffer.from('hello\n')); // rest: bytes not written (EAGAIN)
+ * const rest = writeUntilBlockedSync(1, Buffer.from('hello\n')); // rest: bytes not written (EAGAIN)
  */
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { CliExit } from './io.js';
@@ -31,7 +31,7 @@ function errno(e: unknown): string | undefined {
  * Write all of `b` to `fd`; returns what could not be written because `fd` would block
  * (empty when all was written). A closed reader throws {@link OutputClosed}.
  */
-export function writeAllSync(fd: number, b: Buffer): Buffer {
+export function writeUntilBlockedSync(fd: number, b: Buffer): Buffer {
   let off = 0;
   while (off < b.length) {
     try {
@@ -64,7 +64,7 @@ export function copyFileToFdSync(
       const n = readSync(src, buf, 0, buf.length, pos);
       if (n === 0) return null;
       pos += n;
-      const rest = writeAllSync(fd, buf.subarray(0, n));
+      const rest = writeUntilBlockedSync(fd, buf.subarray(0, n));
       onBytes(n - rest.length);
       // The buffer is reused: what is left is copied for the asynchronous writer.
       if (rest.length > 0) return { pending: Buffer.from(rest), next: pos };
