@@ -1,7 +1,8 @@
 /** Durable file writes: temporary name, fsync, rename (then fsync the directory). */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { writeAllSync } from './fd-write.js';
 
 let counter = 0;
 function tempName(file: string): string {
@@ -34,9 +35,7 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array, opt
   mkdirSync(path.dirname(file), { recursive: true });
   const fd = openSync(tmp, 'w');
   try {
-    const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off);
+    writeAllSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
     if (opts.fsync !== false) fsyncSync(fd);
   } finally {
     closeSync(fd);
