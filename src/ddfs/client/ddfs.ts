@@ -28,10 +28,12 @@ import { streamBlob } from './blob-read.js';
 import {
   type ByteTransform,
   chunkLines,
+  chunkMemoryPool,
   chunkRecords,
   DEFAULT_CHUNK_SIZE,
+  fileReader,
+  MAX_MEMORY_CHUNK,
   type RecordReader,
-  readFileReusingBuffers,
   transformed,
 } from './chunker.js';
 
@@ -400,15 +402,19 @@ export class DDFS {
    * Read each input (`urls`: local paths, `http(s)://`, `disco://`, `raw://`; a list = replicas,
    * read from the first that answers, switching replicas mid-stream if one fails), cut its
    * records into chunks of about `chunkSize` bytes in the internal record format, push every
-   * chunk (named `<basename>-<n>`), then tag them all. The next chunk is built while earlier
-   * ones upload (two at a time).
+   * chunk (named `<basename>-<n>`), then tag them all. Each chunk is uploaded while it is
+   * built, from memory (two uploads at a time; chunks over 256 MiB go through temporary files).
    */
   async chunk(
     tag: string,
     urls: (string | string[])[],
     opts: ChunkOptions = {},
   ): Promise<[string[], string[][]]> {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ddfs-chunk-'));
+    const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    // Chunks too large for memory are built in files (chunker.ts), here.
+    const dir =
+      chunkSize > MAX_MEMORY_CHUNK ? await fs.mkdtemp(path.join(os.tmpdir(), 'ddfs-chunk-')) : undefined;
+    const memory = dir ? undefined : chunkMemoryPool(chunkSize);
     const blobs: string[][] = [];
     const inflight = new Set<Promise<void>>();
     let failure: { e: unknown } | null = null;
@@ -431,30 +437,24 @@ export class DDFS {
       for (const input of urls) {
         const replicas = typeof input === 'string' ? [input] : input;
         const url = replicas[0] ?? '';
-        const lines = !opts.reader && !opts.inputStream?.length;
-        const raw = counted(this.openInput(replicas, lines), opts.onInputBytes);
-        const bytes = opts.inputStream?.length ? transformed(raw, url, opts.inputStream) : raw;
-        const base = path.basename(url.replace(/[?#].*$/, '').replace(/\/+$/, '')) || 'chunk';
-        const copts = {
-          chunkSize: opts.chunkSize ?? DEFAULT_CHUNK_SIZE,
-          dir,
-          prefix: `c${blobs.length}`,
-          keep: true,
-          compression: opts.compression,
+        const bytes = () => {
+          const raw = counted(this.openInput(replicas), opts.onInputBytes);
+          return opts.inputStream?.length ? transformed(raw, url, opts.inputStream) : raw;
         };
+        // Lines of a local file are read straight into the chunker's memory.
+        const file = !opts.reader && !opts.inputStream?.length ? localFile(url) : null;
+        const base = path.basename(url.replace(/[?#].*$/, '').replace(/\/+$/, '')) || 'chunk';
+        const copts = { chunkSize, dir, memory, prefix: `c${blobs.length}`, compression: opts.compression };
         const chunks = opts.reader
-          ? chunkRecords(pairs(opts.reader(bytes, url)), copts)
-          : chunkLines(bytes, copts);
+          ? chunkRecords(pairs(opts.reader(bytes(), url)), copts)
+          : chunkLines(file !== null ? fileReader(file, opts.onInputBytes) : bytes(), copts);
+        // A chunk in memory comes as soon as it is started, and its upload streams it while
+        // it is built (that is, while this loop waits for the next chunk); a chunk file comes
+        // once complete. Two uploads at a time: one node's fsync overlaps the next transfer.
         for await (const c of chunks) {
-          // Two uploads at a time (one node's fsync overlaps the next transfer), while the
-          // next chunk is built.
           await wait(CHUNK_UPLOADS - 1);
           const slot = blobs.push([]) - 1;
-          const p: Promise<void> = this.pushBlob(
-            { file: c.file },
-            DDFS.safeName(`${base}-${c.index}`),
-            pushOpts,
-          )
+          const p: Promise<void> = this.pushBlob(c.source, DDFS.safeName(`${base}-${c.index}`), pushOpts)
             .then(
               (r) => {
                 blobs[slot] = r;
@@ -467,7 +467,7 @@ export class DDFS {
             )
             .finally(() => {
               inflight.delete(p);
-              return fs.rm(c.file, { force: true });
+              return c.release();
             });
           inflight.add(p);
         }
@@ -475,7 +475,7 @@ export class DDFS {
       await wait(0);
     } finally {
       await Promise.allSettled([...inflight]);
-      await fs.rm(dir, { recursive: true, force: true });
+      if (dir) await fs.rm(dir, { recursive: true, force: true });
     }
     return [await this.tag(tag, blobs, opts), blobs];
   }
@@ -567,22 +567,26 @@ export class DDFS {
   }
 
   /** The bytes of an input: a local file, `raw://` data, or a remote URL (replicas in order). */
-  /** An input's bytes; `forLines`: for chunkLines, which may get reused buffers. */
-  private async *openInput(replicas: string[], forLines = false): AsyncGenerator<Buffer> {
+  private async *openInput(replicas: string[]): AsyncGenerator<Buffer> {
     const first = replicas[0];
     if (first === undefined) return;
     if (first.startsWith('raw://')) {
       yield Buffer.from(first.slice('raw://'.length));
       return;
     }
-    if (!first.includes('://') || first.startsWith('file://')) {
-      const file = first.startsWith('file://') ? first.slice('file://'.length) : first;
-      if (forLines) yield* readFileReusingBuffers(file);
-      else yield* createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
+    const file = localFile(first);
+    if (file !== null) {
+      yield* createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
       return;
     }
     yield* streamBlob(replicas.map((u) => this.resolve(u)));
   }
+}
+
+/** The path of an input that is a local file (a path or a `file://` URL), else null. */
+function localFile(url: string): string | null {
+  if (url.startsWith('file://')) return url.slice('file://'.length);
+  return url.includes('://') ? null : url;
 }
 
 /** Count the bytes going through. */

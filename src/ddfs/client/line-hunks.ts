@@ -53,7 +53,8 @@ export interface EncoderLib {
   isUtf8(data: Uint8Array): boolean;
 }
 
-const LIB: EncoderLib = { crc32: zlib.crc32, deflateSync: zlib.deflateSync, isUtf8 };
+/** {@link EncoderLib} of this thread. */
+export const LIB: EncoderLib = { crc32: zlib.crc32, deflateSync: zlib.deflateSync, isUtf8 };
 
 /** Hunk header size (record-stream.ts `HUNK_HEADER`; repeated: the encoder is self-contained). */
 const HEADER = 14;
@@ -70,12 +71,13 @@ export function workBufferSize(capacity: number): number {
 
 /**
  * Records `[line, null]` for the lines of `work[at, at + length)` (ending just after a `\n`,
- * `at` = {@link inputOffset}), written as one hunk of record format version 2 at the start of
- * `work` — or, compressed or not UTF-8, into a new buffer. Lines that are not valid UTF-8 are
- * decoded (with replacement characters) and encoded again, as `lineRecords` does.
- * Self-contained (see the module comment): it uses only its arguments and globals.
+ * `at` = {@link inputOffset}), written as one hunk of record format version 2 at `start` of
+ * `work` (default 0) — or, compressed or not UTF-8, into a new buffer. Lines that are not
+ * valid UTF-8 are decoded (with replacement characters) and encoded again, as `lineRecords`
+ * does. Self-contained (see the module comment): it uses only its arguments and globals.
  * `fast`: the WebAssembly encoder whose memory `work` is (line-records-wasm.ts), for valid
- * UTF-8 text.
+ * UTF-8 text. The records must never overtake the text still to encode: with `start` past 0
+ * (chunker.ts, a chunk's arena), the text lies past room for twice its length and more.
  */
 export function encodeLineHunk(
   work: Uint8Array,
@@ -84,6 +86,7 @@ export function encodeLineHunk(
   level: number,
   lib: EncoderLib,
   fast?: (p: number, end: number, o: number) => [end: number, records: number],
+  start = 0,
 ): { bytes: Uint8Array; records: number; raw: number } {
   const H = 14;
   const buf = Buffer.from(work.buffer, work.byteOffset, work.byteLength);
@@ -91,7 +94,8 @@ export function encodeLineHunk(
   const valid = lib.isUtf8(input);
   // Not UTF-8: a decoded line may grow 3 times (replacement characters): a new buffer.
   const out = valid ? buf : Buffer.allocUnsafeSlow(H + 6 * length + 16);
-  let o = H;
+  const first = valid ? start : 0;
+  let o = first + H;
   let records = 0;
   const header = (n: number) => {
     if (n < 32) out[o++] = 0xa0 | n;
@@ -137,10 +141,10 @@ export function encodeLineHunk(
       p = nl + 1;
     }
   }
-  const raw = o - H;
-  const body = out.subarray(H, o);
+  const raw = o - first - H;
+  const body = out.subarray(first + H, o);
   const crc = lib.crc32(body);
-  let bytes = out.subarray(0, o);
+  let bytes = out.subarray(first, o);
   let compressed = 0;
   if (level > 0) {
     const z = lib.deflateSync(body, { level });

@@ -2,10 +2,11 @@
  * The WebAssembly encoder of text lines into records `[line, null]` (SIMD: 16 bytes per
  * step, both to find each line's end and to copy it), used by line-hunks.ts when encoding on
  * the main thread: about 5 times faster than the same loop in JavaScript, whose cost is the
- * two native calls per line (`indexOf`, `copyWithin`). Source: line-records.wat next to this
- * file; rebuild the bytes below after a change with
- * `npx -p wabt wat2wasm --enable-simd --enable-bulk-memory line-records.wat -o x.wasm` and
- * `base64 -w0 x.wasm`.
+ * two native calls per line (`indexOf`, `copyWithin`). Its memory is shared (a
+ * SharedArrayBuffer), so that a worker thread can read what it wrote (chunker.ts computes
+ * hunks' CRC-32 there). Source: line-records.wat next to this file; rebuild the bytes below
+ * after a change with `npx -p wabt@1.0.39 wat2wasm --enable-threads line-records.wat -o x.wasm`
+ * and `base64 -w0 x.wasm`.
  *
  * @example
  * const enc = lineRecordEncoder(size); // null if this Node has no WebAssembly SIMD
@@ -13,12 +14,12 @@
  */
 
 const WASM =
-  'AGFzbQEAAAABCAFgA39/fwF/Ag8BA2VudgZtZW1vcnkCAAEDAgEABgYBfwFBAAsHFAIHcmVjb3JkcwMABmVuY29kZQAACtQCAdECAQZ/QQAhCAJAA0AgACABTw0BIAAhAwJAA0AgA/0AAABBCv0P/SP9ZCEEIAQNASADQRBqIQMMAAsLIAMgBGhqIQUgBSAAayEGIAZBIEkEQCACQaABIAZyOgAAIAJBAWohAgUgBkGAAkkEQCACQdkBOgAAIAIgBjoAASACQQJqIQIFIAZBgIAESQRAIAJB2gE6AAAgAiAGQQh2OgABIAIgBjoAAiACQQNqIQIFIAJB2wE6AAAgAiAGQRh2OgABIAIgBkEQdjoAAiACIAZBCHY6AAMgAiAGOgAEIAJBBWohAgsLCyAGQYACTQRAQQAhBwJAA0AgByAGTw0BIAIgB2ogACAHav0AAAD9CwAAIAdBEGohBwwACwsFIAIgACAG/AoAAAsgAiAGaiECIAJBwAE6AAAgAkEBaiECIAhBAWohCCAFQQFqIQAMAAsLIAgkACACCw==';
+  'AGFzbQEAAAABCAFgA39/fwF/AhIBA2VudgZtZW1vcnkCAwGAgAEDAgEABgYBfwFBAAsHFAIHcmVjb3JkcwMABmVuY29kZQAACtQCAdECAQZ/QQAhCAJAA0AgACABTw0BIAAhAwJAA0AgA/0AAABBCv0P/SP9ZCEEIAQNASADQRBqIQMMAAsLIAMgBGhqIQUgBSAAayEGIAZBIEkEQCACQaABIAZyOgAAIAJBAWohAgUgBkGAAkkEQCACQdkBOgAAIAIgBjoAASACQQJqIQIFIAZBgIAESQRAIAJB2gE6AAAgAiAGQQh2OgABIAIgBjoAAiACQQNqIQIFIAJB2wE6AAAgAiAGQRh2OgABIAIgBkEQdjoAAiACIAZBCHY6AAMgAiAGOgAEIAJBBWohAgsLCyAGQYACTQRAQQAhBwJAA0AgByAGTw0BIAIgB2ogACAHav0AAAD9CwAAIAdBEGohBwwACwsFIAIgACAG/AoAAAsgAiAGaiECIAJBwAE6AAAgAkEBaiECIAhBAWohCCAFQQFqIQAMAAsLIAgkACACCw==';
 
 /** The part of the WebAssembly API used here (the project's TypeScript libs declare none). */
 interface Wasm {
   Module: new (bytes: Uint8Array) => object;
-  Memory: new (d: { initial: number }) => { buffer: ArrayBuffer };
+  Memory: new (d: { initial: number; maximum: number; shared: boolean }) => { buffer: ArrayBuffer };
   Instance: new (m: object, imports: object) => { exports: unknown };
 }
 
@@ -61,7 +62,8 @@ export function lineRecordEncoder(size: number): LineRecordEncoder | null {
   try {
     // Each memory reserves address space (about 10 GiB on 64-bit machines, not memory):
     // under a `ulimit -v` this can fail, and the JavaScript encoder takes over.
-    memory = new wasm.Memory({ initial: Math.ceil((size + 16) / 65536) });
+    const pages = Math.ceil((size + 16) / 65536);
+    memory = new wasm.Memory({ initial: pages, maximum: pages, shared: true });
     exports = new wasm.Instance(m, { env: { memory } }).exports as typeof exports;
   } catch {
     // Not again: V8 collects garbage before it gives up, each time.
