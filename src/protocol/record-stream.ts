@@ -148,7 +148,8 @@ export class PackBuffer {
     let o = this.off;
     if (n <= 32) for (let i = start; i < end; i++) buf[o++] = src[i];
     else {
-      buf.set(src.subarray(start, end), o);
+      // A plain view: a Buffer's `subarray` costs more (it builds a Buffer).
+      buf.set(new Uint8Array(src.buffer, src.byteOffset + start, n), o);
       o += n;
     }
     this.off = o;
@@ -466,6 +467,36 @@ export class HunkReader {
       if (vals !== null) return vals;
     }
     for (;;) {
+      const body = this.nextBody();
+      if (body === null) return null;
+      let cuts = sliceRecords(body, opts.sliceBytes ?? SLICE_BYTES);
+      if (cuts?.binary && (opts.sliceBytes ?? SLICE_BYTES) > DETACHED_BYTES)
+        cuts = sliceRecords(body, DETACHED_BYTES);
+      if (cuts === null) {
+        // Extension types (or bytes that are not MessagePack): msgpackr reads it all at once.
+        const vals = unpackValues(body);
+        if (vals.length % 2 !== 0) throw new DataError('corrupt hunk: odd number of values', opts.url);
+        if (vals.length > 0) return vals;
+        continue;
+      }
+      if (cuts.odd) throw new DataError('corrupt hunk: odd number of values', opts.url);
+      this.body = body;
+      this.cuts = cuts.at;
+      this.binary = cuts.binary;
+      this.cut = 0;
+      const vals = this.nextSlice();
+      if (vals !== null) return vals;
+    }
+  }
+
+  /**
+   * The next hunk's body, checked and uncompressed (never empty); null at the end of the data.
+   * It may be one of the reader's own buffers: valid until the next call. For readers that
+   * take records as bytes ({@link readEncodedRecords}); not to be mixed with {@link next}.
+   */
+  nextBody(): Buffer | null {
+    const { opts } = this;
+    for (;;) {
       const header = this.header ?? this.readBytes(HUNK_HEADER, true);
       this.header = null;
       if (header.length === 0) return null;
@@ -499,23 +530,7 @@ export class HunkReader {
         if (opts.ignoreCorrupt) continue;
         throw new DataError('corrupt hunk: checksum mismatch', opts.url);
       }
-      let cuts = sliceRecords(body, opts.sliceBytes ?? SLICE_BYTES);
-      if (cuts?.binary && (opts.sliceBytes ?? SLICE_BYTES) > DETACHED_BYTES)
-        cuts = sliceRecords(body, DETACHED_BYTES);
-      if (cuts === null) {
-        // Extension types (or bytes that are not MessagePack): msgpackr reads it all at once.
-        const vals = unpackValues(body);
-        if (vals.length % 2 !== 0) throw new DataError('corrupt hunk: odd number of values', opts.url);
-        if (vals.length > 0) return vals;
-        continue;
-      }
-      if (cuts.odd) throw new DataError('corrupt hunk: odd number of values', opts.url);
-      this.body = body;
-      this.cuts = cuts.at;
-      this.binary = cuts.binary;
-      this.cut = 0;
-      const vals = this.nextSlice();
-      if (vals !== null) return vals;
+      return body;
     }
   }
 
@@ -559,28 +574,48 @@ export class HunkReader {
 const SLICE_BYTES = 64 * 1024;
 
 /**
- * Where to cut a hunk's body into slices of whole records of about `sliceBytes` each, a bigger
- * record alone (the offsets, first 0, last the body's length), whether it holds an odd number
- * of values, and whether it holds binary values. Walks the MessagePack structure without
- * decoding it. Null when the body holds extension types (msgpackr's extensions may span the
- * value after them) or is not valid MessagePack.
+ * Where each MessagePack value of a hunk's body starts (see {@link scanValues}): `at[0, count)`,
+ * then `at[count]` the body's length. Reused from hunk to hunk (`at` grows as needed).
  */
-export function sliceRecords(
-  b: Uint8Array,
-  sliceBytes: number,
-): { at: number[]; odd: boolean; binary: boolean } | null {
+export interface ValueStarts {
+  at: Int32Array;
+  count: number;
+  /** Some value is or holds binary data. */
+  binary: boolean;
+}
+
+/** New, empty {@link ValueStarts}. */
+export function valueStarts(): ValueStarts {
+  return { at: new Int32Array(4096), count: 0, binary: false };
+}
+
+/**
+ * Find where each top-level MessagePack value of `b` starts, into `into`, walking the
+ * structure without decoding it. False when `b` holds extension types (msgpackr's extensions
+ * may span the value after them) or is not valid MessagePack.
+ *
+ * @example
+ * const starts = valueStarts();
+ * if (scanValues(body, starts)) for (let i = 0; i < starts.count; i += 2) ... // record i / 2
+ */
+export function scanValues(b: Uint8Array, into: ValueStarts): boolean {
   const end = b.length;
-  const at = [0];
+  let at = into.at;
+  let count = 0;
   let pos = 0;
-  let values = 0;
-  let sliceStart = 0;
-  let recordStart = 0;
   let binary = false;
   while (pos < end) {
+    if (count + 1 >= at.length) {
+      const bigger = new Int32Array(at.length * 2);
+      bigger.set(at);
+      at = bigger;
+      into.at = at;
+    }
+    at[count++] = pos;
     // One top-level value, with whatever it contains.
     let pending = 1;
     while (pending > 0) {
-      if (pos >= end) return null;
+      if (pos >= end) return false;
       const t = b[pos];
       pending--;
       if (t < 0x80 || t >= 0xe0) pos += 1;
@@ -619,62 +654,86 @@ export function sliceRecords(
           case 0xc4:
           case 0xd9:
             if (t === 0xc4) binary = true;
-            if (pos + 1 >= end) return null;
+            if (pos + 1 >= end) return false;
             pos += 2 + b[pos + 1];
             break;
           case 0xc5:
           case 0xda:
             if (t === 0xc5) binary = true;
-            if (pos + 2 >= end) return null;
+            if (pos + 2 >= end) return false;
             pos += 3 + ((b[pos + 1] << 8) | b[pos + 2]);
             break;
           case 0xc6:
           case 0xdb:
             if (t === 0xc6) binary = true;
-            if (pos + 4 >= end) return null;
+            if (pos + 4 >= end) return false;
             pos += 5 + u32(b, pos + 1);
             break;
           case 0xdc:
-            if (pos + 2 >= end) return null;
+            if (pos + 2 >= end) return false;
             pending += (b[pos + 1] << 8) | b[pos + 2];
             pos += 3;
             break;
           case 0xdd:
-            if (pos + 4 >= end) return null;
+            if (pos + 4 >= end) return false;
             pending += u32(b, pos + 1);
             pos += 5;
             break;
           case 0xde:
-            if (pos + 2 >= end) return null;
+            if (pos + 2 >= end) return false;
             pending += 2 * ((b[pos + 1] << 8) | b[pos + 2]);
             pos += 3;
             break;
           case 0xdf:
-            if (pos + 4 >= end) return null;
+            if (pos + 4 >= end) return false;
             pending += 2 * u32(b, pos + 1);
             pos += 5;
             break;
           default:
             // Extensions (0xc7-0xc9, 0xd4-0xd8) and the unused 0xc1.
-            return null;
+            return false;
         }
       }
     }
-    if (pos > end) return null;
-    values++;
-    if ((values & 1) === 0) {
-      // A record of a slice's size or more gets a slice of its own (small values decoded with
-      // it do not share its memory, see `unpackDetached`).
-      if (pos - recordStart >= sliceBytes && recordStart > sliceStart) at.push(recordStart);
-      if (pos - sliceStart >= sliceBytes && pos < end) {
-        at.push(pos);
-        sliceStart = pos;
-      }
-      recordStart = pos;
+  }
+  if (pos > end) return false;
+  at[count] = end;
+  into.count = count;
+  into.binary = binary;
+  return true;
+}
+
+/** The value starts {@link sliceRecords} works with (used at once, never kept). */
+const sliceScratch = valueStarts();
+
+/**
+ * Where to cut a hunk's body into slices of whole records of about `sliceBytes` each, a bigger
+ * record alone (the offsets, first 0, last the body's length), whether it holds an odd number
+ * of values, and whether it holds binary values. Null when {@link scanValues} finds the body
+ * is not plain MessagePack.
+ */
+export function sliceRecords(
+  b: Uint8Array,
+  sliceBytes: number,
+): { at: number[]; odd: boolean; binary: boolean } | null {
+  if (!scanValues(b, sliceScratch)) return null;
+  const { at: starts, count, binary } = sliceScratch;
+  const end = b.length;
+  const at = [0];
+  let sliceStart = 0;
+  for (let v = 2; v <= count; v += 2) {
+    const recordStart = starts[v - 2];
+    const pos = starts[v];
+    // A record of a slice's size or more gets a slice of its own (small values decoded with
+    // it do not share its memory, see `unpackDetached`).
+    if (pos - recordStart >= sliceBytes && recordStart > sliceStart) at.push(recordStart);
+    if (pos - sliceStart >= sliceBytes && pos < end) {
+      at.push(pos);
+      sliceStart = pos;
     }
   }
   at.push(end);
-  return { at, odd: (values & 1) === 1, binary };
+  return { at, odd: (count & 1) === 1, binary };
 }
 
 function u32(b: Uint8Array, i: number): number {
@@ -734,6 +793,168 @@ class RecordIterator implements IterableIterator<KV> {
 
   return(): IteratorResult<KV> {
     this.done = true;
+    this.vals = [];
+    this.old?.return?.();
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+}
+
+/**
+ * One record of a record stream as its MessagePack bytes: the key is `buf[start, valueAt)`,
+ * the value `buf[valueAt, end)`. {@link readEncodedRecords} gives the same object for every
+ * record, moved on; its bytes are valid until the iterator's next step.
+ */
+export class EncodedRecord {
+  buf: Buffer = Buffer.alloc(0);
+  start = 0;
+  valueAt = 0;
+  end = 0;
+
+  constructor(private readonly owner: EncodedRecordIterator) {}
+
+  /**
+   * The record decoded. Its iterator gives decoded `[key, value]` pairs from then on (a
+   * consumer that decodes one record will decode the others too).
+   */
+  decode(): KV {
+    return this.owner.decodeCurrent();
+  }
+}
+
+/**
+ * The records of a record stream as {@link readRecords} reads them, checked alike, but given
+ * as their bytes ({@link EncodedRecord}, one object moved on from record to record) for
+ * consumers that keep records encoded (the external sort). Hunks with extension types, and
+ * version 0 files, give decoded `[key, value]` pairs instead, as does every record after one
+ * was decoded through {@link EncodedRecord.decode}.
+ *
+ * @example
+ * for (const r of readEncodedRecords(new FileSource(file))) {
+ *   if (r instanceof EncodedRecord) keep(r.buf.subarray(r.start, r.end));
+ *   else keepPair(r);
+ * }
+ */
+export function readEncodedRecords(
+  src: ByteSource,
+  opts: ReadOptions = {},
+): IterableIterator<EncodedRecord | KV> {
+  return new EncodedRecordIterator(src, opts);
+}
+
+class EncodedRecordIterator implements IterableIterator<EncodedRecord | KV> {
+  private hunks: HunkReader | null = null;
+  private old: Iterator<KV> | null = null;
+  private readonly record = new EncodedRecord(this);
+  private readonly starts = valueStarts();
+  /** The hunk whose records are given, the next one's index, and how many it holds. */
+  private body: Buffer | null = null;
+  private r = 0;
+  private records = 0;
+  /** Decoded values (key, value, ...) still to give. */
+  private vals: unknown[] = [];
+  private vi = 0;
+  /** A record was decoded: decode the others too (a slice at a time). */
+  private decoding = false;
+  private done = false;
+
+  constructor(
+    private readonly src: ByteSource,
+    private readonly opts: ReadOptions,
+  ) {}
+
+  next(): IteratorResult<EncodedRecord | KV> {
+    for (;;) {
+      const vals = this.vals;
+      const vi = this.vi;
+      if (vi < vals.length) {
+        this.vi = vi + 2;
+        return { value: [vals[vi], vals[vi + 1]], done: false };
+      }
+      const body = this.body;
+      if (body !== null && this.r < this.records) {
+        if (this.decoding) {
+          this.decodeSlice(body);
+          continue;
+        }
+        const at = this.starts.at;
+        const k = 2 * this.r++;
+        const rec = this.record;
+        rec.buf = body;
+        rec.start = at[k];
+        rec.valueAt = at[k + 1];
+        rec.end = at[k + 2];
+        return { value: rec, done: false };
+      }
+      if (this.done) return { value: undefined, done: true };
+      if (this.old) return this.old.next();
+      this.body = null;
+      try {
+        if (!this.hunks) {
+          const header = readFully(this.src, HUNK_HEADER);
+          if (header.length > 0 && header[0] < 0x80) {
+            this.old = readOldNetstrings(this.src, header, this.opts);
+            continue;
+          }
+          this.hunks = new HunkReader(this.src, this.opts, header);
+        }
+        const next = this.hunks.nextBody();
+        if (next === null) {
+          this.done = true;
+          continue;
+        }
+        if (!scanValues(next, this.starts)) {
+          // Extension types (or bytes that are not MessagePack): msgpackr reads it all at once.
+          const all = unpackValues(next);
+          if (all.length % 2 !== 0) throw new DataError('corrupt hunk: odd number of values', this.opts.url);
+          this.vals = all;
+          this.vi = 0;
+          continue;
+        }
+        if (this.starts.count % 2 !== 0)
+          throw new DataError('corrupt hunk: odd number of values', this.opts.url);
+        this.body = next;
+        this.r = 0;
+        this.records = this.starts.count / 2;
+      } catch (e) {
+        this.done = true;
+        this.body = null;
+        this.vals = [];
+        throw e;
+      }
+    }
+  }
+
+  /** The record last given, decoded; from now on records are given decoded. */
+  decodeCurrent(): KV {
+    this.decoding = true;
+    const rec = this.record;
+    const vals = this.starts.binary
+      ? unpackDetached(rec.buf, rec.start, rec.end)
+      : unpackValues(rec.buf.subarray(rec.start, rec.end));
+    return [vals[0], vals[1]];
+  }
+
+  /** Decode the next records of `body`, about a slice's worth (as {@link HunkReader} does). */
+  private decodeSlice(body: Buffer): void {
+    const at = this.starts.at;
+    const binary = this.starts.binary;
+    const limit = binary ? DETACHED_BYTES : (this.opts.sliceBytes ?? SLICE_BYTES);
+    const from = at[2 * this.r];
+    let e = this.r + 1;
+    while (e < this.records && at[2 * e + 2] - from <= limit) e++;
+    const to = at[2 * e];
+    this.vals = binary ? unpackDetached(body, from, to) : unpackValues(body.subarray(from, to));
+    this.vi = 0;
+    this.r = e;
+  }
+
+  return(): IteratorResult<EncodedRecord | KV> {
+    this.done = true;
+    this.body = null;
     this.vals = [];
     this.old?.return?.();
     return { value: undefined, done: true };

@@ -6,7 +6,8 @@
  * `mergePartitions` is set; other inputs (a reduce-only job's inputs) are read as they are.
  * Entries come through `reduceInputStream` and `reduceReader` (default: record streams
  * decoded, text read as lines), in input order, or sorted by key with `sort: true` (external
- * merge sort, bounded memory). Then `reduceInit(entries, params)` and either
+ * merge sort, bounded memory; the default reader then gives record streams' records as bytes,
+ * decoded once, after the sort). Then `reduceInit(entries, params)` and either
  * `reduce(entries, params)` returning/yielding pairs (`reduceStyle: 'iter'`) or
  * `reduce(entries, out, params)` calling `out.add(k, v)` (`'out'`). One output, always.
  *
@@ -14,15 +15,31 @@
  * const [output] = runReduce(run); // then OUTPUT [rel, 'disco', '0']
  */
 import { JobError } from '../common/errors.js';
+import { EncodedRecord, RECORD_VERSION, readEncodedRecords } from '../protocol/record-stream.js';
 import { externalProgramOf } from './external/program-function.js';
 import { runExternalReduce } from './external/run-external.js';
 import { expandInputs, isPartitioned, readInputs } from './inputs.js';
 import type { TaskOutput } from './outputs.js';
-import type { StreamFunction } from './readers/chain.js';
+import { autoReader, type StreamFunction } from './readers/chain.js';
+import { asInputStream } from './readers/input-stream.js';
 import { asPair, pairsOf } from './results.js';
 import { externalSort, type SortStats } from './sort.js';
 import { StatusIterator } from './status.js';
 import type { TaskRun } from './task-run.js';
+
+/**
+ * The default reader ({@link autoReader}), except that record streams give their records as
+ * bytes ({@link EncodedRecord}), which the sort keeps as they are: never decoded before the
+ * reduce iterates over them.
+ */
+function encodedRecordReader(stream: unknown, size: number | null, url: string): Iterable<unknown> {
+  const s = asInputStream(stream, size, url);
+  if (s === null) return autoReader(stream, size, url);
+  const first = s.peek(1);
+  return first.length === 1 && first[0] === 0x80 + RECORD_VERSION
+    ? readEncodedRecords(s, { url })
+    : autoReader(s, size, url);
+}
 
 /** Run the reduce phase; returns the output written (not yet closed). */
 export function runReduce(run: TaskRun): TaskOutput[] {
@@ -34,25 +51,23 @@ export function runReduce(run: TaskRun): TaskOutput[] {
   const inputs = expandInputs(run.inputs, { proto: run.proto, ctx: run.openCtx, label });
   const streams = (fns.reduceInputStream ?? []) as StreamFunction[];
   const reader = fns.reduceReader as StreamFunction | null | undefined;
-  const allEntries = () => readInputs(inputs, run.proto, (url) => run.openInput(url, streams, reader));
+  // The sort keeps records encoded: with the default reader, it takes them as bytes.
+  const inputReader = data.sort && reader === undefined ? encodedRecordReader : reader;
+  const allEntries = () => readInputs(inputs, run.proto, (url) => run.openInput(url, streams, inputReader));
 
   let source: Iterator<unknown> = allEntries();
   const sortStats: SortStats = { records: 0, runs: 0, bytesSpilled: 0, mergePasses: 0 };
   if (data.sort) {
     let told = false;
     const unsorted = source;
-    const pairs: IterableIterator<[unknown, unknown]> = {
+    const pairs: IterableIterator<[unknown, unknown] | EncodedRecord> = {
       next() {
         const r = unsorted.next();
         if (r.done) return r;
         const e = r.value;
-        return {
-          value:
-            Array.isArray(e) && e.length === 2
-              ? (e as [unknown, unknown])
-              : asPair(e, 'the reduce reader (sort: true)'),
-          done: false,
-        };
+        if (e instanceof EncodedRecord || (Array.isArray(e) && e.length === 2))
+          return r as IteratorResult<[unknown, unknown] | EncodedRecord>;
+        return { value: asPair(e, 'the reduce reader (sort: true)'), done: false };
       },
       [Symbol.iterator]() {
         return pairs;

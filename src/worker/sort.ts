@@ -4,8 +4,9 @@
  *
  * 1. records are buffered until they take `bufferSize` bytes, then sorted (stable, by
  *    `compareKeys`) and spilled to a run file in the record format;
- * 2. runs are merged with a tournament tree, at most `fanIn` at a time (several passes when
- *    there are more), ties broken by run order — so the whole sort is stable.
+ * 2. runs are merged with a tournament tree, at most `fanIn` at a time (when there are more,
+ *    groups of consecutive runs are merged first, just enough for one final merge), ties
+ *    broken by run order — so the whole sort is stable.
  *
  * Input that fits in the buffer is sorted in memory and never touches the disk. Run files
  * live in `tmpDir` and are removed as soon as they are merged (and when the caller stops
@@ -23,6 +24,12 @@
  * and compared bytewise, as `compareKeys` orders them. Buffers with other keys (or with both
  * strings and Buffers) hold objects and sort with `compareKeys`.
  *
+ * Records may come as their bytes ({@link EncodedRecord}: a reduce's record-format inputs, read
+ * by `readEncodedRecords`): such records with string or Buffer keys are copied into the buffer
+ * as they are (a string key's bytes must be well-formed UTF-8 to be compared as bytes) and
+ * decoded only once sorted (as the merge reads runs back, or from the buffer when nothing was
+ * spilled); others are decoded as they come.
+ *
  * @example
  * for (const [k, v] of externalSort(records, { bufferSize: 64 << 20, tmpDir })) ...
  */
@@ -30,6 +37,7 @@ import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import {
   DETACHED_BYTES,
+  EncodedRecord,
   FileSource,
   HunkReader,
   type KV,
@@ -48,7 +56,7 @@ export interface ExternalSortOptions {
   bufferSize: number;
   /** Where run files go. */
   tmpDir: string;
-  /** Most runs merged at once (bounds open files and merge memory). Default 64. */
+  /** Most runs merged at once (bounds open files and merge memory). Default {@link DEFAULT_FAN_IN}. */
   fanIn?: number;
   /** Told the number of runs after each spill (for progress messages). */
   onSpill?: (runs: number) => void;
@@ -66,6 +74,12 @@ export interface SortStats {
   /** Merge passes over run files (the final merge included; 0 when nothing was spilled). */
   mergePasses: number;
 }
+
+/**
+ * Runs merged at once by default: 2 GiB through a 16 MiB buffer make about 160 runs, merged in
+ * one pass (each run is then read in hunks of `bufferSize / 512`, 32 KiB).
+ */
+export const DEFAULT_FAN_IN = 256;
 
 /** Estimated per-record overhead beyond key and value (the pair array, references). */
 const RECORD_OVERHEAD = 40;
@@ -221,6 +235,34 @@ function compareBytes(b: Buffer, a0: number, a1: number, b0: number, b1: number)
   return la - lb;
 }
 
+/** Records whose memory {@link touchRecords} asks for at once. */
+const GATHER_BATCH = 16;
+
+/**
+ * Read a byte of each of the first cache lines (and the last byte) of the encoded records
+ * `order[from, to)`, which lie anywhere in `buf`, before they are copied in that order: the
+ * reads do not wait for one another, so the records arrive from memory together, where each
+ * copy would otherwise wait for its own (copying sorted records twice as fast). Returns what
+ * it read, for the caller to keep (so that the reads are not optimized away).
+ */
+function touchRecords(
+  buf: Uint8Array,
+  start: Int32Array,
+  order: Int32Array,
+  from: number,
+  to: number,
+): number {
+  let t = 0;
+  for (let k = from; k < to; k++) {
+    const j = order[k];
+    const s = start[j];
+    const last = start[j + 1] - 1;
+    t ^= buf[s] ^ buf[last];
+    for (let p = s + 64; p < last && p < s + 256; p += 64) t ^= buf[p];
+  }
+  return t;
+}
+
 /** The 32-bit halves of a 64-bit number are little-endian (see `SortBuffer.order`). */
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -284,6 +326,8 @@ class SortBuffer {
   plain = new Uint8Array(4096);
   /** The key is all in the first 40 bits of its prefix (see {@link exactPrefix}). */
   exact = new Uint8Array(4096);
+  /** What {@link touchRecords} read. */
+  touched = 0;
 
   constructor(bufferSize: number, objects: boolean) {
     // Untouched pages cost no memory: the buffer fills up to about `bufferSize`.
@@ -334,47 +378,101 @@ class SortBuffer {
     this.bytes += RECORD_OVERHEAD + estimateSize(key) + estimateSize(value);
   }
 
+  /**
+   * Add a record given as its bytes: kept as they are when the key is a string or a Buffer of
+   * the kind held (and, for a string, well-formed UTF-8: bytes that order like the decoded
+   * key), else decoded and added as {@link add} does.
+   */
+  addRecord(rec: EncodedRecord): void {
+    if (this.keys === null) {
+      const b = rec.buf;
+      const h = b[rec.start];
+      const kind = this.keyKind;
+      // fixstr, str8/16/32; bin8/16/32.
+      const str = (h >= 0xa0 && h <= 0xbf) || (h >= 0xd9 && h <= 0xdb);
+      const bin = h >= 0xc4 && h <= 0xc6;
+      if ((str && kind !== 'binary') || (bin && kind !== 'string')) {
+        const d = this.data;
+        const s = d.off;
+        d.append(b, rec.start, rec.end);
+        if (this.index(s, s + rec.valueAt - rec.start, bin, true)) {
+          this.keyKind = bin ? 'binary' : 'string';
+          return;
+        }
+        d.off = s;
+      }
+    }
+    const [key, value] = rec.decode();
+    this.add(key, value);
+  }
+
   private addEncoded(key: string | Buffer, value: unknown, binary: boolean): void {
+    const d = this.data;
+    const s = d.off;
+    d.pack(key);
+    const e = d.off;
+    d.pack(value);
+    this.index(s, e, binary, false);
+  }
+
+  /**
+   * Index the record just added at `data[s, data.off)`, its value from `e`. With `check`, a
+   * string key must be well-formed UTF-8 up to its first byte from 0xed (after which it is
+   * compared decoded): false (nothing indexed) when it is not.
+   */
+  private index(s: number, e: number, binary: boolean, check: boolean): boolean {
     const i = this.n;
     if (i + 1 >= this.start.length) this.grow();
     const d = this.data;
-    const s = d.off;
-    this.start[i] = s;
-    d.pack(key);
-    const e = d.off;
     const buf = d.buf;
     const h = buf[s];
     // After the header: fixstr, str8/bin8, str16/bin16, str32/bin32.
     const at = s + (h < 0xc0 ? 1 : h === 0xd9 || h === 0xc4 ? 2 : h === 0xda || h === 0xc5 ? 3 : 5);
-    this.keyAt[i] = at;
-    this.keyEnd[i] = e;
     // Plain: the bytes order like the key (binary; a string without a byte from 0xed up, i.e.
     // no character from U+D000 up). Exact: plain, at most five bytes, none of them 0 (the
     // prefix is then the whole key).
     let plain = 1;
     let zero = false;
+    let prefix: number;
     if (binary) {
       if (e - at <= 5) for (let j = at; j < e; j++) if (buf[j] === 0) zero = true;
-      this.prefix[i] = bytesPrefix(buf, at, e);
+      prefix = bytesPrefix(buf, at, e);
     } else {
       for (let j = at; j < e; j++) {
         const b = buf[j];
+        if (b < 0x80) {
+          if (b === 0) zero = true;
+          continue;
+        }
         if (b >= 0xed) {
           plain = 0;
           break;
         }
-        if (b === 0) zero = true;
+        // A character from U+0080 to U+CFFF: a lead byte 0xc2-0xec and 1 or 2 continuation
+        // bytes (checked for bytes that did not come from this process's encoder).
+        const more = b < 0xe0 ? 1 : 2;
+        if (check) {
+          if (b < 0xc2 || j + more >= e) return false;
+          const c1 = buf[j + 1];
+          if ((c1 & 0xc0) !== 0x80 || (b === 0xe0 && c1 < 0xa0)) return false;
+          if (more === 2 && (buf[j + 2] & 0xc0) !== 0x80) return false;
+        }
+        j += more;
       }
-      this.prefix[i] = utf8Prefix(buf, at, e);
+      prefix = utf8Prefix(buf, at, e);
     }
+    this.start[i] = s;
+    this.keyAt[i] = at;
+    this.keyEnd[i] = e;
+    this.prefix[i] = prefix;
     this.plain[i] = plain;
     this.exact[i] = plain === 1 && !zero && e - at <= 5 ? 1 : 0;
-    d.pack(value);
-    const v = d.buf[e];
+    const v = buf[e];
     if (binary || (v >= 0xc4 && v <= 0xc6)) this.binary = true;
     this.n = i + 1;
     this.start[i + 1] = d.off;
     this.bytes += d.off - s + INDEX_BYTES;
+    return true;
   }
 
   private grow(): void {
@@ -517,9 +615,14 @@ class SortBuffer {
     const binary = this.binary;
     const piece = binary ? DETACHED_BYTES : 64 * 1024;
     let i = 0;
+    let touchedTo = 0;
     while (i < order.length) {
       sorted.off = 0;
       while (i < order.length && sorted.off < piece) {
+        if (i >= touchedTo) {
+          touchedTo = Math.min(order.length, i + GATHER_BATCH);
+          this.touched ^= touchRecords(src, start, order, i, touchedTo);
+        }
         const j = order[i];
         // A big record is decoded alone: small values must not keep it alive.
         if (binary && sorted.off > 0 && start[j + 1] - start[j] >= piece) break;
@@ -539,16 +642,22 @@ class SortBuffer {
     const values = this.values;
     let i = 0;
     if (keys === null) {
-      const buf = this.data.buf;
+      // A plain Uint8Array view: its subarrays (a record copied) cost less than a Buffer's.
+      const data = this.data.buf;
+      const buf = new Uint8Array(data.buffer, data.byteOffset, data.length);
       const start = this.start;
       return {
         key: undefined,
         value: undefined,
         advance: () => false,
-        writeTo(w: RecordWriter): boolean {
+        writeTo: (w: RecordWriter): boolean => {
           if (i >= order.length) return false;
-          const j = order[i++];
-          w.writeEncoded(buf, start[j], start[j + 1]);
+          const e = Math.min(order.length, i + GATHER_BATCH);
+          this.touched ^= touchRecords(buf, start, order, i, e);
+          for (; i < e; i++) {
+            const j = order[i];
+            w.writeEncoded(buf, start[j], start[j + 1]);
+          }
           return true;
         },
       };
@@ -577,10 +686,10 @@ interface Run {
 
 /** Sort `records` by key (see module docs); yields `[key, value]` pairs in order. */
 export function* externalSort(
-  records: Iterable<readonly [unknown, unknown]>,
+  records: Iterable<readonly [unknown, unknown] | EncodedRecord>,
   opts: ExternalSortOptions,
 ): Generator<KV> {
-  const fanIn = Math.max(2, opts.fanIn ?? 64);
+  const fanIn = Math.max(2, opts.fanIn ?? DEFAULT_FAN_IN);
   const stats = opts.stats ?? { records: 0, runs: 0, bytesSpilled: 0, mergePasses: 0 };
   // Run hunks (and the slices they are decoded in) small enough that `fanIn` runs being
   // merged hold about the buffer size.
@@ -609,9 +718,10 @@ export function* externalSort(
   try {
     let objects = false;
     let buf: SortBuffer | null = new SortBuffer(opts.bufferSize, objects);
-    let runs: Run[] = [];
+    const runs: Run[] = [];
     for (const rec of records) {
-      buf.add(rec[0], rec[1]);
+      if (rec instanceof EncodedRecord) buf.addRecord(rec);
+      else buf.add(rec[0], rec[1]);
       stats.records++;
       if (buf.bytes >= opts.bufferSize) {
         objects = buf.objects;
@@ -628,23 +738,25 @@ export function* externalSort(
     }
     if (buf.n > 0) runs.push(spill(buf.source(buf.order()), buf.runKind));
     buf = null;
+    // Too many runs for one merge: merge groups of consecutive runs (ties go by run order, so
+    // the sort stays stable), just enough of them for the final merge to take at most `fanIn`
+    // — only part of the data is written again (all of it when a sweep over the runs is not
+    // enough, which starts another).
+    let at = runs.length;
     while (runs.length > fanIn) {
-      stats.mergePasses++;
-      const next: Run[] = [];
-      for (let i = 0; i < runs.length; i += fanIn) {
-        const group = runs.slice(i, i + fanIn);
-        if (group.length === 1) {
-          next.push(group[0]);
-          continue;
-        }
-        const merger = new Merger(group, drop, sliceBytes);
-        try {
-          next.push(spill(merger, commonKind(group)));
-        } finally {
-          merger.close();
-        }
+      const size = Math.min(fanIn, runs.length - fanIn + 1);
+      if (at + size > runs.length) {
+        at = 0;
+        stats.mergePasses++;
       }
-      runs = next;
+      const group = runs.slice(at, at + size);
+      const merger = new Merger(group, drop, sliceBytes);
+      try {
+        runs.splice(at, size, spill(merger, commonKind(group)));
+      } finally {
+        merger.close();
+      }
+      at++;
     }
     stats.mergePasses++;
     const merger = new Merger(runs, drop, sliceBytes);

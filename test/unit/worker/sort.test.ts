@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MinHeap } from '../../../src/worker/heap.js';
 import { compareKeys } from '../../../src/worker/key-order.js';
-import { externalSort } from '../../../src/worker/sort.js';
+import { externalSort, type SortStats } from '../../../src/worker/sort.js';
 import { tempDir } from './helpers.js';
 
 type KV = [unknown, unknown];
@@ -81,6 +81,30 @@ describe('externalSort', () => {
     expect(it.next().value).toEqual([1, 'x'.repeat(20)]);
     expect(readdirSync(dir).length).toBeGreaterThan(0);
     it.return(undefined);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('merges just enough runs first for one final merge (stable)', () => {
+    const dir = tempDir();
+    const records: KV[] = Array.from({ length: 10000 }, (_, i) => [`k${(i * 7919) % 613}`, i]);
+    const sorted = (fanIn: number) => {
+      const stats: SortStats = { records: 0, runs: 0, bytesSpilled: 0, mergePasses: 0 };
+      const out = [...externalSort(records, { bufferSize: 16 << 10, tmpDir: dir, fanIn, stats })];
+      expect(out).toEqual(reference(records));
+      return stats;
+    };
+    const once = sorted(1000);
+    expect(once.mergePasses).toBe(1);
+    // Two more runs than the fan-in: one merge of three runs, then the final merge.
+    const fanIn = once.runs - 2;
+    const twice = sorted(fanIn);
+    expect(twice.mergePasses).toBe(2);
+    expect(twice.runs).toBe(once.runs + 1);
+    expect(twice.bytesSpilled).toBeLessThan(once.bytesSpilled * 1.5);
+    // Far more runs than the fan-in: several sweeps, every record written several times.
+    const many = sorted(2);
+    expect(many.mergePasses).toBeGreaterThan(3);
+    expect(many.bytesSpilled).toBeGreaterThan(once.bytesSpilled * 3);
     expect(readdirSync(dir)).toEqual([]);
   });
 });
