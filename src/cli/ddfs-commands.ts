@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CommError, DataError } from '../common/errors.js';
 import { pipeBlob } from '../ddfs/client/blob-read.js';
-import { type ByteTransform, gunzipInput, type RecordReader } from '../ddfs/client/chunker.js';
+import { type ByteTransform, gunzipInput, type RecordReader } from '../ddfs/client/chunk-input.js';
 import { isTag } from '../ddfs/client/ddfs.js';
 import { type Progress, progress } from '../ddfs/client/progress.js';
 import { objectRelPath, parseDdfsUrl, unpackObjName } from '../ddfs/names.js';

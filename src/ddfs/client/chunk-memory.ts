@@ -35,8 +35,8 @@ export interface Arena {
 
 /**
  * Arenas of one size, reused from chunk to chunk: in WebAssembly memory when it can be had,
- * so that lines are encoded straight into the chunk (chunker.ts). Free arenas are kept until
- * the pool is dropped (one pool per `DDFS.chunk` call).
+ * so that lines are encoded straight into the chunk (lines-in-memory.ts). Free arenas are
+ * kept until the pool is dropped (one pool per `DDFS.chunk` call).
  */
 export class ChunkMemoryPool {
   private readonly free: Arena[] = [];

@@ -25,17 +25,9 @@ import type { KV } from '../../protocol/record-stream.js';
 import { parseTagUrl, resolveHttp } from '../../protocol/urls.js';
 import { type BlobSource, putBlob } from './blob-put.js';
 import { streamBlob } from './blob-read.js';
-import {
-  type ByteTransform,
-  chunkLines,
-  chunkMemoryPool,
-  chunkRecords,
-  DEFAULT_CHUNK_SIZE,
-  fileReader,
-  MAX_MEMORY_CHUNK,
-  type RecordReader,
-  transformed,
-} from './chunker.js';
+import { type ByteTransform, fileReader, type RecordReader, transformed } from './chunk-input.js';
+import { chunkMemoryPool, DEFAULT_CHUNK_SIZE, MAX_MEMORY_CHUNK } from './chunk-options.js';
+import { chunkLines, chunkRecords } from './chunker.js';
 
 /** The tag object `get` returns. */
 export interface TagObject {
@@ -91,7 +83,7 @@ export interface ChunkOptions extends PushOptions {
   reader?: RecordReader;
   /**
    * Applied in order to each input's bytes before the reader (the original's `input_stream`),
-   * e.g. `gunzipInput` of chunker.ts.
+   * e.g. `gunzipInput` of chunk-input.ts.
    */
   inputStream?: readonly ByteTransform[];
   /** Progress: bytes read from the inputs (before any `inputStream`). */

@@ -1,5 +1,5 @@
 /**
- * CRC-32 of hunks on a worker thread, for `ddfs chunk` (chunker.ts): the main thread encodes
+ * CRC-32 of hunks on a worker thread, for `ddfs chunk` (lines-in-memory.ts): the main thread encodes
  * lines into a chunk's memory, shared with the worker (a WebAssembly memory backed by a
  * SharedArrayBuffer), and goes on with the next hunk while the worker computes the CRC of the
  * last one (zlib's, about 0.3 s per GiB: a quarter of the main thread's work). With two

@@ -77,7 +77,7 @@ export function workBufferSize(capacity: number): number {
  * does. Self-contained (see the module comment): it uses only its arguments and globals.
  * `fast`: the WebAssembly encoder whose memory `work` is (line-records-wasm.ts), for valid
  * UTF-8 text. The records must never overtake the text still to encode: with `start` past 0
- * (chunker.ts, a chunk's arena), the text lies past room for twice its length and more.
+ * (lines-in-memory.ts, a chunk's arena), the text lies past room for twice its length and more.
  */
 export function encodeLineHunk(
   work: Uint8Array,

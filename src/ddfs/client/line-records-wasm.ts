@@ -3,8 +3,8 @@
  * step, both to find each line's end and to copy it), used by line-hunks.ts when encoding on
  * the main thread: about 5 times faster than the same loop in JavaScript, whose cost is the
  * two native calls per line (`indexOf`, `copyWithin`). Its memory is shared (a
- * SharedArrayBuffer), so that a worker thread can read what it wrote (chunker.ts computes
- * hunks' CRC-32 there). Source: line-records.wat next to this file; rebuild the bytes below
+ * SharedArrayBuffer), so that a worker thread can read what it wrote (lines-in-memory.ts
+ * computes hunks' CRC-32 there). Source: line-records.wat next to this file; rebuild the bytes below
  * after a change with `npx -p wabt@1.0.39 wat2wasm --enable-threads line-records.wat -o x.wasm`
  * and `base64 -w0 x.wasm`.
  *

@@ -10,14 +10,9 @@ import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  type Chunk,
-  chunkLines,
-  chunkMemoryPool,
-  chunkRecords,
-  fileReader,
-  lineRecords,
-} from '../../../src/ddfs/client/chunker.js';
+import { fileReader, lineRecords } from '../../../src/ddfs/client/chunk-input.js';
+import { type Chunk, chunkMemoryPool } from '../../../src/ddfs/client/chunk-options.js';
+import { chunkLines, chunkRecords } from '../../../src/ddfs/client/chunker.js';
 import { BufferSource, HUNK_HEADER, type KV, readRecords } from '../../../src/protocol/record-stream.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'chunker-test-'));
