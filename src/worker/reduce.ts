@@ -23,7 +23,7 @@ import type { TaskOutput } from './outputs.js';
 import { autoReader, type StreamFunction } from './readers/chain.js';
 import { asInputStream } from './readers/input-stream.js';
 import { asPair, pairsOf } from './results.js';
-import { externalSort, type SortStats } from './sort.js';
+import { externalSort, type SortStats } from './sort/external-sort.js';
 import { StatusIterator } from './status.js';
 import type { TaskRun } from './task-run.js';
 

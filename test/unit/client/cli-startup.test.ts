@@ -54,7 +54,7 @@ describe('disco', () => {
 
 describe('the record codec', () => {
   it('loads msgpackr on first use, not with its module (ddfs push and cat never need it)', () => {
-    const imports = split.inputs['src/protocol/record-stream.ts'].imports;
+    const imports = split.inputs['src/protocol/records/codec.ts'].imports;
     expect(imports.filter((i) => i.path === 'msgpackr' && i.kind === 'import-statement')).toEqual([]);
     expect(imports.some((i) => i.path === 'msgpackr' && i.kind === 'require-call')).toBe(true);
   });

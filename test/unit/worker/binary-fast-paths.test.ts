@@ -22,7 +22,8 @@ import {
 } from '../../../src/protocol/record-stream.js';
 import { kvgroup } from '../../../src/worker/func.js';
 import { compareBinary, compareKeys, keysEqual } from '../../../src/worker/key-order.js';
-import { bytesPrefix, externalSort, type SortStats } from '../../../src/worker/sort.js';
+import { externalSort, type SortStats } from '../../../src/worker/sort/external-sort.js';
+import { bytesPrefix } from '../../../src/worker/sort/key-prefix.js';
 import { tempDir } from './helpers.js';
 
 type KV = [unknown, unknown];

@@ -25,7 +25,7 @@ import {
 } from '../../../src/protocol/record-stream.js';
 import { compareKeys } from '../../../src/worker/key-order.js';
 import { runReduce } from '../../../src/worker/reduce.js';
-import { externalSort, type SortStats } from '../../../src/worker/sort.js';
+import { externalSort, type SortStats } from '../../../src/worker/sort/external-sort.js';
 import { tempDir } from './helpers.js';
 import { inProcessRun } from './task-run-fixture.js';
 

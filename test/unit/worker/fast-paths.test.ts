@@ -24,7 +24,8 @@ import { defaultPartition, FUNC_LIMITS, kvgroup, sumCombiner } from '../../../sr
 import { compareKeys, fnv1aBytes, fnv1aString } from '../../../src/worker/key-order.js';
 import { runMap } from '../../../src/worker/map.js';
 import { splitLines } from '../../../src/worker/readers/lines.js';
-import { externalSort, keyPrefix, type SortStats, utf8Prefix } from '../../../src/worker/sort.js';
+import { externalSort, type SortStats } from '../../../src/worker/sort/external-sort.js';
+import { keyPrefix, utf8Prefix } from '../../../src/worker/sort/key-prefix.js';
 import type { JobFunctions, UserFunction } from '../../../src/worker/user-code.js';
 import { tempDir } from './helpers.js';
 import { inProcessRun } from './task-run-fixture.js';

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MinHeap } from '../../../src/worker/heap.js';
 import { compareKeys } from '../../../src/worker/key-order.js';
-import { externalSort, type SortStats } from '../../../src/worker/sort.js';
+import { externalSort, type SortStats } from '../../../src/worker/sort/external-sort.js';
 import { tempDir } from './helpers.js';
 
 type KV = [unknown, unknown];
