@@ -10,11 +10,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Settings } from '../../src/common/settings.js';
-import { streamBlob } from '../../src/ddfs/client/blob-read.js';
 import { DDFS } from '../../src/ddfs/client/ddfs.js';
 import { BufferSource, readRecords } from '../../src/protocol/record-stream.js';
-import { resolveHttp, urlHost } from '../../src/protocol/urls.js';
+import { urlHost } from '../../src/protocol/urls.js';
 import { type Cluster, startCluster } from '../harness/cluster.js';
+import { readBlob } from './helpers.js';
 
 let c: Cluster;
 let ddfs: DDFS;
@@ -30,12 +30,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await c?.stop();
 });
-
-async function readAll(replicas: string[]): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const b of streamBlob(replicas.map((u) => resolveHttp(u, c.port)))) parts.push(b);
-  return Buffer.concat(parts);
-}
 
 /** Files of node `i` whose name starts with `prefix` (under its DDFS data). */
 async function nodeFiles(i: number, prefix: string): Promise<string[]> {
@@ -103,7 +97,7 @@ test('two replicas of each chunk, compressed, streamed at once: the same bytes o
   const got: string[] = [];
   for (const set of blobs) {
     expect(set.map(urlHost).sort()).toEqual(c.nodes.map((n) => n.host).sort());
-    const [a, b] = await Promise.all(set.map((u) => readAll([u])));
+    const [a, b] = await Promise.all(set.map((u) => readBlob(c.port, [u])));
     expect(a.equals(b)).toBe(true);
     // Compressed hunks (flag 1), whole records in each chunk.
     expect(a[1]).toBe(1);

@@ -11,10 +11,10 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { PACKAGE_ROOT, Settings } from '../../src/common/settings.js';
-import { streamBlob } from '../../src/ddfs/client/blob-read.js';
 import { DDFS } from '../../src/ddfs/client/ddfs.js';
-import { resolveHttp, urlHost } from '../../src/protocol/urls.js';
+import { urlHost } from '../../src/protocol/urls.js';
 import { type Cluster, startCluster } from '../harness/cluster.js';
+import { readBlob } from './helpers.js';
 
 let c: Cluster;
 let ddfs: DDFS;
@@ -31,12 +31,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await c?.stop();
 });
-
-async function readAll(replicas: string[]): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const b of streamBlob(replicas.map((u) => resolveHttp(u, c.port)))) parts.push(b);
-  return Buffer.concat(parts);
-}
 
 function ddfsCli(args: string[]): Promise<{ code: number; out: Buffer; err: string }> {
   return new Promise((resolve) => {
@@ -116,7 +110,7 @@ describe('a node killed during pushes and reads', () => {
       const set = byName.get(name);
       expect(set, name).toBeDefined();
       expect(set).toHaveLength(2);
-      expect(sha(await readAll(set!))).toBe(hash);
+      expect(sha(await readBlob(c.port, set!))).toBe(hash);
     }
 
     // The node comes back with its replicas (written before the kill) intact.
@@ -125,7 +119,7 @@ describe('a node killed during pushes and reads', () => {
     let onNode = 0;
     for (const set of [...(await ddfs.urls('faults:base')), ...live]) {
       for (const url of set.filter((u) => urlHost(u) === host)) {
-        const data = await readAll([url]);
+        const data = await readBlob(c.port, [url]);
         const name = DDFS.blobName(url);
         expect(sha(data)).toBe(want.get(name) ?? acked.get(name));
         onNode++;
@@ -159,12 +153,12 @@ describe('a node killed during pushes and reads', () => {
       expect(cat.code).toBe(1);
       expect(cat.err).toMatch(/^ddfs: Internal server error: too_many_failed_nodes/);
       const local = set.find((u) => urlHost(u) === c.nodes[0].host)!;
-      expect((await readAll([local])).toString()).toBe('survivor');
+      expect((await readBlob(c.port, [local])).toString()).toBe('survivor');
     } finally {
       await c.startNode(1);
       await c.startNode(2);
     }
-    expect((await readAll((await ddfs.urls('faults:two'))[0])).toString()).toBe('survivor');
+    expect((await readBlob(c.port, (await ddfs.urls('faults:two'))[0])).toString()).toBe('survivor');
   });
 });
 
@@ -247,7 +241,7 @@ describe('bad input over HTTP', () => {
       status: 500,
       body: 'File exists',
     });
-    expect(await readAll([JSON.parse(first.body) as string])).toEqual(Buffer.from('one'));
+    expect(await readBlob(c.port, [JSON.parse(first.body) as string])).toEqual(Buffer.from('one'));
   });
 
   test('path tricks never reach files outside the data roots', async () => {

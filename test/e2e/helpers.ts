@@ -1,10 +1,11 @@
 /**
- * Small helpers shared by end-to-end tests: HTTP calls to the master, index and result
+ * Small helpers shared by end-to-end tests: HTTP calls to the master, index, result and blob
  * reading, and building the C programs of the external-program tests.
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../src/common/settings.js';
+import { streamBlob } from '../../src/ddfs/client/blob-read.js';
 import type { Job } from '../../src/index.js';
 import { parseIndex } from '../../src/protocol/index-file.js';
 import { resolveHttp } from '../../src/protocol/urls.js';
@@ -56,6 +57,13 @@ export async function readDirResults(
     }
   }
   return out;
+}
+
+/** A blob's bytes, read from its replicas (`port`: the cluster's DISCO_PORT, for `disco://` URLs). */
+export async function readBlob(port: number, replicas: string[]): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const b of streamBlob(replicas.map((u) => resolveHttp(u, port)))) parts.push(b);
+  return Buffer.concat(parts);
 }
 
 export async function events(master: string, job: string): Promise<[string, string, string][]> {

@@ -4,7 +4,8 @@
  * bytes first; a {@link RecordReader} then makes records of them for `chunkRecords`, while
  * text lines (the default) go to `chunkLines` as bytes: buffers, or a {@link ByteReader}
  * that reads straight into the chunker's memory ({@link fileReader}: a local file is read
- * into the chunk it becomes, without a copy).
+ * into the chunk it becomes, without a copy), cut there into blocks of whole lines
+ * ({@link lineBlocks}).
  *
  * @example
  * const bytes = transformed(Readable.from(input), url, [gunzipInput]);
@@ -126,16 +127,6 @@ export function fileReader(file: string, onBytes?: (n: number) => void): ByteRea
 /** The input of `chunkLines`: buffers (which it copies), or a reader into its own. */
 export type LineInput = AsyncIterable<Buffer> | ByteReader;
 
-/** A reader's bytes as buffers, 1 MiB at a time (a buffer is overwritten by the next read). */
-export async function* readerBuffers(r: ByteReader): AsyncGenerator<Buffer> {
-  const bufs = [Buffer.allocUnsafeSlow(1 << 20), Buffer.allocUnsafeSlow(1 << 20)];
-  for (let i = 0; ; i ^= 1) {
-    const n = await r.read(bufs[i], 0, bufs[i].length);
-    if (n === 0) return;
-    yield bufs[i].subarray(0, n);
-  }
-}
-
 const EMPTY = Buffer.alloc(0);
 
 /** Input as a {@link ByteReader} (buffers are copied from). */
@@ -161,4 +152,58 @@ export function asReader(input: LineInput): ByteReader {
       await it.return?.();
     },
   };
+}
+
+/** Text being cut into blocks of lines: `work[at, at + len)`, room for `cap` bytes from `at`. */
+export interface LineText {
+  work: Buffer;
+  at: number;
+  cap: number;
+  len: number;
+}
+
+/** Move `t`'s text from its byte `from` on to `dest[destAt, destAt + destCap)`. */
+export function moveLineText(t: LineText, from: number, dest: Buffer, destAt: number, destCap: number): void {
+  t.work.copy(dest, destAt, t.at + from, t.at + t.len);
+  t.len -= from;
+  t.work = dest;
+  t.at = destAt;
+  t.cap = destCap;
+}
+
+/**
+ * Cut `input` into blocks of whole lines, read straight into `t`: each time `t` is full,
+ * `send(n)` takes its first `n` bytes (whole lines) and leaves the rest in `t`, or, when one
+ * line fills it, `grow(capacity)` moves the text to a larger buffer. A last line without
+ * newline gets one. What `send` yields is yielded.
+ *
+ * @example
+ * const t = { work: Buffer.alloc(1 << 20), at: 0, cap: 1 << 20, len: 0 };
+ * yield* lineBlocks(fileReader(file), t, send, (cap) => moveLineText(t, 0, Buffer.alloc(cap), 0, cap));
+ */
+export async function* lineBlocks<T>(
+  input: ByteReader,
+  t: LineText,
+  send: (n: number) => AsyncGenerator<T>,
+  grow: (capacity: number) => void,
+): AsyncGenerator<T> {
+  for (;;) {
+    if (t.len === t.cap) {
+      const nl = t.work.lastIndexOf(0x0a, t.at + t.len - 1) - t.at;
+      // One line longer than a block: a larger buffer for all of it.
+      if (nl < 0) grow(2 * t.cap);
+      else yield* send(nl + 1);
+      continue;
+    }
+    const n = await input.read(t.work, t.at + t.len, t.cap - t.len);
+    if (n === 0) break;
+    t.len += n;
+  }
+  if (t.len > 0) {
+    if (t.work[t.at + t.len - 1] !== 0x0a) {
+      if (t.len === t.cap) grow(t.cap + 1);
+      t.work[t.at + t.len++] = 0x0a;
+    }
+    yield* send(t.len);
+  }
 }

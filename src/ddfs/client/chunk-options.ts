@@ -1,8 +1,8 @@
 /**
  * What chunking is asked for and what it hands out, shared by the ways chunks are built
  * (chunk-writer.ts, lines-in-memory.ts): {@link ChunkerOptions} and their defaults, the
- * {@link Chunk}s yielded, and the sizes derived from the chunk size (hunks, blocks of text,
- * arenas).
+ * {@link Chunk}s yielded (started by {@link startChunk}, failed by {@link withCleanup} when
+ * chunking stops), and the sizes derived from the chunk size (hunks, blocks of text, arenas).
  *
  * Memory: chunks of up to `memoryLimit` (default {@link MAX_MEMORY_CHUNK}) are built in memory
  * (chunk-memory.ts), about (uploads in flight + 1) × `chunkSize`, arenas reused from chunk to
@@ -16,9 +16,10 @@
  * const opts: ChunkerOptions = { chunkSize: 16 << 20, memory, compression: 1 };
  */
 
+import fs from 'node:fs/promises';
 import { HUNK_SIZE } from '../../protocol/record-stream.js';
 import type { BlobSource } from './blob-put.js';
-import { ChunkMemoryPool } from './chunk-memory.js';
+import { ChunkMemoryPool, type MemoryChunk } from './chunk-memory.js';
 
 /** The original's default chunk size: 64 MiB. */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
@@ -77,13 +78,16 @@ export interface ChunkerOptions {
   memory?: ChunkMemoryPool;
   /** zlib level of the hunks, 0 = not compressed (default {@link DEFAULT_CHUNK_COMPRESSION}). */
   compression?: number;
-  /** Hunks compressed at once (default 4). */
-  parallel?: number;
   /**
    * `chunkLines`: worker threads building hunks (default: one per core beyond two, at
    * most 4; 0 = on this thread). Small inputs never start any.
    */
   encoders?: number;
+}
+
+/** Are chunks of these options built in memory (else in files, in `dir`)? */
+export function chunksInMemory(opts: Pick<ChunkerOptions, 'chunkSize' | 'memoryLimit'>): boolean {
+  return (opts.chunkSize ?? DEFAULT_CHUNK_SIZE) <= (opts.memoryLimit ?? MAX_MEMORY_CHUNK);
 }
 
 /** Hunk size (uncompressed) for chunks of `limit` bytes. */
@@ -109,8 +113,46 @@ export function chunkMemoryPool(chunkSize = DEFAULT_CHUNK_SIZE, wasm = true): Ch
   return new ChunkMemoryPool(chunkSize + 2 * (2 * hunk + 64 * 1024), blockSizeFor(hunk) + 64, wasm);
 }
 
-/** The error a chunk under construction fails with when its generator stops. */
-export function stopped(failure: { e: unknown } | null): Error {
-  if (!failure) return new Error('chunking stopped before the end of the input');
-  return failure.e instanceof Error ? failure.e : new Error(String(failure.e));
+/** A chunk just started: the {@link Chunk} to hand out, and what settles its `done`. */
+export interface StartedChunk {
+  chunk: Chunk;
+  /** Resolve `done` (with the chunk's info then), or reject it with `error`. */
+  settle(error?: Error): void;
+}
+
+/**
+ * Start chunk `index`, built in `where` (its memory, or a file's path); `info` gives its size
+ * and records once it is complete.
+ */
+export function startChunk(index: number, where: MemoryChunk | string, info: () => ChunkInfo): StartedChunk {
+  let settle!: (error?: Error) => void;
+  const done = new Promise<ChunkInfo>((resolve, reject) => {
+    settle = (e) => (e ? reject(e) : resolve(info()));
+  });
+  // The consumer may never look: a failure is not an unhandled rejection.
+  done.catch(() => undefined);
+  const chunk: Chunk =
+    typeof where === 'string'
+      ? { index, done, source: { file: where }, release: () => fs.rm(where, { force: true }) }
+      : { index, done, source: where.source, release: async () => where.release() };
+  return { chunk, settle };
+}
+
+/**
+ * `body`'s chunks, then `cleanup` whatever the outcome (completed, failed, or stopped by the
+ * consumer), given the error a chunk still under construction fails with.
+ */
+export async function* withCleanup<T>(
+  body: AsyncGenerator<T>,
+  cleanup: (error: Error) => Promise<void>,
+): AsyncGenerator<T> {
+  let failure: Error | null = null;
+  try {
+    yield* body;
+  } catch (e) {
+    failure = e instanceof Error ? e : new Error(String(e));
+    throw e;
+  } finally {
+    await cleanup(failure ?? new Error('chunking stopped before the end of the input'));
+  }
 }

@@ -19,7 +19,6 @@
  * yield* rot.finish();
  */
 
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
@@ -28,12 +27,13 @@ import { type ChunkMemoryPool, MemoryChunk } from './chunk-memory.js';
 import {
   type Chunk,
   type ChunkerOptions,
-  type ChunkInfo,
   chunkMemoryPool,
+  chunksInMemory,
   DEFAULT_CHUNK_COMPRESSION,
   DEFAULT_CHUNK_SIZE,
   hunkSizeFor,
-  MAX_MEMORY_CHUNK,
+  type StartedChunk,
+  startChunk,
 } from './chunk-options.js';
 import { FileSink, type HunkSink, hunkHeader, MemorySink } from './chunk-sinks.js';
 import type { LineHunk } from './line-hunks.js';
@@ -41,6 +41,8 @@ import type { LineHunk } from './line-hunks.js';
 const deflate = promisify(zlib.deflate);
 
 const EMPTY = Buffer.alloc(0);
+/** Hunks being compressed or written at once, per chunk. */
+const HUNKS_IN_FLIGHT = 4;
 
 /**
  * One chunk being written: hunk bodies built here, compressed in the thread pool.
@@ -69,7 +71,6 @@ export class ChunkWriter {
   constructor(
     private readonly sink: HunkSink,
     private readonly level: number,
-    private readonly parallel: number,
     private readonly hunkSize: number,
     /** Free hunk buffers, shared by the chunks of one input. */
     private readonly pool: Buffer[],
@@ -92,15 +93,11 @@ export class ChunkWriter {
   async addHunk(h: LineHunk): Promise<void> {
     this.records += h.records;
     this.pendingHunks += h.bytes.length;
-    const written = this.lastWrite.then(async () => {
+    await this.queue(async () => {
       await this.write(h.bytes);
       this.pendingHunks -= h.bytes.length;
       h.release();
     });
-    written.catch(() => undefined);
-    this.lastWrite = written;
-    this.inflight.push(written);
-    while (this.inflight.length > this.parallel) await this.inflight.shift();
   }
 
   /** Room for `n` more bytes in the hunk body. */
@@ -142,7 +139,7 @@ export class ChunkWriter {
     const compressed = this.level > 0;
     const ready = compressed ? deflate(raw, { level: this.level }) : Promise.resolve(raw);
     this.inflightRaw += raw.length;
-    const written = this.lastWrite.then(async () => {
+    await this.queue(async () => {
       const z = await ready;
       await this.write(hunkHeader(compressed, crc, z.length), z);
       this.pool.push(buffer);
@@ -151,11 +148,16 @@ export class ChunkWriter {
       this.zDone += z.length;
       this.ratio = this.zDone / Math.max(1, this.rawDone);
     });
+  }
+
+  /** Run `write` after the writes queued before; waits while too many are in flight. */
+  private async queue(write: () => Promise<void>): Promise<void> {
+    const written = this.lastWrite.then(write);
     // A failure surfaces from the next wait (below, or in close); never unhandled meanwhile.
     written.catch(() => undefined);
     this.lastWrite = written;
     this.inflight.push(written);
-    while (this.inflight.length > this.parallel) await this.inflight.shift();
+    while (this.inflight.length > HUNKS_IN_FLIGHT) await this.inflight.shift();
   }
 
   private async write(...parts: Buffer[]): Promise<void> {
@@ -185,7 +187,7 @@ export class ChunkWriter {
  */
 export class Rotator {
   private index = 0;
-  private current: { writer: ChunkWriter; chunk: Chunk; settle(e?: Error): void } | null = null;
+  private current: (StartedChunk & { writer: ChunkWriter }) | null = null;
   private readonly limit: number;
   /** Uncompressed size at which hunks are cut. */
   readonly hunk: number;
@@ -195,7 +197,7 @@ export class Rotator {
   constructor(private readonly opts: ChunkerOptions) {
     this.limit = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
     this.hunk = hunkSizeFor(this.limit);
-    const inMemory = this.limit <= (opts.memoryLimit ?? MAX_MEMORY_CHUNK);
+    const inMemory = chunksInMemory(opts);
     if (!inMemory && !opts.dir) throw new Error('chunks too large for memory need a directory');
     this.memory = inMemory ? (opts.memory ?? chunkMemoryPool(this.limit)) : null;
   }
@@ -208,33 +210,16 @@ export class Rotator {
     if (this.current && this.current.writer.size() > this.limit) yield* this.finish();
     if (!this.current) {
       const index = this.index++;
-      let writer: ChunkWriter | null = null;
-      let settle!: (e?: Error) => void;
-      const done = new Promise<ChunkInfo>((resolve, reject) => {
-        settle = (e) =>
-          e ? reject(e) : resolve({ size: writer?.written ?? 0, records: writer?.records ?? 0 });
-      });
-      done.catch(() => undefined);
-      const make = (sink: HunkSink) =>
-        new ChunkWriter(
-          sink,
-          this.opts.compression ?? DEFAULT_CHUNK_COMPRESSION,
-          Math.max(1, this.opts.parallel ?? 4),
-          this.hunk,
-          this.pool,
-        );
-      if (this.memory) {
-        const mem = new MemoryChunk(this.memory);
-        writer = make(new MemorySink(mem));
-        const chunk: Chunk = { index, source: mem.source, done, release: async () => mem.release() };
-        this.current = { writer, chunk, settle };
-        yield chunk;
-      } else {
-        const file = path.join(this.opts.dir as string, `${this.opts.prefix ?? 'chunk'}-${index}`);
-        writer = make(new FileSink(file));
-        const chunk: Chunk = { index, source: { file }, done, release: () => fs.rm(file, { force: true }) };
-        this.current = { writer, chunk, settle };
-      }
+      const { memory, opts } = this;
+      const where = memory
+        ? new MemoryChunk(memory)
+        : path.join(opts.dir as string, `${opts.prefix ?? 'chunk'}-${index}`);
+      const sink = typeof where === 'string' ? new FileSink(where) : new MemorySink(where);
+      const level = opts.compression ?? DEFAULT_CHUNK_COMPRESSION;
+      const writer = new ChunkWriter(sink, level, this.hunk, this.pool);
+      const info = () => ({ size: writer.written, records: writer.records });
+      this.current = { writer, ...startChunk(index, where, info) };
+      if (memory) yield this.current.chunk;
     }
     return this.current.writer;
   }

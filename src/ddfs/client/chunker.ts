@@ -34,15 +34,14 @@
  */
 
 import type { KV } from '../../protocol/record-stream.js';
-import { asReader, type LineInput, readerBuffers } from './chunk-input.js';
+import { asReader, type LineInput, type LineText, lineBlocks, moveLineText } from './chunk-input.js';
 import {
   blockSizeFor,
   type Chunk,
   type ChunkerOptions,
+  chunksInMemory,
   DEFAULT_CHUNK_COMPRESSION,
-  DEFAULT_CHUNK_SIZE,
-  MAX_MEMORY_CHUNK,
-  stopped,
+  withCleanup,
 } from './chunk-options.js';
 import { Rotator } from './chunk-writer.js';
 import { defaultEncoders, type LineHunk, LineHunkPool } from './line-hunks.js';
@@ -54,20 +53,15 @@ import { linesInMemory } from './lines-in-memory.js';
  */
 export async function* chunkRecords(records: AsyncIterable<KV>, opts: ChunkerOptions): AsyncGenerator<Chunk> {
   const rot = new Rotator(opts);
-  let failure: { e: unknown } | null = null;
-  try {
+  const chunks = async function* (): AsyncGenerator<Chunk> {
     for await (const [k, v] of records) {
       const w = yield* rot.writer();
       w.add(k, v);
       if (w.hunkFull()) await w.seal();
     }
     yield* rot.finish();
-  } catch (e) {
-    failure = { e };
-    throw e;
-  } finally {
-    await rot.abort(stopped(failure));
-  }
+  };
+  yield* withCleanup(chunks(), (error) => rot.abort(error));
 }
 
 /**
@@ -79,27 +73,23 @@ export async function* chunkRecords(records: AsyncIterable<KV>, opts: ChunkerOpt
  * thread: starting workers would cost more. Chunks are yielded as {@link chunkRecords} does.
  */
 export async function* chunkLines(source: LineInput, opts: ChunkerOptions): AsyncGenerator<Chunk> {
-  const limit = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const input = asReader(source);
   const encoders = opts.encoders ?? defaultEncoders();
-  if (encoders === 0 && limit <= (opts.memoryLimit ?? MAX_MEMORY_CHUNK)) {
-    const reader = asReader(source);
+  if (encoders === 0 && chunksInMemory(opts)) {
     try {
-      yield* linesInMemory(reader, opts, limit);
+      yield* linesInMemory(input, opts);
     } finally {
-      await reader.close();
+      await input.close();
     }
     return;
   }
-  const input = Symbol.asyncIterator in source ? source : readerBuffers(source);
   const rot = new Rotator(opts);
-  // A block's records are a little larger than its text: cut blocks a bit below a hunk.
   const pool = new LineHunkPool({
     level: opts.compression ?? DEFAULT_CHUNK_COMPRESSION,
     capacity: blockSizeFor(rot.hunk),
   });
   let blocks = 0;
   const queue: Promise<LineHunk>[] = [];
-  let failure: { e: unknown } | null = null;
   // Hunks are written before they pile up: a few blocks in flight per worker.
   const written = async function* (max: number): AsyncGenerator<Chunk> {
     while (queue.length > max) {
@@ -108,62 +98,34 @@ export async function* chunkLines(source: LineInput, opts: ChunkerOptions): Asyn
       await w.addHunk(h);
     }
   };
-  let work = pool.take();
-  let at = pool.inputAt(work);
-  let cap = pool.capacityOf(work);
-  let len = 0;
-  /** A work buffer of at least `capacity` holding `work`'s text from `from` on. */
+  const first = pool.take();
+  const text: LineText = { work: first, at: pool.inputAt(first), cap: pool.capacityOf(first), len: 0 };
+  /** `text` from its byte `from` on moves to a work buffer of at least `capacity`. */
   const moveTo = (capacity: number, from: number) => {
     const next = pool.take(capacity);
-    const nextAt = pool.inputAt(next);
-    work.copy(next, nextAt, at + from, at + len);
-    len -= from;
-    work = next;
-    at = nextAt;
-    cap = pool.capacityOf(next);
+    moveLineText(text, from, next, pool.inputAt(next), pool.capacityOf(next));
   };
   /** Encode the first `upTo` bytes of text (whole lines); the rest starts the next block. */
-  const send = (upTo: number) => {
-    const full = work;
-    moveTo(len - upTo, upTo);
+  const send = async function* (upTo: number): AsyncGenerator<Chunk> {
+    const full = text.work;
+    moveTo(text.len - upTo, upTo);
     if (++blocks === 5 && encoders > 0) pool.startWorkers(encoders);
     const hunk = pool.encode(full, upTo);
     // Awaited in order later; a failure meanwhile is not an unhandled rejection.
     hunk.catch(() => undefined);
     queue.push(hunk);
+    yield* written(pool.threaded ? 2 * encoders : 0);
   };
-  try {
-    for await (const chunk of input) {
-      for (let from = 0; from < chunk.length; ) {
-        const take = Math.min(chunk.length - from, cap - len);
-        chunk.copy(work, at + len, from, from + take);
-        len += take;
-        from += take;
-        if (len < cap) break;
-        const nl = work.lastIndexOf(0x0a, at + len - 1) - at;
-        // One line longer than a block: a larger buffer for all of it.
-        if (nl < 0) moveTo(2 * cap, 0);
-        else send(nl + 1);
-        yield* written(pool.threaded ? 2 * encoders : 0);
-      }
-    }
-    if (len > 0) {
-      if (work[at + len - 1] !== 0x0a) {
-        if (len === cap) moveTo(cap + 1, 0);
-        work[at + len++] = 0x0a;
-      }
-      send(len);
-    }
+  const chunks = async function* (): AsyncGenerator<Chunk> {
+    yield* lineBlocks(input, text, send, (capacity) => moveTo(capacity, 0));
     yield* written(0);
     yield* rot.finish();
-  } catch (e) {
-    failure = { e };
-    throw e;
-  } finally {
+  };
+  yield* withCleanup(chunks(), async (error) => {
     // A failure leaves encodings running: wait for them so no worker outlives the call.
     await Promise.allSettled(queue);
     await pool.close();
-    await rot.abort(stopped(failure));
-    if (!(Symbol.asyncIterator in source)) await source.close();
-  }
+    await rot.abort(error);
+    await input.close();
+  });
 }

@@ -26,7 +26,7 @@ import { parseTagUrl, resolveHttp } from '../../protocol/urls.js';
 import { type BlobSource, putBlob } from './blob-put.js';
 import { streamBlob } from './blob-read.js';
 import { type ByteTransform, fileReader, type RecordReader, transformed } from './chunk-input.js';
-import { chunkMemoryPool, DEFAULT_CHUNK_SIZE, MAX_MEMORY_CHUNK } from './chunk-options.js';
+import { chunkMemoryPool, chunksInMemory, DEFAULT_CHUNK_SIZE } from './chunk-options.js';
 import { chunkLines, chunkRecords } from './chunker.js';
 
 /** The tag object `get` returns. */
@@ -404,8 +404,9 @@ export class DDFS {
   ): Promise<[string[], string[][]]> {
     const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
     // Chunks too large for memory are built in files (chunker.ts), here.
-    const dir =
-      chunkSize > MAX_MEMORY_CHUNK ? await fs.mkdtemp(path.join(os.tmpdir(), 'ddfs-chunk-')) : undefined;
+    const dir = chunksInMemory({ chunkSize })
+      ? undefined
+      : await fs.mkdtemp(path.join(os.tmpdir(), 'ddfs-chunk-'));
     const memory = dir ? undefined : chunkMemoryPool(chunkSize);
     const blobs: string[][] = [];
     const inflight = new Set<Promise<void>>();

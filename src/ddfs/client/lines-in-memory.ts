@@ -9,23 +9,25 @@
  *
  * @example
  * const reader = fileReader('./big.log');
- * for await (const c of linesInMemory(reader, {}, 64 << 20)) uploads.push(upload(c));
+ * for await (const c of linesInMemory(reader, { chunkSize: 64 << 20 })) uploads.push(upload(c));
  * await reader.close();
  */
 
 import zlib from 'node:zlib';
 import { HUNK_HEADER } from '../../protocol/record-stream.js';
-import type { ByteReader } from './chunk-input.js';
+import { type ByteReader, type LineText, lineBlocks, moveLineText } from './chunk-input.js';
 import { type Arena, MemoryChunk } from './chunk-memory.js';
 import {
   blockSizeFor,
   type Chunk,
   type ChunkerOptions,
-  type ChunkInfo,
   chunkMemoryPool,
   DEFAULT_CHUNK_COMPRESSION,
+  DEFAULT_CHUNK_SIZE,
   hunkSizeFor,
-  stopped,
+  type StartedChunk,
+  startChunk,
+  withCleanup,
 } from './chunk-options.js';
 import { hunkHeader } from './chunk-sinks.js';
 import { CrcWorker } from './hunk-crc.js';
@@ -52,10 +54,9 @@ const MAX_PENDING_CRCS = 4;
 const NO_CRC: EncoderLib = { ...LIB, crc32: () => 0 };
 
 /** A chunk being built by {@link linesInMemory}. */
-interface Building {
+interface Building extends StartedChunk {
   mem: MemoryChunk;
   records: number;
-  settle(e?: Error): void;
 }
 
 /**
@@ -65,11 +66,8 @@ interface Building {
  * sent from, without a copy. Lines longer than a block are encoded in buffers of their own
  * (by JavaScript) and copied in.
  */
-export async function* linesInMemory(
-  input: ByteReader,
-  opts: ChunkerOptions,
-  limit: number,
-): AsyncGenerator<Chunk> {
+export async function* linesInMemory(input: ByteReader, opts: ChunkerOptions): AsyncGenerator<Chunk> {
+  const limit = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const memory = opts.memory ?? chunkMemoryPool(limit);
   const level = opts.compression ?? DEFAULT_CHUNK_COMPRESSION;
   const block = blockSizeFor(hunkSizeFor(limit));
@@ -77,15 +75,13 @@ export async function* linesInMemory(
   let index = 0;
   let cur: Building | null = null;
   let arena: Arena | null = null;
-  /** The text to encode: `work[at, at + len)`, room for `cap` (the arena's, or a long line's buffer). */
-  let work: Buffer = EMPTY;
-  let at = 0;
-  let cap = 0;
-  let len = 0;
+  /** The text to encode: in the arena, or in a long line's buffer. */
+  const text: LineText = { work: EMPTY, at: 0, cap: 0, len: 0 };
   let inArena = false;
   /** A block's text while the chunk changes. */
   let carry: Buffer = EMPTY;
-  let failure: { e: unknown } | null = null;
+  /** Text encoded since the event loop last ran. */
+  let sent = 0;
   /**
    * CRC-32s on a worker thread (hunk-crc.ts), once the input is past a few MiB: hunks wait
    * in the arena, in order, until theirs is known, and are then committed.
@@ -113,14 +109,13 @@ export async function* linesInMemory(
 
   const start = async function* (): AsyncGenerator<Chunk> {
     const mem = new MemoryChunk(memory);
-    let settle!: (e?: Error) => void;
-    const done = new Promise<ChunkInfo>((resolve, reject) => {
-      settle = (e) => (e ? reject(e) : resolve({ size: mem.written, records: building.records }));
-    });
-    done.catch(() => undefined);
-    const building: Building = { mem, records: 0, settle };
+    const building: Building = {
+      mem,
+      records: 0,
+      ...startChunk(index++, mem, () => ({ size: mem.written, records: building.records })),
+    };
     cur = building;
-    yield { index: index++, source: mem.source, done, release: async () => mem.release() };
+    yield building.chunk;
     // Only now: the consumer may have waited for an earlier chunk to give its arena back.
     arena = mem.memory();
   };
@@ -133,13 +128,8 @@ export async function* linesInMemory(
   };
   /** The text from `from` on moves to `dest` (the arena's room for text when null). */
   const moveText = (from: number, dest: Buffer | null) => {
-    const next = dest ?? (arena as Arena).buffer;
-    const nextAt = dest ? long.inputAt(dest) : (arena as Arena).textAt;
-    work.copy(next, nextAt, at + from, at + len);
-    len -= from;
-    work = next;
-    at = nextAt;
-    cap = dest ? long.capacityOf(dest) : block;
+    if (dest) moveLineText(text, from, dest, long.inputAt(dest), long.capacityOf(dest));
+    else moveLineText(text, from, (arena as Arena).buffer, (arena as Arena).textAt, block);
     inArena = !dest;
   };
   /** Encode the first `upTo` bytes of text (whole lines) into the current chunk. */
@@ -147,24 +137,26 @@ export async function* linesInMemory(
     if ((cur as Building).mem.written + pendingBytes > limit) {
       await settle(0);
       if (inArena) {
-        if (carry.length < len) carry = Buffer.allocUnsafeSlow(block + 64);
-        work.copy(carry, 0, at, at + len);
+        if (carry.length < text.len) carry = Buffer.allocUnsafeSlow(block + 64);
+        text.work.copy(carry, 0, text.at, text.at + text.len);
       }
       finish();
       yield* start();
       if (inArena) {
-        work = carry;
-        at = 0;
+        text.work = carry;
+        text.at = 0;
         moveText(0, null);
       }
     }
     const c = cur as Building;
+    const { work, at, len } = text;
     if (inArena) {
       const a = arena as Arena;
       const shared = a.buffer.buffer instanceof SharedArrayBuffer ? a.buffer.buffer : null;
+      const canDefer = level === 0 && a.encoder !== null && shared !== null;
       encoded += upTo;
-      if (!crcs && encoded >= CRC_WORKER_AFTER && level === 0 && a.encoder && shared) crcs = new CrcWorker();
-      const defer = crcs !== null && level === 0 && a.encoder !== null && shared !== null;
+      if (!crcs && encoded >= CRC_WORKER_AFTER && canDefer) crcs = new CrcWorker();
+      const defer = crcs !== null && canDefer;
       await settle(defer ? MAX_PENDING_CRCS - 1 : 0);
       const out = c.mem.end + pendingBytes;
       const r = encodeLineHunk(work, at, upTo, level, defer ? NO_CRC : LIB, a.encoder?.encode, out);
@@ -194,71 +186,45 @@ export async function* linesInMemory(
       }
       c.records += r.records;
       work.copyWithin(at, at + upTo, at + len);
-      len -= upTo;
+      text.len -= upTo;
     } else {
       await settle(0);
-      const full = work;
       // The rest goes back to the arena unless it is a long line still.
       moveText(upTo, len - upTo <= block ? null : long.take(len - upTo));
-      const h = await long.encode(full, upTo);
+      const h = await long.encode(work, upTo);
       c.mem.write([h.bytes]);
       c.records += h.records;
       h.release();
     }
+    // The uploads send what was written when the event loop runs: let it run every MiB
+    // (a reader that does not wait, as a local file's, would starve them until the chunk
+    // is complete, and the chunk would be sent after it is built instead of meanwhile).
+    sent += upTo;
+    if (sent >= 1 << 20) {
+      sent = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   };
-  try {
-    /** Text encoded since the event loop last ran. */
-    let sent = 0;
+  const chunks = async function* (): AsyncGenerator<Chunk> {
     // The first bytes come before the first chunk: an empty input makes none.
     const first = Buffer.allocUnsafe(Math.min(4096, block));
-    len = await input.read(first, 0, first.length);
-    if (len === 0) return;
+    const n = await input.read(first, 0, first.length);
+    if (n === 0) return;
     yield* start();
-    work = first;
+    text.work = first;
+    text.len = n;
     moveText(0, null);
-    for (;;) {
-      if (len === cap) {
-        const nl = work.lastIndexOf(0x0a, at + len - 1) - at;
-        // One line longer than a block: a larger buffer for all of it.
-        if (nl < 0) moveText(0, long.take(2 * cap));
-        else {
-          yield* send(nl + 1);
-          sent += nl + 1;
-        }
-        // The uploads send what was written when the event loop runs: let it run every MiB
-        // (a reader that does not wait, as a local file's, would starve them until the chunk
-        // is complete, and the chunk would be sent after it is built instead of meanwhile).
-        if (sent >= 1 << 20) {
-          sent = 0;
-          await new Promise<void>((resolve) => setImmediate(resolve));
-        }
-        continue;
-      }
-      // Straight into the arena (or a long line's buffer).
-      const n = await input.read(work, at + len, cap - len);
-      if (n === 0) break;
-      len += n;
-    }
-    if (len > 0) {
-      if (work[at + len - 1] !== 0x0a) {
-        if (len === cap) moveText(0, long.take(cap + 1));
-        work[at + len++] = 0x0a;
-      }
-      yield* send(len);
-    }
+    yield* lineBlocks(input, text, send, (capacity) => moveText(0, long.take(capacity)));
     await settle(0);
     finish();
-  } catch (e) {
-    failure = { e };
-    throw e;
-  } finally {
+  };
+  yield* withCleanup(chunks(), async (error) => {
     await long.close();
     await (crcs as CrcWorker | null)?.close();
     const c = cur as Building | null;
     if (c) {
-      const error = stopped(failure);
       c.mem.fail(error);
       c.settle(error);
     }
-  }
+  });
 }
