@@ -261,6 +261,9 @@ export async function streamToFile(
       body.once('close', () => {
         if (!ended) fail(new Error('connection closed before the end of the body'));
       });
+      // Gone while the file was being opened: its 'close' has passed, nothing more will come.
+      if (body.destroyed && !body.readableEnded)
+        fail(body.errored ?? new Error('connection closed before the end of the body'));
     });
     await out.sync();
     return size;

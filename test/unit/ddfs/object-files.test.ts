@@ -99,12 +99,23 @@ describe('streamToFile', () => {
     const body = new Readable({ read() {} });
     const done = streamToFile(body, file);
     for (const p of pieces(randomBytes(3 * MiB))) body.push(p);
+    while (body.listenerCount('data') === 0) await new Promise((r) => setTimeout(r, 1));
     setTimeout(() => body.destroy(new Error('peer went away')), 5);
     await expect(done).rejects.toThrow(/peer went away|closed before the end/);
     await expect(fs.stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
     const data = randomBytes(6 * MiB + 3);
     expect(await streamToFile(Readable.from(pieces(data)), path.join(dir, 'after'))).toBe(data.length);
     expect(sha(await fs.readFile(path.join(dir, 'after')))).toBe(sha(data));
+  });
+
+  it('fails at once for a body that went away before the file was open', async () => {
+    const file = path.join(dir, 'early', 'gone');
+    const body = new Readable({ read() {} });
+    body.on('error', () => undefined);
+    body.push(Buffer.alloc(1000));
+    body.destroy(new Error('peer went away early'));
+    await expect(streamToFile(body, file)).rejects.toThrow(/peer went away early/);
+    await expect(fs.stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('never replaces an existing file', async () => {
