@@ -24,7 +24,7 @@
 export { BufferSource, type ByteSource, FileSource, readFully } from './records/byte-source.js';
 export { DETACHED_BYTES, packValue, unpackDetached, unpackRange, unpackValues } from './records/codec.js';
 export { EncodedRecord, readEncodedRecords } from './records/encoded.js';
-export { HUNK_HEADER, HUNK_SIZE, type KV, RECORD_VERSION } from './records/format.js';
+export { HUNK_HEADER, HUNK_SIZE, hunkHeader, type KV, RECORD_VERSION } from './records/format.js';
 export { HunkReader, type ReadOptions } from './records/hunk-reader.js';
 export { encodeBinary, encodeNumber, encodeString, PackBuffer } from './records/pack-buffer.js';
 export { readRecords } from './records/reader.js';

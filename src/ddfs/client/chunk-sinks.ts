@@ -2,7 +2,6 @@
  * Where a chunk's hunks go as they are written (chunk-writer.ts): a {@link MemorySink} into
  * the chunk's memory (chunk-memory.ts), from which its uploads stream the hunks while the
  * chunk is built, or a {@link FileSink} into a temporary file for chunks too large for memory.
- * And {@link hunkHeader}, the 14-byte header in front of each hunk (docs/record-format.md).
  *
  * @example
  * const sink = new FileSink('/tmp/chunk-0');
@@ -12,18 +11,7 @@
  */
 
 import fs from 'node:fs/promises';
-import { HUNK_HEADER, RECORD_VERSION } from '../../protocol/record-stream.js';
 import type { MemoryChunk } from './chunk-memory.js';
-
-/** The header of a hunk. */
-export function hunkHeader(compressed: boolean, crc: number, len: number): Buffer {
-  const h = Buffer.allocUnsafe(HUNK_HEADER);
-  h[0] = 0x80 + RECORD_VERSION;
-  h[1] = compressed ? 1 : 0;
-  h.writeUInt32LE(crc, 2);
-  h.writeBigUInt64LE(BigInt(len), 6);
-  return h;
-}
 
 /** Where a chunk's bytes go, in order. */
 export interface HunkSink {

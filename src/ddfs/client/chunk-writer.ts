@@ -22,7 +22,7 @@
 import path from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import { packValue } from '../../protocol/record-stream.js';
+import { hunkHeader, packValue } from '../../protocol/record-stream.js';
 import { type ChunkMemoryPool, MemoryChunk } from './chunk-memory.js';
 import {
   type Chunk,
@@ -35,7 +35,7 @@ import {
   type StartedChunk,
   startChunk,
 } from './chunk-options.js';
-import { FileSink, type HunkSink, hunkHeader, MemorySink } from './chunk-sinks.js';
+import { FileSink, type HunkSink, MemorySink } from './chunk-sinks.js';
 import type { LineHunk } from './line-hunks.js';
 
 const deflate = promisify(zlib.deflate);

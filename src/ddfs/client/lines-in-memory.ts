@@ -14,7 +14,7 @@
  */
 
 import zlib from 'node:zlib';
-import { HUNK_HEADER } from '../../protocol/record-stream.js';
+import { HUNK_HEADER, hunkHeader } from '../../protocol/record-stream.js';
 import { type ByteReader, type LineText, lineBlocks, moveLineText } from './chunk-input.js';
 import { type Arena, MemoryChunk } from './chunk-memory.js';
 import {
@@ -29,7 +29,6 @@ import {
   startChunk,
   withCleanup,
 } from './chunk-options.js';
-import { hunkHeader } from './chunk-sinks.js';
 import { CrcWorker } from './hunk-crc.js';
 import { type EncoderLib, encodeLineHunk, LIB, LineHunkPool } from './line-hunks.js';
 

@@ -7,8 +7,7 @@
  * MessagePack values, key then value.
  *
  * @example
- * const header = Buffer.alloc(HUNK_HEADER);
- * header[0] = 0x80 + RECORD_VERSION;
+ * const header = hunkHeader(false, zlib.crc32(body), body.length);
  */
 export const HUNK_HEADER = 14;
 export const HUNK_SIZE = 1024 * 1024;
@@ -17,3 +16,13 @@ export const RECORD_VERSION = 2;
 export const MAX_HUNK = 256 * 1024 * 1024;
 
 export type KV = [key: unknown, value: unknown];
+
+/** The header of a hunk: `compressed` body of `len` bytes whose uncompressed bytes have `crc`. */
+export function hunkHeader(compressed: boolean, crc: number, len: number): Buffer {
+  const h = Buffer.allocUnsafe(HUNK_HEADER);
+  h[0] = 0x80 + RECORD_VERSION;
+  h[1] = compressed ? 1 : 0;
+  h.writeUInt32LE(crc, 2);
+  h.writeBigUInt64LE(BigInt(len), 6);
+  return h;
+}

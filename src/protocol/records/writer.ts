@@ -8,7 +8,7 @@
  * w.write('hello', 1); w.close();
  */
 import zlib from 'node:zlib';
-import { HUNK_HEADER, HUNK_SIZE, RECORD_VERSION } from './format.js';
+import { HUNK_HEADER, HUNK_SIZE, hunkHeader } from './format.js';
 import { PackBuffer } from './pack-buffer.js';
 
 /** Streams records into hunks; `sink` receives finished hunks (header + body). */
@@ -64,11 +64,7 @@ export class RecordWriter {
   private emit(body: Buffer, terminator = false): void {
     const compress = this.opts.compress !== false && !terminator;
     const out = compress ? zlib.deflateSync(body, { level: this.opts.level ?? 1 }) : body;
-    const header = Buffer.allocUnsafe(HUNK_HEADER);
-    header[0] = 0x80 + RECORD_VERSION;
-    header[1] = compress ? 1 : 0;
-    header.writeUInt32LE(terminator ? 0 : zlib.crc32(body), 2);
-    header.writeBigUInt64LE(BigInt(out.length), 6);
+    const header = hunkHeader(compress, terminator ? 0 : zlib.crc32(body), out.length);
     this.bytesOut += HUNK_HEADER + out.length;
     this.sink(Buffer.concat([header, out]));
   }
