@@ -116,6 +116,7 @@ function decodedInput(inputs: Buffer[]): KV[] {
 describe('the sort of encoded records', () => {
   it('gives what sorting the decoded records gives, stable, any keys, spilled or not (property)', () => {
     const dir = tempDir();
+    let spilled = 0;
     fc.assert(
       fc.property(
         records,
@@ -126,20 +127,24 @@ describe('the sort of encoded records', () => {
         (recs, files, hunkSize, bufferSize, fanIn) => {
           const inputs = streams(recs as KV[], files, hunkSize);
           const decoded = decodedInput(inputs);
-          const statsDecoded: SortStats = { records: 0, runs: 0, bytesSpilled: 0, mergePasses: 0 };
-          const want = [...externalSort(decoded, { bufferSize, tmpDir: dir, fanIn, stats: statsDecoded })];
+          const want = [...externalSort(decoded, { bufferSize, tmpDir: dir, fanIn })];
           expect(want).toEqual(stableSort(decoded));
           const encoded = chain(inputs.map((b) => readEncodedRecords(new BufferSource(b))));
           const stats: SortStats = { records: 0, runs: 0, bytesSpilled: 0, mergePasses: 0 };
           const got = [...externalSort(encoded, { bufferSize, tmpDir: dir, fanIn, stats })];
           expect(got).toEqual(want);
           expect(stats.records).toBe(recs.length);
-          expect(stats.runs).toBe(statsDecoded.runs);
+          // Run counts may differ: bytes as read can be longer or shorter than the same
+          // values encoded again (a lone surrogate, a map's encoding), so where a run is cut
+          // moves. The order must not.
+          if (stats.runs > 0) spilled++;
           expect(readdirSync(dir)).toEqual([]);
         },
       ),
       { numRuns: 250 },
     );
+    // The merge of spilled runs was exercised, not only the in-memory sort.
+    expect(spilled).toBeGreaterThan(8);
   });
 
   it('orders string keys whose bytes are not UTF-8 (a foreign writer) as their decoded strings', () => {
