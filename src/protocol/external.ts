@@ -121,6 +121,15 @@ export class PairBatch {
     this.pairs++;
   }
 
+  /** Append a pair with an empty key: `<0><value size><value>`. */
+  addValue(value: ExternalBytes): void {
+    this.room(4);
+    this.buf.writeUInt32LE(0, this.length);
+    this.length += 4;
+    this.field(value);
+    this.pairs++;
+  }
+
   /** Append raw bytes (e.g. the parameter block). */
   raw(bytes: Uint8Array): void {
     this.room(bytes.length);
@@ -143,7 +152,11 @@ export class PairBatch {
       const n =
         v.length < 64 && isAscii(v)
           ? writeAscii(this.buf, v, this.length + 4)
-          : this.buf.write(v, this.length + 4);
+          : (this.buf as unknown as Utf8Writer).utf8Write(
+              v,
+              this.length + 4,
+              this.buf.length - this.length - 4,
+            );
       this.buf.writeUInt32LE(n, this.length);
       this.length += 4 + n;
     } else {
@@ -160,6 +173,11 @@ export class PairBatch {
     this.buf.copy(bigger, 0, 0, this.length);
     this.buf = bigger;
   }
+}
+
+/** Node's native UTF-8 writer (on every `Buffer`, not in its type declarations; `write` without the argument checks). */
+interface Utf8Writer {
+  utf8Write(s: string, offset: number, length: number): number;
 }
 
 function isAscii(s: string): boolean {
@@ -182,14 +200,33 @@ export function encodeResultList(pairs: readonly (readonly [ExternalBytes, Exter
   return Buffer.from(batch.take());
 }
 
+/** The 32-bit little-endian unsigned integer at `o` (in range: the caller checked). */
+function u32(b: Buffer, o: number): number {
+  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16)) + b[o + 3] * 0x1000000;
+}
+
 /** Bytes of the slabs small decoded values are copied into. */
 const SLAB_SIZE = 8 * 1024;
 
 /**
+ * Takes decoded pairs as places in `bytes` instead of copies: the key is
+ * `bytes[keyStart, keyStart + keyLength)`, the value `bytes[valueStart, valueStart + valueLength)`.
+ * `bytes` is the decoder's own buffer, valid only during the call.
+ */
+export interface RawPairSink {
+  addRaw(bytes: Buffer, keyStart: number, keyLength: number, valueStart: number, valueLength: number): void;
+}
+
+/**
  * Decodes result lists from a program's stdout as it arrives, in chunks of any size. Every
- * pair goes to `onPair` (key and value are copies, so they may be kept); `lists` counts the
- * complete lists. A pair is decoded only once all of it has arrived; a large one is gathered
- * without re-copying what came before.
+ * pair goes to `onPair` (key and value are copies, so they may be kept) or, when the decoder
+ * was made with {@link ResultListDecoder.raw}, to a {@link RawPairSink} as places in the
+ * decoder's buffer (no object per pair: a sink that writes the bytes straight on, as the map's
+ * record outputs do, needs none); `lists` counts the complete lists. A pair is decoded only
+ * once all of it has arrived; a large one is gathered without re-copying what came before.
+ *
+ * @example
+ * const d = ResultListDecoder.raw({ addRaw: (b, ks, kl) => keys.push(b.toString('utf8', ks, ks + kl)) });
  */
 export class ResultListDecoder {
   /** Complete result lists decoded. */
@@ -207,10 +244,19 @@ export class ResultListDecoder {
   private slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
   private slabUsed = 0;
 
+  private rawSink: RawPairSink | null = null;
+
   constructor(
     private readonly onPair: (key: Buffer, value: Buffer) => void,
     private readonly maxItem = MAX_EXTERNAL_ITEM_SIZE,
   ) {}
+
+  /** A decoder that hands each pair to `sink` as places in its buffer (see above). */
+  static raw(sink: RawPairSink, maxItem = MAX_EXTERNAL_ITEM_SIZE): ResultListDecoder {
+    const d = new ResultListDecoder(() => {}, maxItem);
+    d.rawSink = sink;
+    return d;
+  }
 
   /** True in the middle of a list (or of a list's header): the stream must not end here. */
   get midList(): boolean {
@@ -231,7 +277,8 @@ export class ResultListDecoder {
       this.buf = chunk;
     }
     this.off = 0;
-    this.parse();
+    if (this.rawSink !== null) this.parseRaw(this.rawSink);
+    else this.parse();
   }
 
   private parse(): void {
@@ -241,7 +288,7 @@ export class ResultListDecoder {
     for (;;) {
       if (this.left < 0) {
         if (end - o < 4) break;
-        this.left = b.readUInt32LE(o);
+        this.left = u32(b, o);
         o += 4;
         if (this.left === 0) {
           this.left = -1;
@@ -250,13 +297,13 @@ export class ResultListDecoder {
         continue;
       }
       if (end - o < 4) break;
-      const klen = b.readUInt32LE(o);
+      const klen = u32(b, o);
       this.checkSize(klen, 'key');
       if (end - o < 8 + klen) {
         this.wait(o, 8 + klen);
         return;
       }
-      const vlen = b.readUInt32LE(o + 4 + klen);
+      const vlen = u32(b, o + 4 + klen);
       this.checkSize(vlen, 'value');
       const total = 8 + klen + vlen;
       if (end - o < total) {
@@ -275,6 +322,64 @@ export class ResultListDecoder {
       this.onPair(this.copy(b, ks, klen), this.copy(b, vs, vlen));
     }
     this.off = o;
+  }
+
+  /**
+   * {@link parse} for a {@link RawPairSink}: the same steps, its state in locals (written back
+   * however the loop ends), as this runs once per pair with nothing else per pair to hide it.
+   */
+  private parseRaw(sink: RawPairSink): void {
+    const b = this.buf;
+    const end = b.length;
+    const max = this.maxItem;
+    let o = this.off;
+    let left = this.left;
+    let lists = this.lists;
+    let pairs = this.pairCount;
+    let waiting = false;
+    try {
+      for (;;) {
+        if (left < 0) {
+          if (end - o < 4) break;
+          left = u32(b, o);
+          o += 4;
+          if (left === 0) {
+            left = -1;
+            lists++;
+          }
+          continue;
+        }
+        if (end - o < 4) break;
+        const klen = u32(b, o);
+        if (klen > max) this.checkSize(klen, 'key');
+        if (end - o < 8 + klen) {
+          waiting = true;
+          this.wait(o, 8 + klen);
+          return;
+        }
+        const vlen = u32(b, o + 4 + klen);
+        if (vlen > max) this.checkSize(vlen, 'value');
+        const total = 8 + klen + vlen;
+        if (end - o < total) {
+          waiting = true;
+          this.wait(o, total);
+          return;
+        }
+        const ks = o + 4;
+        o += total;
+        pairs++;
+        if (--left === 0) {
+          left = -1;
+          lists++;
+        }
+        sink.addRaw(b, ks, klen, ks + klen + 4, vlen);
+      }
+    } finally {
+      this.left = left;
+      this.lists = lists;
+      this.pairCount = pairs;
+      if (!waiting) this.off = o;
+    }
   }
 
   /**

@@ -15,6 +15,7 @@
  */
 import { JobError } from '../common/errors.js';
 import { makeMapSink } from './combine.js';
+import { BinaryMapSink, canWriteBinary } from './external/binary-map-sink.js';
 import { externalProgramOf } from './external/program-function.js';
 import { runExternalMap } from './external/run-external.js';
 import { expandInputs, readInputs } from './inputs.js';
@@ -68,7 +69,14 @@ export function runMap(run: TaskRun): TaskOutput[] {
   });
   fns.mapInit?.(entries, params);
   const external = externalProgramOf(map);
-  if (external) runExternalMap(run, external, entries, sink);
+  // Results only written out (no combiner, default partition) go to the outputs as bytes.
+  if (external)
+    runExternalMap(
+      run,
+      external,
+      entries,
+      canWriteBinary(fns) ? new BinaryMapSink(run.outputs, Math.max(data.partitions, 0)) : sink,
+    );
   else for (const entry of entries) addPairs(map(entry, params), sink);
   sink.finish();
   return run.outputs.list();

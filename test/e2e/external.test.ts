@@ -17,7 +17,14 @@ import {
 import { PACKAGE_ROOT } from '../../src/common/settings.js';
 import { Disco, external, type Job } from '../../src/index.js';
 import { type Cluster, startCluster } from '../harness/cluster.js';
-import { LinesToExternal, RedPrefix, WordsToExternal } from './fixtures/external-jobs.js';
+import {
+  CombinedCounts,
+  LinesToExternal,
+  PartitionOne,
+  RedPrefix,
+  SumCounts,
+  WordsToExternal,
+} from './fixtures/external-jobs.js';
 import { compileExternalFixture, events, records, tabCounts } from './helpers.js';
 
 const run = promisify(execFile);
@@ -65,6 +72,26 @@ test('the C word count map of the example + a TypeScript reduce equals a referen
   for (const w of text.split(/[ \t\n\v\f\r]+/)) if (w) want.set(w, (want.get(w) ?? 0) + 1);
   expect(counts.length).toBe(want.size);
   expect(new Map(counts)).toEqual(want);
+});
+
+test('an external map with a combiner, a partition function or neither: the same counts, partitions as asked', async () => {
+  const program = compileExample();
+  const lines = ['the cat and the hat', '', 'a  b\ta the end', 'naïve café the'];
+  const want = new Map<string, number>();
+  for (const w of lines.join(' ').split(/[ \t]+/)) if (w) want.set(w, (want.get(w) ?? 0) + 1);
+  const input = lines.map((l) => `raw://${l}`);
+  // Without either, results go to the outputs as bytes; with one, as Buffers through it.
+  const plain = await new SumCounts({ master: disco }).run({
+    input,
+    map: external([program]),
+    partitions: 3,
+  });
+  const combined = await new CombinedCounts({ master: disco }).run({ input, map: external([program]) });
+  const one = await new PartitionOne({ master: disco }).run({ input, map: external([program]) });
+  for (const job of [plain, combined, one]) expect(new Map(await records<string, number>(job))).toEqual(want);
+  // Every word went to partition 1: one reduce had them all.
+  const perResult = await Promise.all((await one.wait()).map(async (r) => (await records(one, [r])).length));
+  expect(perResult.filter((n) => n > 0)).toEqual([want.size]);
 });
 
 test('disco run submits the example module (static map = external([...])) and its results print', async () => {

@@ -82,8 +82,8 @@ function helperMain(wt: typeof import('node:worker_threads'), cp: typeof import(
     maxUnread: number;
   };
   const sig = new Int32Array(signal);
-  const post = (m: unknown): void => {
-    port.postMessage(m);
+  const post = (m: unknown, transfer?: ArrayBuffer[]): void => {
+    port.postMessage(m, transfer);
     Atomics.add(sig, 0, 1);
     Atomics.notify(sig, 0);
   };
@@ -115,9 +115,13 @@ function helperMain(wt: typeof import('node:worker_threads'), cp: typeof import(
       // A program that exits without reading all its input breaks the pipe; its exit status says why.
       c.stdin?.on('error', () => {});
       c.stdout?.on('data', (b: Buffer) => {
-        post({ t: 'out', id, b });
+        const n = b.length;
+        // A pipe's chunk has an ArrayBuffer of its own: moved to the worker, not copied twice.
+        const own =
+          b.byteOffset === 0 && b.buffer.byteLength === n && !(b.buffer instanceof SharedArrayBuffer);
+        post({ t: 'out', id, b }, own ? [b.buffer as ArrayBuffer] : undefined);
         if (id !== current) return;
-        unread += b.length;
+        unread += n;
         if (unread > maxUnread && !paused) {
           paused = true;
           c.stdout?.pause();

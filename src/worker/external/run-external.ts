@@ -24,7 +24,10 @@
  * A program that exits with a non-zero code, is killed by a signal, cannot be started, writes
  * malformed output, or stops before all its input was read fails the job (`FATAL`) with a
  * message naming the program, its exit code or signal and its last stderr lines. Keys and
- * values arrive as Buffers and go to the task's outputs like any map's or reduce's results.
+ * values arrive as Buffers and go to the task's outputs like any map's or reduce's results —
+ * or, for a map whose results are only written out (a {@link RawPairSink}: no combiner, the
+ * default partition), as bytes straight from the program's output into the records, the
+ * same records without a Buffer per key and value (`binary-map-sink.ts`).
  *
  * @example
  * const ext = externalProgramOf(fns.map);
@@ -37,6 +40,7 @@ import {
   type ExternalBytes,
   type ExternalMode,
   PairBatch,
+  type RawPairSink,
   ResultListDecoder,
 } from '../../protocol/external.js';
 import type { ExternalProgramRef } from '../../protocol/jobdata.js';
@@ -57,9 +61,19 @@ export interface ExternalTaskContext {
   exitGraceMs?: number;
 }
 
-/** Where results go. */
+/** Where results go (see also `RawPairSink` of protocol/external.ts: results as bytes). */
 export interface PairSink {
   add(key: unknown, value: unknown): void;
+}
+
+function isRawPairSink(sink: PairSink | RawPairSink): sink is RawPairSink {
+  return typeof (sink as Partial<RawPairSink>).addRaw === 'function';
+}
+
+/** A decoder handing the program's results to `sink`, as Buffers or as bytes. */
+function decoderFor(sink: PairSink | RawPairSink): ResultListDecoder {
+  if (isRawPairSink(sink)) return ResultListDecoder.raw(sink);
+  return new ResultListDecoder((k, v) => sink.add(k, v));
 }
 
 /** Counts of one run, for messages and tests. */
@@ -121,10 +135,10 @@ class ExternalRun {
     private readonly ctx: ExternalTaskContext,
     ref: ExternalProgramRef,
     private readonly mode: ExternalMode,
-    onPair: (key: Buffer, value: Buffer) => void,
+    sink: PairSink | RawPairSink,
   ) {
     this.what = `external ${mode} program ${ref.program}`;
-    this.decoder = new ResultListDecoder(onPair);
+    this.decoder = decoderFor(sink);
     this.stderr = new StderrLines((line) => this.onStderrLine(line));
     const cwd = path.join(ctx.jobhome, ref.dir);
     try {
@@ -144,6 +158,17 @@ class ExternalRun {
 
   add(key: ExternalBytes, value: ExternalBytes): void {
     this.batch.add(key, value);
+    this.entries++;
+    if (this.batch.length >= BATCH_BYTES) this.flush();
+  }
+
+  /** A map input entry (see {@link mapEntryPair}), without making a pair of a lone value. */
+  addMapEntry(entry: unknown): void {
+    if (typeof entry === 'string' || entry instanceof Uint8Array) this.batch.addValue(entry);
+    else {
+      const [k, v] = mapEntryPair(entry);
+      this.batch.add(k, v);
+    }
     this.entries++;
     if (this.batch.length >= BATCH_BYTES) this.flush();
   }
@@ -240,19 +265,19 @@ function drive(run: ExternalRun, feed: () => void): ExternalRunStats {
   }
 }
 
-/** Run the map phase through an external program: each entry in, its result list out to `sink`. */
+/**
+ * Run the map phase through an external program: each entry in, its result list out to
+ * `sink` — as Buffers, or as bytes when the sink takes them ({@link RawPairSink}).
+ */
 export function runExternalMap(
   ctx: ExternalTaskContext,
   ref: ExternalProgramRef,
   entries: Iterable<unknown>,
-  sink: PairSink,
+  sink: PairSink | RawPairSink,
 ): ExternalRunStats {
-  const run = new ExternalRun(ctx, ref, 'map', (k, v) => sink.add(k, v));
+  const run = new ExternalRun(ctx, ref, 'map', sink);
   return drive(run, () => {
-    for (const entry of entries) {
-      const [k, v] = mapEntryPair(entry);
-      run.add(k, v);
-    }
+    for (const entry of entries) run.addMapEntry(entry);
   });
 }
 
@@ -263,7 +288,7 @@ export function runExternalReduce(
   entries: Iterable<unknown>,
   out: PairSink,
 ): ExternalRunStats {
-  const run = new ExternalRun(ctx, ref, 'reduce', (k, v) => out.add(k, v));
+  const run = new ExternalRun(ctx, ref, 'reduce', out);
   return drive(run, () => {
     for (const e of entries) {
       if (!Array.isArray(e) || e.length !== 2)
