@@ -20,7 +20,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, statfsSync, unli
 import path from 'node:path';
 import { DataError } from '../common/errors.js';
 import { writeAllSync } from '../common/fd-write.js';
-import { HUNK_SIZE, RecordWriter } from '../protocol/record-stream.js';
+import { encodeBinary, HUNK_SIZE, RecordWriter } from '../protocol/record-stream.js';
 import type { UserFunction } from './user-code.js';
 
 /** Below this much free space, opening an output is a data error (as in the original). */
@@ -170,7 +170,7 @@ export class RecordOutput {
     const at = this.pendingLength;
     if (b === null || at + keyLength + valueLength + 10 > b.length)
       b = this.roomFor(keyLength + valueLength + 10);
-    const o = binaryField(b, binaryField(b, at, src, keyStart, keyLength), src, valueStart, valueLength);
+    const o = encodeBinary(b, encodeBinary(b, at, src, keyStart, keyLength), src, valueStart, valueLength);
     this.pendingLength = o;
     if (this.inHunk + o > HUNK_SIZE || o >= PENDING_BYTES) this.handOver();
   }
@@ -213,29 +213,6 @@ export class RecordOutput {
     this.pending = b;
     return b;
   }
-}
-
-/**
- * `src[start, start + n)` as MessagePack binary at `off` of `b` (room is there); the new
- * offset. The bytes `encodeBinary` of the record format writes for a Buffer of those bytes.
- */
-function binaryField(b: Buffer, off: number, src: Uint8Array, start: number, n: number): number {
-  if (n < 0x100) {
-    b[off++] = 0xc4;
-    b[off++] = n;
-  } else if (n < 0x10000) {
-    b[off++] = 0xc5;
-    b[off++] = n >> 8;
-    b[off++] = n & 0xff;
-  } else {
-    b[off++] = 0xc6;
-    b.writeUInt32BE(n, off);
-    off += 4;
-  }
-  // Short keys and values (words, counts) byte by byte: cheaper than a native call.
-  if (n <= 32) for (let i = 0; i < n; i++) b[off + i] = src[start + i];
-  else b.set(new Uint8Array(src.buffer, src.byteOffset + start, n), off);
-  return off + n;
 }
 
 /** `writer(stream, partition, url, params)`: the default record writer. */

@@ -146,12 +146,17 @@ export function encodeString(buf: Buffer, off: number, s: string): number {
 }
 
 /**
- * Write the bytes `b` as MessagePack binary at `off` (room for `b.length + 5` bytes is there);
- * returns the new offset. The bytes msgpackr writes for a Buffer: the smallest of bin8, bin16
- * and bin32.
+ * Write `src[start, start + n)` (default: all of `src`) as MessagePack binary at `off` (room
+ * for `n + 5` bytes is there); returns the new offset. The bytes msgpackr writes for a Buffer
+ * of those bytes: the smallest of bin8, bin16 and bin32.
  */
-export function encodeBinary(buf: Buffer, off: number, b: Uint8Array): number {
-  const n = b.length;
+export function encodeBinary(
+  buf: Buffer,
+  off: number,
+  src: Uint8Array,
+  start = 0,
+  n = src.length - start,
+): number {
   if (n < 0x100) {
     buf[off++] = 0xc4;
     buf[off++] = n;
@@ -164,9 +169,14 @@ export function encodeBinary(buf: Buffer, off: number, b: Uint8Array): number {
     buf.writeUInt32BE(n, off);
     off += 4;
   }
-  // Short values (keys, counts) byte by byte: cheaper than a native call.
-  if (n <= 16) for (let i = 0; i < n; i++) buf[off + i] = b[i];
-  else buf.set(b, off);
+  // Short values (keys, words, counts) byte by byte: cheaper than a native call; a range as a
+  // plain view (a Buffer's subarray costs more).
+  if (n <= 32) for (let i = 0; i < n; i++) buf[off + i] = src[start + i];
+  else
+    buf.set(
+      start === 0 && n === src.length ? src : new Uint8Array(src.buffer, src.byteOffset + start, n),
+      off,
+    );
   return off + n;
 }
 
