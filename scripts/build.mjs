@@ -3,7 +3,8 @@
 // - the library, the daemons and the `disco` and dispy command lines: one split build (shared
 //   chunks in dist/chunks, so that the classes a job module gets from `disco-ts` are the
 //   command line's own); dependencies stay external (installed next to dist/);
-// - the `ddfs` command line: one file of its own (see `ddfsBuild`);
+// - the `ddfs` command line: one file of its own (see `ddfsBuild`), which takes the parts
+//   that meet user modules (`-j`, `-R`, `-T`, `xcat`) from the split build (`DDFS_SHARED`);
 // - the worker: one self-contained file, copied into every TypeScript job's home and run on
 //   nodes by itself.
 //
@@ -49,9 +50,11 @@ const externalPackages = {
 /**
  * Modules of the split build the `ddfs` bundle loads from there (dist/cli/<name>.js) instead
  * of holding a copy: the `disco` context (`-j`) and the job module loader (`-R`, `-T`), whose
- * imports reach the external packages (zod, esbuild) a bundle would load at its start.
+ * imports reach the external packages (zod, esbuild) a bundle would load at its start, and
+ * `xcat`, which runs user readers that import `disco-ts`: their errors and streams must be
+ * the classes of the result iterator reading with them.
  */
-const DDFS_SHARED = ['context', 'run-module'];
+const DDFS_SHARED = ['context', 'run-module', 'ddfs-xcat'];
 const ddfsShared = {
   name: 'ddfs-shared',
   setup(b) {
@@ -139,8 +142,9 @@ export function startupGraph(metafile, output) {
 
 /**
  * Chunk names change with their contents, so every build leaves the previous build's chunks
- * behind (tens of MB after a day's work). Those of the last hour stay: a process started from
- * an earlier build (a test's cluster, a master) may still load one of its chunks lazily.
+ * behind (tens of MB after a day's work). Those written in the last hour stay: a process
+ * started from an earlier build (a library client, a test) may still import one of them
+ * lazily. (The daemons and the workers import none lazily.)
  */
 function removeStaleChunks(metafile) {
   const dir = path.join(ROOT, 'dist', 'chunks');

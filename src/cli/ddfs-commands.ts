@@ -17,14 +17,13 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CommError, DataError } from '../common/errors.js';
+import { CommError } from '../common/errors.js';
 import { pipeBlob } from '../ddfs/client/blob-read.js';
 import { type ByteTransform, gunzipInput, type RecordReader } from '../ddfs/client/chunk-input.js';
 import { isTag } from '../ddfs/client/ddfs.js';
 import { type Progress, progress } from '../ddfs/client/progress.js';
 import { objectRelPath, parseDdfsUrl, unpackObjName } from '../ddfs/names.js';
 import { resolveHttp, splitUrl } from '../protocol/urls.js';
-import type { StreamFunction } from '../worker/readers/chain.js';
 import type { DdfsContext } from './ddfs-context.js';
 import { formatValue, toJson } from './format.js';
 import { CliExit } from './io.js';
@@ -51,7 +50,7 @@ export function splitReplicas(arg: string): UrlArg | null {
 }
 
 /** The arguments, or the lines of standard input when there are none. */
-async function inputs(ctx: DdfsContext, args: readonly string[]): Promise<UrlArg[]> {
+export async function inputs(ctx: DdfsContext, args: readonly string[]): Promise<UrlArg[]> {
   const lines = args.length > 0 ? args : await ctx.stdinLines();
   return lines.map(splitReplicas).filter((x): x is UrlArg => x !== null);
 }
@@ -76,7 +75,7 @@ async function prefixMode(ctx: DdfsContext, tags: readonly string[], on?: boolea
 }
 
 /** Every blob replica set reachable from the tags (`Program.blobs`). */
-async function* programBlobs(
+export async function* programBlobs(
   ctx: DdfsContext,
   tags: readonly string[],
   o: BlobsOpts,
@@ -86,7 +85,7 @@ async function* programBlobs(
 }
 
 /** Job names → their result URLs (`-j`). */
-async function jobResults(ctx: DdfsContext, jobs: readonly string[]): Promise<string[]> {
+export async function jobResults(ctx: DdfsContext, jobs: readonly string[]): Promise<string[]> {
   const out: string[] = [];
   const discoCtx = await ctx.jobContext();
   for (const ref of jobs) {
@@ -127,7 +126,7 @@ function printCreated(ctx: DdfsContext, p: Progress): (replicas: string[]) => vo
 }
 
 /** Load `module[:export]` (a `.ts`/`.js` file); the export must be a function. */
-async function loadFunction(spec: string, what: string): Promise<(...args: never[]) => unknown> {
+export async function loadFunction(spec: string, what: string): Promise<(...args: never[]) => unknown> {
   // Loaded here (in dist/, from the library's chunks): only -R and -T need a job module loader.
   const { importModule, parseModuleSpec } = await import('./run-module.js');
   const { file, exportName } = parseModuleSpec(spec);
@@ -156,13 +155,6 @@ async function chunkStreams(specs: readonly string[] | undefined): Promise<ByteT
     if (spec === 'gunzip') out.push(gunzipInput);
     else out.push((await loadFunction(spec, 'input stream')) as unknown as ByteTransform);
   }
-  return out;
-}
-
-/** The `-T` stream functions of `xcat`: module:export functions `fn(stream, size, url, params)`. */
-async function xcatStreams(specs: readonly string[] | undefined): Promise<StreamFunction[]> {
-  const out: StreamFunction[] = [];
-  for (const spec of specs ?? []) out.push((await loadFunction(spec, 'input stream')) as StreamFunction);
   return out;
 }
 
@@ -652,53 +644,4 @@ export async function urlsCommand(
     for (const tag of await prefixMode(ctx, tags, o.prefixMode)) yield* await ctx.ddfs.urls(tag);
   };
   await printReplicaSets(ctx, sets(), o.json);
-}
-
-/**
- * `ddfs xcat [url...]`: the records of URLs (then of the blobs of tags) in the internal
- * format, as `key<TAB>value` lines. A record whose value is null prints as its key alone, so
- * chunked text reads back as the text (as the original, whose chunks held bare lines).
- */
-export async function xcatCommand(
-  ctx: DdfsContext,
-  args: string[],
-  o: BlobsOpts & { jobMode?: boolean; reader?: string; stream?: string[]; json?: boolean },
-): Promise<void> {
-  const list = o.jobMode ? await jobResults(ctx, args) : args;
-  const { tags, urls } = separateTags(await inputs(ctx, list));
-  const all: UrlArg[] = [...urls];
-  for await (const set of programBlobs(ctx, tags, o)) all.push(set);
-  const reader = o.reader ? ((await loadFunction(o.reader, 'reader')) as StreamFunction) : undefined;
-  const inputStream = await xcatStreams(o.stream);
-  const { resultIterator } = await import('../client/result-iterator.js');
-  const lines: string[] = [];
-  let size = 0;
-  const flush = async () => {
-    if (lines.length === 0) return;
-    await ctx.write(Buffer.from(`${lines.join('\n')}\n`));
-    lines.length = 0;
-    size = 0;
-  };
-  try {
-    for await (const rec of resultIterator<unknown, unknown>(all, {
-      settings: ctx.settings,
-      master: ctx.ddfs.master,
-      reader,
-      inputStream,
-    })) {
-      let line: string;
-      if (o.json) line = toJson(rec);
-      else if (!Array.isArray(rec)) line = formatValue(rec);
-      else if (rec.length === 2 && (rec[1] === null || rec[1] === undefined)) line = formatValue(rec[0]);
-      else line = rec.map(formatValue).join('\t');
-      lines.push(line);
-      size += line.length;
-      if (size > 1 << 16) await flush();
-    }
-  } catch (e) {
-    await flush();
-    if (e instanceof DataError) throw new CliExit(e.message);
-    throw e;
-  }
-  await flush();
 }

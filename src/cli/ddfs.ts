@@ -145,7 +145,7 @@ export function buildProgram(
         [],
       )
       .option('--json', 'one JSON record per line'),
-  ).action(act(async (ctx, urls: string[], o) => (await commands()).xcatCommand(ctx, urls, o)));
+  ).action(act(async (ctx, urls: string[], o) => (await import('./ddfs-xcat.js')).xcatCommand(ctx, urls, o)));
   blobsOptions(
     program
       .command('blobs')

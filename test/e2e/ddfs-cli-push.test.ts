@@ -169,6 +169,18 @@ describe('-T input streams', () => {
     expect(noFn.err).toMatch(/streams\.mjs exports no function named nope/);
   });
 
+  test('xcat -R: a DataError of a reader importing disco-ts moves on to the next replica', async () => {
+    writeFileSync(path.join(tmp, 'corrupt.txt'), 'never read\n');
+    writeFileSync(path.join(tmp, 'good.txt'), 'alpha\nbeta\n');
+    const reader = `${path.join(PACKAGE_ROOT, 'test/e2e/fixtures/failover-reader.mjs')}:lines`;
+    const replicas = `${path.join(tmp, 'corrupt.txt')} ${path.join(tmp, 'good.txt')}`;
+    expect(lines(await ok(['xcat', '-R', reader, replicas]))).toEqual(['alpha', 'beta']);
+    // One replica only: the reader's error is the command's.
+    const bad = await ddfs(['xcat', '-R', reader, path.join(tmp, 'corrupt.txt')]);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain('corrupt replica');
+  });
+
   test('xcat -T runs stream functions before the reader', async () => {
     writeFileSync(path.join(tmp, 'words.txt.gz'), gzipSync('one two\nthree\n'));
     await ok(['push', 'in:words', './words.txt.gz']);

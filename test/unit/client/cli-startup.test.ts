@@ -39,8 +39,9 @@ describe('ddfs', () => {
 
   it('loads the job side (-j, -R, -T) from the split build when a command needs it', () => {
     const dynamic = ddfs.outputs['dist/cli/ddfs.js'].imports.filter((i) => i.kind === 'dynamic-import');
-    expect(dynamic.map((i) => i.path).sort()).toEqual(['./context.js', './run-module.js']);
-    for (const name of ['context', 'run-module']) expect(split.outputs).toHaveProperty(`dist/cli/${name}.js`);
+    expect(dynamic.map((i) => i.path).sort()).toEqual(['./context.js', './ddfs-xcat.js', './run-module.js']);
+    for (const name of ['context', 'ddfs-xcat', 'run-module'])
+      expect(split.outputs).toHaveProperty(`dist/cli/${name}.js`);
   });
 });
 

@@ -1,0 +1,80 @@
+/**
+ * `ddfs xcat`: the records of blobs, decoded. Built into the library's shared chunks
+ * (dist/cli/ddfs-xcat.js) rather than into the `ddfs` bundle: a `-R` reader or `-T` stream
+ * module imports `disco-ts`, and its errors and input streams must be the same classes as
+ * those of the result iterator reading with them (a `DataError` of a bad replica moves on to
+ * the next replica; the bundle's own copy of the class would not recognise it).
+ *
+ * @example
+ * // ddfs xcat -R ./reader.mjs:words data:words
+ */
+import { resultIterator } from '../client/result-iterator.js';
+import { DataError } from '../common/errors.js';
+import type { StreamFunction } from '../worker/readers/chain.js';
+import {
+  type BlobsOpts,
+  inputs,
+  jobResults,
+  loadFunction,
+  programBlobs,
+  separateTags,
+  type UrlArg,
+} from './ddfs-commands.js';
+import type { DdfsContext } from './ddfs-context.js';
+import { formatValue, toJson } from './format.js';
+import { CliExit } from './io.js';
+
+/** The `-T` stream functions of `xcat`: module:export functions `fn(stream, size, url, params)`. */
+async function xcatStreams(specs: readonly string[] | undefined): Promise<StreamFunction[]> {
+  const out: StreamFunction[] = [];
+  for (const spec of specs ?? []) out.push((await loadFunction(spec, 'input stream')) as StreamFunction);
+  return out;
+}
+
+/**
+ * `ddfs xcat [url...]`: the records of URLs (then of the blobs of tags) in the internal
+ * format, as `key<TAB>value` lines. A record whose value is null prints as its key alone, so
+ * chunked text reads back as the text (as the original, whose chunks held bare lines).
+ */
+export async function xcatCommand(
+  ctx: DdfsContext,
+  args: string[],
+  o: BlobsOpts & { jobMode?: boolean; reader?: string; stream?: string[]; json?: boolean },
+): Promise<void> {
+  const list = o.jobMode ? await jobResults(ctx, args) : args;
+  const { tags, urls } = separateTags(await inputs(ctx, list));
+  const all: UrlArg[] = [...urls];
+  for await (const set of programBlobs(ctx, tags, o)) all.push(set);
+  const reader = o.reader ? ((await loadFunction(o.reader, 'reader')) as StreamFunction) : undefined;
+  const inputStream = await xcatStreams(o.stream);
+  const lines: string[] = [];
+  let size = 0;
+  const flush = async () => {
+    if (lines.length === 0) return;
+    await ctx.write(Buffer.from(`${lines.join('\n')}\n`));
+    lines.length = 0;
+    size = 0;
+  };
+  try {
+    for await (const rec of resultIterator<unknown, unknown>(all, {
+      settings: ctx.settings,
+      master: ctx.ddfs.master,
+      reader,
+      inputStream,
+    })) {
+      let line: string;
+      if (o.json) line = toJson(rec);
+      else if (!Array.isArray(rec)) line = formatValue(rec);
+      else if (rec.length === 2 && (rec[1] === null || rec[1] === undefined)) line = formatValue(rec[0]);
+      else line = rec.map(formatValue).join('\t');
+      lines.push(line);
+      size += line.length;
+      if (size > 1 << 16) await flush();
+    }
+  } catch (e) {
+    await flush();
+    if (e instanceof DataError) throw new CliExit(e.message);
+    throw e;
+  }
+  await flush();
+}
