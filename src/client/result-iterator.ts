@@ -65,7 +65,7 @@ export async function* recordsFromChunks(
     let buf = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk;
     let pos = 0;
     while (buf.length - pos >= HUNK_HEADER) {
-      if (buf[pos] < 0x80) throw new LegacyFormat();
+      if (buf[pos] < 0x80) throw new LegacyFormat(url);
       const len = Number(buf.readBigUInt64LE(pos + 6));
       if (len > MAX_HUNK) throw new DataError(`corrupt hunk: length ${len} exceeds ${MAX_HUNK}`, url);
       if (buf.length - pos < HUNK_HEADER + len) break;
@@ -78,13 +78,21 @@ export async function* recordsFromChunks(
     buf = pending;
   }
   if (pending.length > 0) {
-    if (pending[0] < 0x80) throw new LegacyFormat();
+    if (pending[0] < 0x80) throw new LegacyFormat(url);
     yield* readRecords(new BufferSource(pending), { url, ignoreCorrupt: opts.ignoreCorrupt });
   }
 }
 
-/** The data is in the old text format (or not a record stream): read it from a local copy. */
-class LegacyFormat extends Error {}
+/**
+ * The data is in the old netstring format, or not a record stream at all: the result
+ * iterator reads it from a local copy instead; other callers report it.
+ */
+class LegacyFormat extends DataError {
+  override name = 'LegacyFormat';
+  constructor(url: string) {
+    super('not in the record format (a chunk or a job result): read it with a reader for what it is', url);
+  }
+}
 
 interface Opener {
   discoPort: string;

@@ -152,6 +152,10 @@ describe('chunk and xcat', () => {
     // Re-chunking chunked data: the internal format as input.
     await ok(['chunk', '-R', 'records', 'cli:rechunk', 'cli:words']);
     expect(lines(await ok(['xcat', 'cli:rechunk'])).sort()).toEqual(recs);
+    // Text is not the internal format: say so.
+    const text = await ddfs(['chunk', '-R', 'records', 'cli:notrecords', './a.txt']);
+    expect(text.code).toBe(1);
+    expect(text.err).toMatch(/not in the record format .*a\.txt/);
   });
 });
 
