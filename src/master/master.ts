@@ -9,7 +9,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { type Logger, pino } from 'pino';
-import { type Listening, listen } from '../common/http-listen.js';
+import { listen } from '../common/http-listen.js';
 import { packageVersion, type Settings } from '../common/settings.js';
 import { type DdfsMaster, startDdfsMaster } from '../ddfs/master/index.js';
 import { jobOobTag } from '../protocol/names.js';
@@ -72,7 +72,26 @@ export async function startMaster(settings: Settings, opts: MasterOptions = {}):
     // A purged job's out-of-band results go too (wire spec §1.2.3, the original's temp_gc).
     onPurge: ddfsMaster ? (job) => ddfsMaster.deleteTag(jobOobTag(job)) : undefined,
   });
-  await manager.init();
+  // A failed start (job store unreadable, port taken) stops what already runs, every step even
+  // when an earlier one fails, and rejects with its own error: the caller may retry.
+  let stopMetrics: (() => void) | undefined;
+  const abandonStart = async (startError: unknown): Promise<never> => {
+    const steps = [
+      () => ddfsMaster?.close(),
+      () => stopMetrics?.(),
+      () => manager.close(),
+      () => observatory.close(),
+    ];
+    for (const step of steps) {
+      try {
+        await step();
+      } catch (err) {
+        log.warn({ err }, 'clean-up after a failed start');
+      }
+    }
+    throw startError;
+  };
+  await manager.init().catch(abandonStart);
   const ctx: MasterContext = {
     settings,
     manager,
@@ -86,7 +105,7 @@ export async function startMaster(settings: Settings, opts: MasterOptions = {}):
     ddfsGc: ddfsMaster?.gc,
     startedAt: Date.now(),
   };
-  const stopMetrics = registerMasterMetrics(ctx);
+  stopMetrics = registerMasterMetrics(ctx);
 
   const server = createMasterServer(ctx);
   let channel: ControlChannel | null = null;
@@ -94,17 +113,7 @@ export async function startMaster(settings: Settings, opts: MasterOptions = {}):
     if (!channel?.handleUpgrade(req, socket, head)) socket.destroy();
   });
   const listenHost = settings.get('DISCO_LISTEN_HOST');
-  let listening: Listening;
-  try {
-    listening = await listen(server, settings.int('DISCO_PORT'), listenHost);
-  } catch (e) {
-    // Port taken (EADDRINUSE) or not ours to bind: stop what already runs, so a caller can retry.
-    ddfsMaster?.close();
-    stopMetrics();
-    await manager.close();
-    await observatory.close();
-    throw e;
-  }
+  const listening = await listen(server, settings.int('DISCO_PORT'), listenHost).catch(abandonStart);
   const { port } = listening;
   // With DISCO_PORT=0 the configured URL has no real port; nodes need the bound one.
   const masterUrl =

@@ -172,7 +172,7 @@ export function coordinatorStep(state: CoordinatorState, ev: CoordinatorEvent): 
     }
     case 'kill':
       event(cx, 'WARN: Job killed');
-      endDead(cx, JOB_KILLED, null);
+      failJob(cx, JOB_KILLED, null);
       break;
   }
   return { state, effects: cx.fx };
@@ -433,22 +433,30 @@ function jobReady(cx: Ctx, results: string[]): void {
   st.ended = true;
 }
 
-/** The job failed: stop everything. The caller has emitted the explaining event(s). */
-function failJob(cx: Ctx, reason: string, task: FailedTask | null): void {
-  endDead(cx, reason, task);
-}
-
 /** Longest input URL kept in a job's failure record (`raw://` inputs carry their data). */
 const MAX_FAILED_INPUT = 500;
+/**
+ * Longest failure reason kept in a job's record, in characters: a worker's FATAL message may be
+ * as long as a whole request body, and the record stays in memory and in `state.json`.
+ */
+export const MAX_FAILURE_REASON = 65_536;
+
+/** `text`, or its first `max` characters followed by `…` and `note` when it is longer. */
+function cut(text: string, max: number, note = ''): string {
+  return text.length > max ? `${text.slice(0, max)}…${note}` : text;
+}
 
 /** What the job record keeps of the task that failed the job. */
 function failedTask(mode: Mode, t: TaskRec, node: string | null): FailedTask {
   const url = mode === 'map' ? (t.inputs[0]?.[0] ?? null) : null;
-  const input = url && url.length > MAX_FAILED_INPUT ? `${url.slice(0, MAX_FAILED_INPUT)}…` : url;
-  return { mode, taskid: t.taskid, node, input };
+  return { mode, taskid: t.taskid, node, input: url && cut(url, MAX_FAILED_INPUT) };
 }
 
-function endDead(cx: Ctx, reason: string, task: FailedTask | null): void {
+/**
+ * The job failed or was killed: stop everything. The caller has emitted the explaining event(s);
+ * `reason` is cut at {@link MAX_FAILURE_REASON} characters.
+ */
+function failJob(cx: Ctx, reason: string, task: FailedTask | null): void {
   const { st } = cx;
   for (const ph of [st.map, st.reduce]) {
     if (!ph) continue;
@@ -456,7 +464,11 @@ function endDead(cx: Ctx, reason: string, task: FailedTask | null): void {
   }
   st.status = 'dead';
   st.current = null;
-  cx.fx.push({ type: 'job_failed', reason, task });
+  cx.fx.push({
+    type: 'job_failed',
+    reason: cut(reason, MAX_FAILURE_REASON, ` (cut at ${MAX_FAILURE_REASON} characters)`),
+    task,
+  });
   cx.fx.push({ type: 'job_ended' });
   st.ended = true;
 }

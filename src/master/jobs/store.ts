@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { writeFileAtomic } from '../../common/fs-atomic.js';
 import { type JobDict, parseJobDict, readJobPackHeader } from '../../protocol/jobpack.js';
 import { hexHash, isValidJobName, makeJobName } from '../../protocol/names.js';
+import type { FailedTask } from '../scheduler/types.js';
 import { formatEventLine } from './events.js';
 
 export type JobStatus = 'active' | 'ready' | 'dead';
@@ -23,19 +24,23 @@ export type JobStatus = 'active' | 'ready' | 'dead';
 const Counters = z.tuple([z.number(), z.number(), z.number(), z.number()]);
 const InputSchema = z.union([z.string(), z.array(z.string())]);
 
+/** {@link FailedTask} as persisted (the compiler keeps the two in step). */
+const FailedTaskSchema = z.object({
+  mode: z.enum(['map', 'reduce']),
+  taskid: z.number().int(),
+  node: z.string().nullable(),
+  input: z.string().nullable(),
+}) satisfies z.ZodType<FailedTask>;
+
 /** Why a dead job ended, kept so nobody has to search its events log for it. */
 const JobFailureSchema = z.object({
-  /** The text of the `ERROR: Job failed: …` event (a crashed task's error with its stack), or `Job killed`. */
+  /**
+   * The text of the `ERROR: Job failed: …` event (a crashed task's error with its stack, cut at
+   * 65536 characters), or `Job killed`.
+   */
   reason: z.string(),
   /** The task whose failure failed the job; null when no one task did (killed, shuffle, restart). */
-  task: z
-    .object({
-      mode: z.enum(['map', 'reduce']),
-      taskid: z.number().int(),
-      node: z.string().nullable(),
-      input: z.string().nullable(),
-    })
-    .nullable(),
+  task: FailedTaskSchema.nullable(),
 });
 export type JobFailure = z.infer<typeof JobFailureSchema>;
 

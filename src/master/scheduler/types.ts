@@ -164,7 +164,7 @@ export type CoordinatorEffect =
   /** The map phase finished with these results (kept for `get_mapresults`). */
   | { type: 'map_results'; results: string[] }
   | { type: 'job_ready'; results: string[]; durationMs: number }
-  /** The job failed: `reason` is the text of its `ERROR: Job failed: …` event. */
+  /** The job failed: `reason` is the text of its `ERROR: Job failed: …` event, cut at 65536 characters. */
   | { type: 'job_failed'; reason: string; task: FailedTask | null }
   /** Nothing of this job may run any more (ready, failed or killed): drop queued tasks. */
   | { type: 'job_ended' };

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   coordinatorCounters,
   coordinatorStatus,
+  MAX_FAILURE_REASON,
   runningHosts,
 } from '../../../src/master/jobs/coordinator.js';
 import { resultRelPath } from '../../../src/master/jobs/coordinator-phase.js';
@@ -285,6 +286,26 @@ describe('coordinator: failures', () => {
     expect(coordinatorCounters(c.state).mapi).toEqual([0, 0, 0, 1]);
     expect(runningHosts(c.state)).toEqual([]);
     expect(c.done('map', 1, 'n2', [])).toEqual([]);
+  });
+
+  it('keeps at most MAX_FAILURE_REASON characters of a fatal message as the failure reason', () => {
+    const c = new Coord(config({ inputs: ['raw://a'] }));
+    c.start();
+    c.assign('map', 0, 'n1');
+    const message = 'x'.repeat(MAX_FAILURE_REASON * 2);
+    const fx = c.step({
+      type: 'task_failed',
+      mode: 'map',
+      taskid: 0,
+      attempt: 0,
+      node: 'n1',
+      kind: 'fatal',
+      message,
+      random: 0,
+    });
+    const failed = fx.find((e) => e.type === 'job_failed');
+    const kept = `Worker at 'n1' died: ${message}`.slice(0, MAX_FAILURE_REASON);
+    expect(failed).toMatchObject({ reason: `${kept}… (cut at ${MAX_FAILURE_REASON} characters)` });
   });
 
   it('an unschedulable task fails the job', () => {

@@ -166,16 +166,15 @@ function whyFailed(j: JobModel, failed: FailedAttempt | undefined): SafeHtml {
   if (reason === JOB_KILLED)
     return html`<section class="callout bad" id="why-failed" aria-labelledby="why-h"><h2 id="why-h">Why the job failed</h2>
 <p><strong>The job was killed</strong> before it finished (with the Kill button, <code>disco kill</code> or the API). Tasks still running then are marked killed.</p></section>`;
-  const recorded = j.failedTask;
-  const task = failed
-    ? html`<p>Failed task: ${taskLink(j, failed.mode, failed.taskid)} (attempt ${failed.attempt + 1}) on ${failed.node}${readsText(j, failed.mode, failed.taskid)}.${
-        failed.outcome !== 'fatal' && failed.message
+  // The task history says more (attempt, last error); the job record survives without it.
+  const culprit = failed ?? j.failedTask;
+  const task = culprit
+    ? html`<p>Failed task: ${taskLink(j, culprit.mode, culprit.taskid)}${failed ? ` (attempt ${failed.attempt + 1})` : ''}${culprit.node ? ` on ${culprit.node}` : ''}${readsText(j, culprit.mode, culprit.taskid)}.${
+        failed && failed.outcome !== 'fatal' && failed.message
           ? html` Its last error: <span class="fail-msg">${firstLine(failed.message)}</span>`
           : ''
       }</p>`
-    : recorded
-      ? html`<p>Failed task: ${taskLink(j, recorded.mode, recorded.taskid)}${recorded.node ? ` on ${recorded.node}` : ''}${readsText(j, recorded.mode, recorded.taskid)}.</p>`
-      : '';
+    : '';
   return html`<section class="callout bad" id="why-failed" aria-labelledby="why-h"><h2 id="why-h">Why the job failed</h2>
 <p class="reason"><span class="fail-msg">${firstLine(reason)}</span></p>
 ${task}
