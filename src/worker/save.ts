@@ -111,7 +111,8 @@ export function savesToDdfs(mode: TaskInfo['mode'], job: LoadedJob): boolean {
 
 /**
  * Refuse to save partitioned map output (each partition would need its own tag), as the
- * original does. The classic worker asks before the map runs, {@link reportOutputs} after.
+ * original does. The classic worker asks before the map runs, custom workers before their
+ * outputs are closed (task-io.ts `finish`).
  */
 export function refusePartitionedSave(saving: boolean, mode: TaskInfo['mode'], partitioned: boolean): void {
   if (saving && mode === 'map' && partitioned)
@@ -134,13 +135,7 @@ export function reportOutputs(
   job: LoadedJob,
   produced: readonly TaskOutput[],
 ): void {
-  const saving = savesToDdfs(task.mode, job);
-  refusePartitionedSave(
-    saving,
-    task.mode,
-    produced.some((o) => o.type === 'part'),
-  );
-  if (saving) {
+  if (savesToDdfs(task.mode, job)) {
     const tag = saveResults({
       master: task.master,
       jobname: task.jobname,

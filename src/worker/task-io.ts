@@ -24,7 +24,7 @@ import type { ProtocolClient } from './protocol-client.js';
 import { type OpenedInput, openChain } from './readers/chain.js';
 import type { InputStream } from './readers/input-stream.js';
 import { type OpenContext, openUrl, taskOpenContext } from './readers/open-url.js';
-import { reportOutputs } from './save.js';
+import { refusePartitionedSave, reportOutputs, savesToDdfs } from './save.js';
 import type { LoadedJob } from './task.js';
 import { makeTaskPaths, type TaskPaths } from './task-paths.js';
 import { decodeJobParams } from './user-code.js';
@@ -201,6 +201,12 @@ class ProtocolTaskIO implements TaskIO {
   /** Close and report the outputs (or save them to DDFS). */
   finish(): void {
     if (!this.outs) return;
+    // Refused before the outputs are moved into place: `abort` then drops them.
+    refusePartitionedSave(
+      savesToDdfs(this.info.mode, this.job),
+      this.info.mode,
+      this.outs.list().some((o) => o.type === 'part'),
+    );
     this.outs.closeAll();
     reportOutputs(this.client, this.info, this.job, this.outs.list());
   }

@@ -5,7 +5,7 @@
  * and `disco run module.ts:ClassName` for Job subclasses and Worker classes.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
@@ -180,6 +180,13 @@ test('save: true in a custom worker: its map output is saved to DDFS; partitione
   const refused = /Storing partitioned outputs in DDFS is not yet supported/;
   expect(await failure(custom)).toMatch(refused);
   expect(await failure(classic)).toMatch(refused);
+  // The refused outputs were dropped, not left in the job's home.
+  const left = c.nodes.flatMap((n) =>
+    (readdirSync(n.root, { recursive: true }) as string[]).filter(
+      (f) => f.includes(custom.name) && /map(out|-)|part/.test(path.basename(f)),
+    ),
+  );
+  expect(left).toEqual([]);
 });
 
 test('warmStart false: the tasks run in processes started from the job home', async () => {

@@ -114,7 +114,8 @@ export class HunkReader {
         throw new DataError(`truncated hunk: expected ${len} bytes, got ${raw.length}`, opts.url);
       let body: Buffer;
       try {
-        body = compressed ? zlib.inflateSync(raw) : raw;
+        // A corrupt or hostile body must not inflate to gigabytes.
+        body = compressed ? zlib.inflateSync(raw, { maxOutputLength: MAX_HUNK }) : raw;
       } catch (e) {
         if (opts.ignoreCorrupt) continue;
         throw new DataError(`corrupt hunk: ${(e as Error).message}`, opts.url);

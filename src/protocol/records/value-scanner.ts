@@ -138,7 +138,9 @@ export function scanValues(b: Uint8Array, into: ValueStarts): boolean {
 }
 
 /** The value starts {@link sliceRecords} works with (used at once, never kept). */
-const sliceScratch = valueStarts();
+let sliceScratch = valueStarts();
+/** Starts a scratch may keep room for between calls (4 MiB). */
+const MAX_KEPT_STARTS = 1 << 20;
 
 /**
  * Where to cut a hunk's body into slices of whole records of about `sliceBytes` each, a bigger
@@ -150,8 +152,12 @@ export function sliceRecords(
   b: Uint8Array,
   sliceBytes: number,
 ): { at: number[]; odd: boolean; binary: boolean } | null {
-  if (!scanValues(b, sliceScratch)) return null;
-  const { at: starts, count, binary } = sliceScratch;
+  const scratch = sliceScratch;
+  const ok = scanValues(b, scratch);
+  // Grown by an unusual hunk (tiny values in a big hunk): not kept for the rest of the process.
+  if (scratch.at.length > MAX_KEPT_STARTS) sliceScratch = valueStarts();
+  if (!ok) return null;
+  const { at: starts, count, binary } = scratch;
   const end = b.length;
   const at = [0];
   let sliceStart = 0;

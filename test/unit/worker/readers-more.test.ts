@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { deflateSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { functionSource } from '../../../src/client/function-ref.js';
@@ -18,6 +18,7 @@ import {
   RecordWriter,
   readRecords,
 } from '../../../src/protocol/record-stream.js';
+import { hunkHeader, MAX_HUNK } from '../../../src/protocol/records/format.js';
 import type { TaskInfo } from '../../../src/protocol/worker-protocol.js';
 import { setMessageSink, setTaskContext } from '../../../src/worker/context.js';
 import { chainReader, makeRangePartition, notifier } from '../../../src/worker/func.js';
@@ -372,6 +373,14 @@ describe('record-format streams', () => {
     expect(pairs).toEqual(expect.arrayContaining(got));
     expect(got[0]).toEqual(pairs[0]);
     expect([...discoInputStream(InputStream.fromBytes(bad, 'u'), null, 'u', true)]).toEqual(got);
+  });
+
+  it('a compressed hunk that would inflate past the hunk limit is a corrupt hunk, not 256+ MiB of memory', () => {
+    const body = deflateSync(Buffer.alloc(MAX_HUNK + 1), { level: 1 });
+    const hunk = Buffer.concat([hunkHeader(true, 0, body.length), body, hunkHeader(false, 0, 0)]);
+    expect(() => [...discoInputStream(InputStream.fromBytes(hunk, 'u'), null, 'u', {})]).toThrow(
+      /corrupt hunk: Cannot create a Buffer larger than/,
+    );
   });
 
   it('discoOutputStream writes what discoInputStream reads', () => {
