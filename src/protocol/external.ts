@@ -17,6 +17,7 @@
  * d.push(chunk); d.lists; // complete result lists so far
  */
 import { DiscoError, ProtocolError } from '../common/errors.js';
+import type { Utf8Writer } from './records/pack-buffer.js';
 
 /** The phases an external program can run as (also its only command line argument). */
 export type ExternalMode = 'map' | 'reduce';
@@ -175,11 +176,6 @@ export class PairBatch {
   }
 }
 
-/** Node's native UTF-8 writer (on every `Buffer`, not in its type declarations; `write` without the argument checks). */
-interface Utf8Writer {
-  utf8Write(s: string, offset: number, length: number): number;
-}
-
 function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
   return true;
@@ -217,16 +213,52 @@ export interface RawPairSink {
   addRaw(bytes: Buffer, keyStart: number, keyLength: number, valueStart: number, valueLength: number): void;
 }
 
+/** Hands each pair on as copies of its key and value, which may be kept. */
+class CopyingPairSink implements RawPairSink {
+  private slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+  private slabUsed = 0;
+
+  constructor(private readonly onPair: (key: Buffer, value: Buffer) => void) {}
+
+  addRaw(bytes: Buffer, keyStart: number, keyLength: number, valueStart: number, valueLength: number): void {
+    this.onPair(this.copy(bytes, keyStart, keyLength), this.copy(bytes, valueStart, valueLength));
+  }
+
+  /**
+   * A copy of `b[start, start + n)`. Small copies share slabs, as Node's own buffer pool does
+   * (a kept value holds at most one slab, never the stdout chunk it came in): one object per
+   * value instead of a view plus a copy.
+   */
+  private copy(b: Buffer, start: number, n: number): Buffer {
+    if (n > SLAB_SIZE >>> 3) {
+      const out = Buffer.allocUnsafeSlow(n);
+      b.copy(out, 0, start, start + n);
+      return out;
+    }
+    if (this.slabUsed + n > SLAB_SIZE) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+      this.slabUsed = 0;
+    }
+    const slab = this.slab;
+    const at = this.slabUsed;
+    if (n <= 32) for (let i = 0; i < n; i++) slab[at + i] = b[start + i];
+    else b.copy(slab, at, start, start + n);
+    this.slabUsed = (at + n + 7) & ~7;
+    return slab.subarray(at, at + n);
+  }
+}
+
 /**
  * Decodes result lists from a program's stdout as it arrives, in chunks of any size. Every
  * pair goes to `onPair` (key and value are copies, so they may be kept) or, when the decoder
- * was made with {@link ResultListDecoder.raw}, to a {@link RawPairSink} as places in the
- * decoder's buffer (no object per pair: a sink that writes the bytes straight on, as the map's
- * record outputs do, needs none); `lists` counts the complete lists. A pair is decoded only
- * once all of it has arrived; a large one is gathered without re-copying what came before.
+ * was made with a {@link RawPairSink}, to it as places in the decoder's buffer (no object per
+ * pair: a sink that writes the bytes straight on, as the map's record outputs do, needs none);
+ * `lists` counts the complete lists. A pair is decoded only once all of it has arrived; a
+ * large one is gathered without re-copying what came before.
  *
  * @example
- * const d = ResultListDecoder.raw({ addRaw: (b, ks, kl) => keys.push(b.toString('utf8', ks, ks + kl)) });
+ * const d = new ResultListDecoder((k, v) => out.push([k, v]));
+ * const raw = new ResultListDecoder({ addRaw: (b, ks, kl) => keys.push(b.toString('utf8', ks, ks + kl)) });
  */
 export class ResultListDecoder {
   /** Complete result lists decoded. */
@@ -241,21 +273,13 @@ export class ResultListDecoder {
   private stash: Buffer[] | null = null;
   private stashed = 0;
   private need = 0;
-  private slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
-  private slabUsed = 0;
-
-  private rawSink: RawPairSink | null = null;
+  private readonly sink: RawPairSink;
 
   constructor(
-    private readonly onPair: (key: Buffer, value: Buffer) => void,
+    sink: RawPairSink | ((key: Buffer, value: Buffer) => void),
     private readonly maxItem = MAX_EXTERNAL_ITEM_SIZE,
-  ) {}
-
-  /** A decoder that hands each pair to `sink` as places in its buffer (see above). */
-  static raw(sink: RawPairSink, maxItem = MAX_EXTERNAL_ITEM_SIZE): ResultListDecoder {
-    const d = new ResultListDecoder(() => {}, maxItem);
-    d.rawSink = sink;
-    return d;
+  ) {
+    this.sink = typeof sink === 'function' ? new CopyingPairSink(sink) : sink;
   }
 
   /** True in the middle of a list (or of a list's header): the stream must not end here. */
@@ -277,58 +301,14 @@ export class ResultListDecoder {
       this.buf = chunk;
     }
     this.off = 0;
-    if (this.rawSink !== null) this.parseRaw(this.rawSink);
-    else this.parse();
-  }
-
-  private parse(): void {
-    const b = this.buf;
-    const end = b.length;
-    let o = this.off;
-    for (;;) {
-      if (this.left < 0) {
-        if (end - o < 4) break;
-        this.left = u32(b, o);
-        o += 4;
-        if (this.left === 0) {
-          this.left = -1;
-          this.lists++;
-        }
-        continue;
-      }
-      if (end - o < 4) break;
-      const klen = u32(b, o);
-      this.checkSize(klen, 'key');
-      if (end - o < 8 + klen) {
-        this.wait(o, 8 + klen);
-        return;
-      }
-      const vlen = u32(b, o + 4 + klen);
-      this.checkSize(vlen, 'value');
-      const total = 8 + klen + vlen;
-      if (end - o < total) {
-        this.wait(o, total);
-        return;
-      }
-      const ks = o + 4;
-      const vs = ks + klen + 4;
-      o += total;
-      this.pairCount++;
-      if (--this.left === 0) {
-        this.left = -1;
-        this.lists++;
-      }
-      this.off = o;
-      this.onPair(this.copy(b, ks, klen), this.copy(b, vs, vlen));
-    }
-    this.off = o;
+    this.parse(this.sink);
   }
 
   /**
-   * {@link parse} for a {@link RawPairSink}: the same steps, its state in locals (written back
+   * Hand every complete pair in the buffer to `sink`. The state is in locals (written back
    * however the loop ends), as this runs once per pair with nothing else per pair to hide it.
    */
-  private parseRaw(sink: RawPairSink): void {
+  private parse(sink: RawPairSink): void {
     const b = this.buf;
     const end = b.length;
     const max = this.maxItem;
@@ -380,29 +360,6 @@ export class ResultListDecoder {
       this.pairCount = pairs;
       if (!waiting) this.off = o;
     }
-  }
-
-  /**
-   * A copy of `b[start, start + n)`. Small copies share slabs, as Node's own buffer pool does
-   * (a kept value holds at most one slab, never the stdout chunk it came in): one object per
-   * value instead of a view plus a copy.
-   */
-  private copy(b: Buffer, start: number, n: number): Buffer {
-    if (n > SLAB_SIZE >>> 3) {
-      const out = Buffer.allocUnsafeSlow(n);
-      b.copy(out, 0, start, start + n);
-      return out;
-    }
-    if (this.slabUsed + n > SLAB_SIZE) {
-      this.slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
-      this.slabUsed = 0;
-    }
-    const slab = this.slab;
-    const at = this.slabUsed;
-    if (n <= 32) for (let i = 0; i < n; i++) slab[at + i] = b[start + i];
-    else b.copy(slab, at, start, start + n);
-    this.slabUsed = (at + n + 7) & ~7;
-    return slab.subarray(at, at + n);
   }
 
   /** Not all of a pair is here: keep the rest; gather big pairs chunk by chunk. */

@@ -21,8 +21,8 @@
  * w.write('hello', 1); w.close();
  * for (const [k, v] of readRecords(new BufferSource(Buffer.concat(chunks)))) ...
  */
-export { BufferSource, type ByteSource, FileSource, readFully } from './records/byte-source.js';
-export { DETACHED_BYTES, packValue, unpackDetached, unpackRange, unpackValues } from './records/codec.js';
+export { BufferSource, type ByteSource, FileSource } from './records/byte-source.js';
+export { DETACHED_BYTES, packValue, unpackRange, unpackValues } from './records/codec.js';
 export { EncodedRecord, readEncodedRecords } from './records/encoded.js';
 export { HUNK_HEADER, HUNK_SIZE, hunkHeader, type KV, RECORD_VERSION } from './records/format.js';
 export { HunkReader, type ReadOptions } from './records/hunk-reader.js';

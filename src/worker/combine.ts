@@ -19,7 +19,7 @@
  * @example
  * const sink = makeMapSink(run); for (...) sink.add(key, value); sink.finish();
  */
-import { defaultPartition, sumCombiner } from './func.js';
+import { defaultPartition, isDefaultPartition, sumCombiner } from './func.js';
 import { keyHash } from './key-order.js';
 import type { OutputFactory } from './output-set.js';
 import type { TaskOutput } from './outputs.js';
@@ -118,7 +118,7 @@ export class DirectSink implements MapSink {
   constructor(o: MapSinkOptions) {
     this.labels = new Labels(o.outputs, o.partitions);
     this.n = o.partitions;
-    this.partition = o.partition && o.partition !== defaultPartition ? o.partition : null;
+    this.partition = isDefaultPartition(o.partition) ? null : o.partition;
     this.params = o.params;
   }
 
@@ -237,6 +237,6 @@ export class SumSink implements MapSink {
 /** The sink for a task (see module docs). */
 export function makeMapSink(o: MapSinkOptions): MapSink {
   if (!o.combiner) return new DirectSink(o);
-  if (o.combiner === sumCombiner && (!o.partition || o.partition === defaultPartition)) return new SumSink(o);
+  if (o.combiner === sumCombiner && isDefaultPartition(o.partition)) return new SumSink(o);
   return new CombinerSink(o, o.combiner);
 }

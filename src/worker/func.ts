@@ -116,6 +116,18 @@ export function defaultPartition(key: unknown, nrPartitions: number, _params?: u
   return keyHash(key) % nrPartitions;
 }
 
+/**
+ * True when `fn`, a job's partition function, partitions as the default does: none given, or
+ * {@link defaultPartition} itself (the fast paths that hash keys themselves are taken then).
+ *
+ * @example
+ * isDefaultPartition(undefined); // true
+ * isDefaultPartition((k) => 0); // false
+ */
+export function isDefaultPartition(fn: unknown): fn is null | undefined | typeof defaultPartition {
+  return !fn || fn === defaultPartition;
+}
+
 /** No-op map: passes each entry on (an entry that is not a `[k, v]` pair becomes `[entry, null]`). */
 export function* nopMap(entry: unknown, _params?: unknown): Generator<[unknown, unknown]> {
   if (Array.isArray(entry) && entry.length === 2) yield [entry[0], entry[1]];

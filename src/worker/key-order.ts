@@ -193,8 +193,19 @@ export function fnv1aString(s: string): number {
 
 /** FNV-1a, 32 bits, over raw bytes. */
 export function fnv1aBytes(b: Uint8Array): number {
+  return fnv1aRange(b, 0, b.length);
+}
+
+/**
+ * FNV-1a, 32 bits, over the bytes `b[start, end)`: {@link fnv1aBytes} of a Buffer holding
+ * them, without the Buffer (the external map hashes keys where they lie in its input).
+ *
+ * @example
+ * fnv1aRange(Buffer.from('xcatx'), 1, 4) === keyHash(Buffer.from('cat')); // true
+ */
+export function fnv1aRange(b: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  for (let i = start; i < end; i++) h = Math.imul(h ^ b[i], 0x01000193);
   return h >>> 0;
 }
 

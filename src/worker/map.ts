@@ -60,9 +60,10 @@ export function runMap(run: TaskRun): TaskOutput[] {
     run.msg,
   );
 
+  const partitions = Math.max(data.partitions, 0);
   const sink = makeMapSink({
     outputs: run.outputs,
-    partitions: Math.max(data.partitions, 0),
+    partitions,
     partition: fns.partition as Parameters<typeof makeMapSink>[0]['partition'],
     combiner: fns.combiner as Parameters<typeof makeMapSink>[0]['combiner'],
     params,
@@ -75,7 +76,7 @@ export function runMap(run: TaskRun): TaskOutput[] {
       run,
       external,
       entries,
-      canWriteBinary(fns) ? new BinaryMapSink(run.outputs, Math.max(data.partitions, 0)) : sink,
+      canWriteBinary(fns) ? new BinaryMapSink(run.outputs, partitions) : sink,
     );
   else for (const entry of entries) addPairs(map(entry, params), sink);
   sink.finish();

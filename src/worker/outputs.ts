@@ -20,7 +20,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, statfsSync, unli
 import path from 'node:path';
 import { DataError } from '../common/errors.js';
 import { writeAllSync } from '../common/fd-write.js';
-import { encodeBinary, HUNK_SIZE, RecordWriter } from '../protocol/record-stream.js';
+import { RecordWriter } from '../protocol/record-stream.js';
 import type { UserFunction } from './user-code.js';
 
 /** Below this much free space, opening an output is a data error (as in the original). */
@@ -118,24 +118,14 @@ export function requireByteSink(stream: unknown, writerName: string): ByteSink {
   return stream as ByteSink;
 }
 
-/** Records {@link RecordOutput.addBinaryPair} gathers before handing them to the writer at once. */
-const PENDING_BYTES = 64 * 1024;
-
 /** The default writer: records in the record format (`docs/record-format.md`). */
 export class RecordOutput {
-  private readonly writer: RecordWriter;
   /**
-   * Records added as bytes and not yet handed to the writer: `pending[0, pendingLength)`,
-   * encoded as the writer encodes them.
+   * The record writer: an external map's results go to it as bytes
+   * ({@link RecordWriter.writeBinaryPair}, called by `BinaryMapSink` itself — one call less on
+   * the hot path, which kept the whole pair's encoding inlined there).
    */
-  private pending: Buffer | null = null;
-  private pendingLength = 0;
-  /**
-   * Bytes of the hunk the writer is building, as far as this object knows: records handed over
-   * since its last hunk. Exact while every record comes through {@link addBinaryPair}; once
-   * `add` mixed in (never in practice), hunks may end elsewhere than `add` alone would end them.
-   */
-  private inHunk = 0;
+  readonly writer: RecordWriter;
 
   constructor(private readonly stream: ByteSink) {
     this.writer = new RecordWriter((hunk) => {
@@ -144,74 +134,18 @@ export class RecordOutput {
   }
 
   add(key: unknown, value: unknown): void {
-    if (this.pendingLength > 0) this.handOver();
     this.writer.write(key, value);
   }
 
-  /**
-   * Add the record whose key and value are the bytes `src[keyStart, keyStart + keyLength)` and
-   * `src[valueStart, valueStart + valueLength)` — the bytes `add` writes for them as Buffers
-   * (MessagePack bin 8/16/32), in the same hunks — without making a Buffer of either: an
-   * external map's results go from the program's output to the file this way. Records are
-   * gathered a few KiB at a time and handed to the writer together; a hunk still ends after
-   * the record that takes it past the writer's hunk size, as `add` ends it.
-   *
-   * @example
-   * out.addBinaryPair(chunk, 4, 3, 11, 1); // as out.add(Buffer.from('cat'), Buffer.from('1'))
-   */
-  addBinaryPair(
-    src: Uint8Array,
-    keyStart: number,
-    keyLength: number,
-    valueStart: number,
-    valueLength: number,
-  ): void {
-    let b = this.pending;
-    const at = this.pendingLength;
-    if (b === null || at + keyLength + valueLength + 10 > b.length)
-      b = this.roomFor(keyLength + valueLength + 10);
-    const o = encodeBinary(b, encodeBinary(b, at, src, keyStart, keyLength), src, valueStart, valueLength);
-    this.pendingLength = o;
-    if (this.inHunk + o > HUNK_SIZE || o >= PENDING_BYTES) this.handOver();
-  }
-
-  /** Raw bytes (the original's deprecated `write`): pending records are flushed first. */
+  /** Raw bytes (the original's deprecated `write`): buffered records are flushed first. */
   write(data: Uint8Array | string): void {
-    this.handOver();
     this.writer.flush();
-    this.inHunk = 0;
     this.stream.write(data);
   }
 
   /** Write the last hunk and the end-of-stream marker. */
   close(): void {
-    this.handOver();
     this.writer.close();
-  }
-
-  /**
-   * Give the pending records to the writer as one piece. The writer ends a hunk after a piece
-   * that takes it past {@link HUNK_SIZE}; {@link addBinaryPair} hands over right after the
-   * record that does, so the hunk ends where `add` would have ended it.
-   */
-  private handOver(): void {
-    const n = this.pendingLength;
-    if (n === 0 || this.pending === null) return;
-    this.writer.writeEncoded(this.pending, 0, n);
-    this.inHunk = this.inHunk + n > HUNK_SIZE ? 0 : this.inHunk + n;
-    this.pendingLength = 0;
-    // A huge record's buffer is not kept for the small ones after it.
-    if (this.pending.length > 4 * PENDING_BYTES) this.pending = null;
-  }
-
-  /** A pending buffer with room for `n` more bytes. */
-  private roomFor(n: number): Buffer {
-    const old = this.pending;
-    const size = Math.max(PENDING_BYTES + 64 * 1024, this.pendingLength + n);
-    const b = Buffer.allocUnsafe(size);
-    if (old !== null && this.pendingLength > 0) old.copy(b, 0, 0, this.pendingLength);
-    this.pending = b;
-    return b;
   }
 }
 

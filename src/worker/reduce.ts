@@ -20,7 +20,7 @@ import { externalProgramOf } from './external/program-function.js';
 import { runExternalReduce } from './external/run-external.js';
 import { expandInputs, isPartitioned, readInputs } from './inputs.js';
 import type { TaskOutput } from './outputs.js';
-import { autoReader, type StreamFunction } from './readers/chain.js';
+import { autoReader, peekRecordVersion, type StreamFunction } from './readers/chain.js';
 import { asInputStream } from './readers/input-stream.js';
 import { asPair, pairsOf } from './results.js';
 import { externalSort, type SortStats } from './sort/external-sort.js';
@@ -35,10 +35,7 @@ import type { TaskRun } from './task-run.js';
 function encodedRecordReader(stream: unknown, size: number | null, url: string): Iterable<unknown> {
   const s = asInputStream(stream, size, url);
   if (s === null) return autoReader(stream, size, url);
-  const first = s.peek(1);
-  return first.length === 1 && first[0] === 0x80 + RECORD_VERSION
-    ? readEncodedRecords(s, { url })
-    : autoReader(s, size, url);
+  return peekRecordVersion(s) === RECORD_VERSION ? readEncodedRecords(s, { url }) : autoReader(s, size, url);
 }
 
 /** Run the reduce phase; returns the output written (not yet closed). */

@@ -84,8 +84,14 @@ export class PackBuffer {
   }
 }
 
-/** Node's native UTF-8 writer (on every `Buffer`, not in its type declarations). */
-interface Utf8Writer {
+/**
+ * Node's native UTF-8 writer (on every `Buffer`, not in its type declarations): `write`
+ * without the argument checks.
+ *
+ * @example
+ * const n = (buf as unknown as Utf8Writer).utf8Write(s, off, buf.length - off);
+ */
+export interface Utf8Writer {
   utf8Write(s: string, offset: number, length?: number): number;
 }
 

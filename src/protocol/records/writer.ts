@@ -9,7 +9,7 @@
  */
 import zlib from 'node:zlib';
 import { HUNK_HEADER, HUNK_SIZE, hunkHeader } from './format.js';
-import { PackBuffer } from './pack-buffer.js';
+import { encodeBinary, PackBuffer } from './pack-buffer.js';
 
 /** Streams records into hunks; `sink` receives finished hunks (header + body). */
 export class RecordWriter {
@@ -37,6 +37,36 @@ export class RecordWriter {
     body.pack(value);
     this.records++;
     if (body.off > this.hunkSize) this.flush();
+  }
+
+  /**
+   * Write the record whose key and value are the bytes `src[keyStart, keyStart + keyLength)`
+   * and `src[valueStart, valueStart + valueLength)`: the bytes and hunks `write` gives for them
+   * as Buffers (MessagePack bin 8/16/32), without making a Buffer of either.
+   *
+   * @example
+   * w.writeBinaryPair(chunk, 4, 3, 11, 1); // as w.write(Buffer.from('cat'), Buffer.from('1'))
+   */
+  writeBinaryPair(
+    src: Uint8Array,
+    keyStart: number,
+    keyLength: number,
+    valueStart: number,
+    valueLength: number,
+  ): void {
+    const body = this.body;
+    // Room checked here, not by `body.room`: one call less keeps this inlined in the caller's
+    // loop (measured: 15 % slower otherwise, bench of BinaryMapSink).
+    let buf = body.buf;
+    let off = body.off;
+    if (off + keyLength + valueLength + 10 > buf.length) {
+      body.room(keyLength + valueLength + 10);
+      buf = body.buf;
+    }
+    off = encodeBinary(buf, encodeBinary(buf, off, src, keyStart, keyLength), src, valueStart, valueLength);
+    body.off = off;
+    this.records++;
+    if (off > this.hunkSize) this.flush();
   }
 
   /** Write one record already encoded: its key and value are the bytes `src[start, end)`. */

@@ -10,8 +10,8 @@
  * key's bytes where they lie and the record is encoded from them.
  *
  * The outputs are exactly the general path's: the same partition for every key (the default
- * partition's FNV-1a over a binary key's bytes, `keyHash` of key-order.ts), the same records (MessagePack
- * bin 8/16/32, as the record writer encodes a Buffer), the same hunks. An output whose chain
+ * partition's FNV-1a over a binary key's bytes, `keyHash` of key-order.ts), the same records
+ * (MessagePack bin 8/16/32, as the record writer encodes a Buffer), the same hunks. An output whose chain
  * does not end in the default record writer (a custom `mapWriter`, a `mapOutputStream` that
  * takes records itself) gets Buffers through its `add`, as before.
  *
@@ -21,19 +21,11 @@
  */
 
 import type { RawPairSink } from '../../protocol/external.js';
-import { defaultPartition } from '../func.js';
+import type { RecordWriter } from '../../protocol/record-stream.js';
+import { isDefaultPartition } from '../func.js';
+import { fnv1aRange } from '../key-order.js';
 import type { OutputFactory } from '../output-set.js';
 import { RecordOutput, type TaskOutput } from '../outputs.js';
-
-/**
- * The FNV-1a hash of `b[start, end)`: `keyHash` of a Buffer holding those bytes (the same
- * function, without the Buffer).
- */
-export function fnv1aRange(b: Uint8Array, start: number, end: number): number {
-  let h = 0x811c9dc5;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ b[i], 0x01000193);
-  return h >>> 0;
-}
 
 /** What decides whether a map's results may skip being values: its combiner and partition. */
 export interface MapFunctions {
@@ -41,17 +33,23 @@ export interface MapFunctions {
   partition?: unknown;
 }
 
-/** True when the map's results can go to the outputs as bytes (no combiner, default partition). */
+/**
+ * True when the map's results can go to the outputs as bytes (no combiner, default partition).
+ *
+ * @example
+ * canWriteBinary({}); // true
+ * canWriteBinary({ combiner: sumCombiner }); // false
+ */
 export function canWriteBinary(fns: MapFunctions): boolean {
-  return !fns.combiner && (!fns.partition || fns.partition === defaultPartition);
+  return !fns.combiner && isDefaultPartition(fns.partition);
 }
 
 /** Partitioned (or not) record outputs taking pairs as bytes (see module docs). */
 export class BinaryMapSink implements RawPairSink {
   /** Outputs by label number (index 0 when not partitioned), opened on first use. */
   private readonly outs: (TaskOutput | undefined)[] = [];
-  /** The default record writer of each of {@link outs}, null when its chain ends otherwise. */
-  private readonly records: (RecordOutput | null)[] = [];
+  /** The record writer of each of {@link outs}' {@link RecordOutput}, null when its chain ends otherwise. */
+  private readonly writers: (RecordWriter | null)[] = [];
   private readonly n: number;
 
   /** @param partitions the task's number of partitions; 0 or less: not partitioned. */
@@ -59,14 +57,14 @@ export class BinaryMapSink implements RawPairSink {
     private readonly outputs: OutputFactory,
     partitions: number,
   ) {
-    this.n = Math.max(partitions, 0);
+    this.n = partitions;
   }
 
   addRaw(bytes: Buffer, keyStart: number, keyLength: number, valueStart: number, valueLength: number): void {
     const i = this.n > 0 ? fnv1aRange(bytes, keyStart, keyStart + keyLength) % this.n : 0;
-    let rec = this.records[i];
-    if (rec === undefined) rec = this.open(i);
-    if (rec !== null) rec.addBinaryPair(bytes, keyStart, keyLength, valueStart, valueLength);
+    let w = this.writers[i];
+    if (w === undefined) w = this.open(i);
+    if (w !== null) w.writeBinaryPair(bytes, keyStart, keyLength, valueStart, valueLength);
     else
       (this.outs[i] as TaskOutput).add(
         Buffer.from(bytes.subarray(keyStart, keyStart + keyLength)),
@@ -74,11 +72,11 @@ export class BinaryMapSink implements RawPairSink {
       );
   }
 
-  private open(i: number): RecordOutput | null {
+  private open(i: number): RecordWriter | null {
     const out = this.outputs.get(this.n > 0 ? String(i) : null);
-    const rec = out.sink instanceof RecordOutput ? out.sink : null;
+    const w = out.sink instanceof RecordOutput ? out.sink.writer : null;
     this.outs[i] = out;
-    this.records[i] = rec;
-    return rec;
+    this.writers[i] = w;
+    return w;
   }
 }

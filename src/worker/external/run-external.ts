@@ -72,7 +72,7 @@ function isRawPairSink(sink: PairSink | RawPairSink): sink is RawPairSink {
 
 /** A decoder handing the program's results to `sink`, as Buffers or as bytes. */
 function decoderFor(sink: PairSink | RawPairSink): ResultListDecoder {
-  if (isRawPairSink(sink)) return ResultListDecoder.raw(sink);
+  if (isRawPairSink(sink)) return new ResultListDecoder(sink);
   return new ResultListDecoder((k, v) => sink.add(k, v));
 }
 
@@ -101,14 +101,21 @@ export function externalBytes(v: unknown, what: string): ExternalBytes {
   );
 }
 
-/** A map input entry as a pair: `[key, value]` as it is, anything else as `['', entry]`. */
-export function mapEntryPair(entry: unknown): [ExternalBytes, ExternalBytes] {
-  if (Array.isArray(entry) && entry.length === 2)
-    return [externalBytes(entry[0], 'map input key'), externalBytes(entry[1], 'map input value')];
-  if (typeof entry === 'string' || entry instanceof Uint8Array) return ['', entry];
-  throw new TypeError(
-    `external map inputs must be strings, bytes or [key, value] pairs (see mapReader); got ${preview(entry)}`,
-  );
+/**
+ * Add a map input entry to `batch`: `[key, value]` as it is, a lone string or bytes as the
+ * value of an empty key (without making a pair of it); anything else is a TypeError.
+ *
+ * @example
+ * batchMapEntry(batch, 'a line'); // as batch.add('', 'a line')
+ */
+export function batchMapEntry(batch: PairBatch, entry: unknown): void {
+  if (typeof entry === 'string' || entry instanceof Uint8Array) batch.addValue(entry);
+  else if (Array.isArray(entry) && entry.length === 2)
+    batch.add(externalBytes(entry[0], 'map input key'), externalBytes(entry[1], 'map input value'));
+  else
+    throw new TypeError(
+      `external map inputs must be strings, bytes or [key, value] pairs (see mapReader); got ${preview(entry)}`,
+    );
 }
 
 /** The job's environment, the program's directory first on LD_LIBRARY_PATH (relative entries: from the job home). */
@@ -162,13 +169,9 @@ class ExternalRun {
     if (this.batch.length >= BATCH_BYTES) this.flush();
   }
 
-  /** A map input entry (see {@link mapEntryPair}), without making a pair of a lone value. */
+  /** A map input entry (see {@link batchMapEntry}). */
   addMapEntry(entry: unknown): void {
-    if (typeof entry === 'string' || entry instanceof Uint8Array) this.batch.addValue(entry);
-    else {
-      const [k, v] = mapEntryPair(entry);
-      this.batch.add(k, v);
-    }
+    batchMapEntry(this.batch, entry);
     this.entries++;
     if (this.batch.length >= BATCH_BYTES) this.flush();
   }

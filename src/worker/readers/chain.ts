@@ -28,19 +28,23 @@ export interface OpenedInput {
 }
 
 /**
- * Record streams start with a hunk header byte `0x80 + version`: `0x82` (MessagePack records)
- * or `0x81` (the Python worker's pickles, refused with a clear message by the record reader).
- * Neither byte can start UTF-8 text.
+ * The record format version `s` starts with, 0 when it is not a record stream. Record streams
+ * start with a hunk header byte `0x80 + version`: `0x82` (MessagePack records) or `0x81` (the
+ * Python worker's pickles, refused with a clear message by the record reader). Neither byte
+ * can start UTF-8 text.
+ *
+ * @example
+ * if (peekRecordVersion(s) === RECORD_VERSION) return readEncodedRecords(s, { url });
  */
-function looksLikeRecords(s: InputStream): boolean {
+export function peekRecordVersion(s: InputStream): number {
   const b = s.peek(1);
-  return b.length === 1 && (b[0] === 0x81 || b[0] === 0x82);
+  return b.length === 1 && (b[0] === 0x81 || b[0] === 0x82) ? b[0] - 0x80 : 0;
 }
 
 /** The reader used when none is configured (see module docs). */
 export function autoReader(stream: unknown, size: number | null, url: string): Iterable<unknown> {
   const s = asInputStream(stream, size, url);
-  if (s) return looksLikeRecords(s) ? readRecords(s, { url }) : s.lines();
+  if (s) return peekRecordVersion(s) > 0 ? readRecords(s, { url }) : s.lines();
   return asIterable(stream, 'input stream');
 }
 

@@ -18,14 +18,14 @@
  * String keys (the common case) take a fast path. The buffer holds such records encoded, as
  * they will be written (see {@link SortBuffer}: compact, outside the JavaScript heap, and a
  * spill is a copy of bytes). Each key gets a number that orders like the key's first bytes
- * ({@link utf8Prefix}); the buffer is sorted by a native sort of 64-bit numbers made of the
- * prefix and the record's index, and only records with equal prefixes are compared in full
- * (bytewise, as UTF-8 orders like UTF-16 below U+D000). The merge compares a prefix of the
- * decoded keys first too ({@link keyPrefix}). Records are what the record format gives back
- * (as after any spill), in the order of `compareKeys`. Buffer keys (what external programs
- * give) take the same path: held encoded, prefixed by their first bytes ({@link bytesPrefix})
- * and compared bytewise, as `compareKeys` orders them. Buffers with other keys (or with both
- * strings and Buffers) hold objects and sort with `compareKeys`.
+ * (`utf8Prefix` of key-prefix.ts); the buffer is sorted by a native sort of 64-bit numbers made
+ * of the prefix and the record's index, and only records with equal prefixes are compared in
+ * full (bytewise, as UTF-8 orders like UTF-16 below U+D000). The merge compares a prefix of the
+ * decoded keys first too (`keyPrefix` of key-prefix.ts). Records are what the record format
+ * gives back (as after any spill), in the order of `compareKeys`. Buffer keys (what external
+ * programs give) take the same path: held encoded, prefixed by their first bytes
+ * (`bytesPrefix` of key-prefix.ts) and compared bytewise, as `compareKeys` orders them. Buffers
+ * with other keys (or with both strings and Buffers) hold objects and sort with `compareKeys`.
  *
  * Records may come as their bytes ({@link EncodedRecord}: a reduce's record-format inputs, read
  * by `readEncodedRecords`): such records with string or Buffer keys are copied into the buffer

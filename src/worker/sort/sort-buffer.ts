@@ -111,7 +111,7 @@ export class SortBuffer {
   keyEnd = new Int32Array(4096);
   prefix = new Float64Array(4096);
   plain = new Uint8Array(4096);
-  /** The key is all in the first 40 bits of its prefix (see {@link exactPrefix}). */
+  /** The key is all in the first 40 bits of its prefix (the `exact` rule in `index`). */
   exact = new Uint8Array(4096);
   /** What {@link touchRecords} read. */
   touched = 0;
@@ -133,7 +133,10 @@ export class SortBuffer {
     this.values = [];
   }
 
-  /** Keys are held as objects (some key was not a string). */
+  /**
+   * Keys are held as objects: some key was neither a string nor a Buffer, both kinds came, or a
+   * value was not {@link encodable}.
+   */
   get objects(): boolean {
     return this.keys !== null;
   }
@@ -232,6 +235,9 @@ export class SortBuffer {
           continue;
         }
         if (b >= 0xed) {
+          // Bytes from here on are not checked: even malformed, msgpackr decodes any sequence
+          // starting at 0xed or above to a UTF-16 unit from 0xd000 up, so the prefix of the
+          // bytes before it still orders as a lower bound of the decoded key.
           plain = 0;
           break;
         }

@@ -1,6 +1,6 @@
 /**
  * The bytes path of an external map's results (src/worker/external/binary-map-sink.ts,
- * `RecordOutput.addBinaryPair`): without a combiner or a partition function, results go from
+ * `RecordWriter.writeBinaryPair`): without a combiner or a partition function, results go from
  * the program's output to the record outputs without Buffers. These tests hold it to the
  * general path — a Buffer key and value per pair through `DirectSink` and the record writer —
  * byte for byte: the same outputs, in the same order, with the same bytes (same partitions,
@@ -14,9 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeResultList, ResultListDecoder } from '../../../src/protocol/external.js';
 import { BufferSource, readRecords } from '../../../src/protocol/record-stream.js';
 import { makeMapSink } from '../../../src/worker/combine.js';
-import { BinaryMapSink, canWriteBinary, fnv1aRange } from '../../../src/worker/external/binary-map-sink.js';
+import { BinaryMapSink, canWriteBinary } from '../../../src/worker/external/binary-map-sink.js';
 import { defaultPartition, sumCombiner } from '../../../src/worker/func.js';
-import { keyHash } from '../../../src/worker/key-order.js';
+import { fnv1aRange, keyHash } from '../../../src/worker/key-order.js';
 import { OutputFactory } from '../../../src/worker/output-set.js';
 import { type ByteSink, RecordOutput } from '../../../src/worker/outputs.js';
 import { makeTaskPaths } from '../../../src/worker/task-paths.js';
@@ -59,7 +59,7 @@ function mapTask(
   const paths = makeTaskPaths(home, 'map', taskNo++);
   const outputs = new OutputFactory({ jobhome: home, paths, streams: [], writer, params: {} });
   let decoder: ResultListDecoder;
-  if (binary) decoder = ResultListDecoder.raw(new BinaryMapSink(outputs, partitions));
+  if (binary) decoder = new ResultListDecoder(new BinaryMapSink(outputs, partitions));
   else {
     const sink = makeMapSink({ outputs, partitions, partition: undefined, combiner: undefined, params: {} });
     decoder = new ResultListDecoder((k, v) => sink.add(k, v));
@@ -194,22 +194,25 @@ describe('the bytes path of an external map', () => {
   });
 });
 
-describe('RecordOutput.addBinaryPair', () => {
-  it('mixed with add, keeps every record in order (hunks may end elsewhere)', () => {
-    const chunks: Buffer[] = [];
-    const out = new RecordOutput({ write: (b) => chunks.push(Buffer.from(b as Uint8Array)) });
-    const want: unknown[][] = [];
-    const src = Buffer.from('..key..value..');
-    for (let i = 0; i < 30000; i++) {
-      if (i % 3 === 0) {
-        out.add(`s${i}`, i);
-        want.push([`s${i}`, i]);
-      } else {
-        out.addBinaryPair(src, 2, 3, 7, 5);
-        want.push([Buffer.from('key'), Buffer.from('value')]);
+describe('RecordWriter.writeBinaryPair', () => {
+  it('mixed with add, writes the bytes and hunks add alone writes', () => {
+    const written = (binary: boolean) => {
+      const chunks: Buffer[] = [];
+      const out = new RecordOutput({ write: (b) => chunks.push(Buffer.from(b as Uint8Array)) });
+      const src = Buffer.from('..key..value..');
+      for (let i = 0; i < 300_000; i++) {
+        if (i % 3 === 0) out.add(`s${i}`, i);
+        else if (binary) out.writer.writeBinaryPair(src, 2, 3, 7, 5);
+        else out.add(Buffer.from('key'), Buffer.from('value'));
       }
-    }
-    out.close();
-    expect([...readRecords(new BufferSource(Buffer.concat(chunks)))]).toEqual(want);
+      out.close();
+      return chunks;
+    };
+    const chunks = written(true);
+    expect(chunks.length).toBeGreaterThan(2); // several hunks and the end marker
+    expect(chunks).toEqual(written(false));
+    const records = [...readRecords(new BufferSource(Buffer.concat(chunks)))];
+    expect(records).toHaveLength(300_000);
+    expect(records[1]).toEqual([Buffer.from('key'), Buffer.from('value')]);
   });
 });

@@ -20,8 +20,8 @@ import {
 } from '../../../src/protocol/external.js';
 import { ChildChannel } from '../../../src/worker/external/child-channel.js';
 import {
+  batchMapEntry,
   externalBytes,
-  mapEntryPair,
   programEnv,
   runExternalMap,
   runExternalReduce,
@@ -150,13 +150,17 @@ describe('stderr lines', () => {
 
 describe('entries as pairs', () => {
   it('turns map entries and reduce pairs into bytes', () => {
-    expect(mapEntryPair('line')).toEqual(['', 'line']);
+    const batched = (...entries: unknown[]) => {
+      const batch = new PairBatch(8);
+      for (const e of entries) batchMapEntry(batch, e);
+      return Buffer.from(batch.take());
+    };
     const b = Buffer.from('x');
-    expect(mapEntryPair(b)).toEqual(['', b]);
-    expect(mapEntryPair(['k', 3])).toEqual(['k', '3']);
+    const pairs = (...p: [string | Buffer, string | Buffer][]) => encodeResultList(p).subarray(4);
+    expect(batched('line', b, ['k', 3])).toEqual(pairs(['', 'line'], ['', b], ['k', '3']));
     expect(externalBytes(null, 'v')).toBe('');
     expect(externalBytes(10n, 'v')).toBe('10');
-    expect(() => mapEntryPair({ a: 1 })).toThrow(/strings, bytes or \[key, value\] pairs/);
+    expect(() => batchMapEntry(new PairBatch(8), { a: 1 })).toThrow(/strings, bytes or \[key, value\] pairs/);
     expect(() => externalBytes({ a: 1 }, 'reduce input value')).toThrow(
       /reduce input value: .*strings or bytes/,
     );
