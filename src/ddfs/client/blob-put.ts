@@ -2,13 +2,33 @@
  * Uploading one blob replica: HTTP PUT of a source to a node's PUT URL, streamed (bounded
  * memory), expecting **201** with the JSON string `disco://...` URL (wire spec §5.1). A busy
  * node (503) is retried with back-off; any other failure is a {@link CommError} carrying the
- * URL, so the caller can exclude that node and ask the master for another one.
+ * URL, so the caller can exclude that node and ask the master for another one, except a
+ * failure of the source itself: a {@link BlobSourceError}.
  */
 import { close, open, read } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import { Readable } from 'node:stream';
 import { CommError } from '../../common/errors.js';
+
+/**
+ * The blob's source failed (a chunk whose building failed, an unreadable file), not the
+ * node: no other node would do better, so uploads are not retried elsewhere. `cause` is the
+ * source's error, whose message this repeats.
+ *
+ * @example
+ * try { await putBlob(url, source); }
+ * catch (e) { if (e instanceof BlobSourceError) throw e.cause; } // the input's own error
+ */
+export class BlobSourceError extends Error {
+  override name = 'BlobSourceError';
+  override readonly cause: Error;
+  constructor(cause: unknown) {
+    const error = cause instanceof Error ? cause : new Error(String(cause));
+    super(error.message);
+    this.cause = error;
+  }
+}
 
 /** Something that can be pushed as a blob, possibly several times (retries, replicas). */
 export type BlobSource =
@@ -77,7 +97,7 @@ function pumpFile(file: string, size: number, req: http.ClientRequest, onBytes?:
       if (done) return closeFile();
       if (e || (n === 0 && pos < size)) {
         finish();
-        req.destroy(e ?? new Error(`${file} shrank to ${pos} bytes during the upload`));
+        req.destroy(new BlobSourceError(e ?? new Error(`${file} shrank to ${pos} bytes during the upload`)));
         return;
       }
       if (n === 0) {
@@ -95,7 +115,7 @@ function pumpFile(file: string, size: number, req: http.ClientRequest, onBytes?:
     });
   };
   open(file, 'r', (e, f) => {
-    if (e) return req.destroy(e);
+    if (e) return req.destroy(new BlobSourceError(e));
     fd = f;
     if (done) closeFile();
     else pump();
@@ -108,8 +128,21 @@ function putOnce(
   onBytes?: (n: number) => void,
 ): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    body(source).then((b) => {
-      const { stream, size } = b;
+    body(source).then(
+      (b) => {
+        const { stream, size } = b;
+        // A bad URL or header throws here, synchronously: the upload fails rather than hang.
+        try {
+          upload(b, stream, size);
+        } catch (e) {
+          stream?.destroy();
+          reject(e);
+        }
+      },
+      (e: unknown) => reject(new BlobSourceError(e)),
+    );
+
+    function upload(b: Body, stream: Readable | undefined, size: number | undefined): void {
       if (onBytes && stream) stream.on('data', (c: Buffer) => onBytes(c.length));
       const headers: Record<string, string | number> = { 'Content-Type': 'application/octet-stream' };
       if (size !== undefined) headers['Content-Length'] = size;
@@ -132,9 +165,9 @@ function putOnce(
         pumpFile(b.file as string, b.size as number, req, onBytes);
         return;
       }
-      stream.on('error', (e) => req.destroy(e));
+      stream.on('error', (e) => req.destroy(new BlobSourceError(e)));
       stream.pipe(req);
-    }, reject);
+    }
   });
 }
 
@@ -149,6 +182,7 @@ export async function putBlob(
     try {
       r = await putOnce(url, source, onBytes);
     } catch (e) {
+      if (e instanceof BlobSourceError) throw e;
       throw new CommError(`PUT failed: ${(e as Error).message}`, url, 0);
     }
     if (r.status === 503 && attempt < BUSY_RETRIES) {

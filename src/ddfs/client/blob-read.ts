@@ -46,62 +46,68 @@ async function drainText(res: http.IncomingMessage): Promise<string> {
   return Buffer.concat(parts).toString('utf8').slice(0, 500).trim();
 }
 
-/** The blob's bytes from the first replica that serves them (see the module comment). */
+/** A piece {@link streamBlob} has from {@link pipeBlob}: the transfer waits until it is taken. */
+interface Handoff {
+  b: Buffer;
+  taken(): void;
+  refused(e: Error): void;
+}
+
+/**
+ * The blob's bytes from the first replica that serves them (see the module comment):
+ * {@link pipeBlob}'s transfer, each piece handed on once the consumer asks for the next.
+ */
 export async function* streamBlob(
   replicas: readonly string[],
   opts: StreamBlobOptions = {},
 ): AsyncGenerator<Buffer> {
-  if (replicas.length === 0) throw new CommError('blob has no replicas', undefined, 404);
-  let offset = opts.start ?? 0;
-  let last: Error = new CommError('no replica answered', replicas[0]);
-  const idle = opts.idleTimeoutMs ?? 60_000;
-  for (const url of replicas) {
-    for (let busy = 0; ; busy++) {
-      opts.signal?.throwIfAborted();
-      let res: http.IncomingMessage;
-      try {
-        res = await get(url, offset, idle);
-      } catch (e) {
-        last = new CommError(`GET failed: ${(e as Error).message}`, url, 0);
-        break;
-      }
-      const status = res.statusCode ?? 0;
-      if (status === 503 && busy < (opts.busyRetries ?? 5)) {
-        res.resume();
-        await new Promise((ok) => setTimeout(ok, Math.min(5000, 100 * 2 ** busy * (1 + Math.random()))));
-        continue;
-      }
-      if (status !== 200 && status !== 206) {
-        last = new CommError((await drainText(res).catch(() => '')) || `HTTP ${status}`, url, status);
-        break;
-      }
-      // A 200 to a ranged request carries the whole blob: skip what was delivered already.
-      let skip = status === 200 ? offset : 0;
-      try {
-        for await (const chunk of res) {
-          let b = chunk as Buffer;
-          if (skip > 0) {
-            if (b.length <= skip) {
-              skip -= b.length;
-              continue;
-            }
-            b = b.subarray(skip);
-            skip = 0;
-          }
-          offset += b.length;
-          yield b;
-        }
-        if (!res.complete) throw new Error('connection closed before the end of the blob');
+  const state: { piece: Handoff | null; ended: { error?: unknown } | null; wake: (() => void) | null } = {
+    piece: null,
+    ended: null,
+    wake: null,
+  };
+  const wake = () => {
+    const w = state.wake;
+    state.wake = null;
+    w?.();
+  };
+  const transfer = pipeBlob(
+    replicas,
+    (b) =>
+      new Promise<void>((taken, refused) => {
+        state.piece = { b, taken, refused };
+        wake();
+      }),
+    opts,
+  ).then(
+    () => {
+      state.ended = {};
+      wake();
+    },
+    (error: unknown) => {
+      state.ended = { error };
+      wake();
+    },
+  );
+  try {
+    for (;;) {
+      const p = state.piece;
+      if (p) {
+        yield p.b;
+        state.piece = null;
+        p.taken();
+      } else if (state.ended) {
+        if ('error' in state.ended) throw state.ended.error;
         return;
-      } catch (e) {
-        last = new CommError(`read failed at byte ${offset}: ${(e as Error).message}`, url, 0);
-        res.destroy();
-        break;
-      }
+      } else await new Promise<void>((w) => (state.wake = w));
     }
-    opts.onReplicaError?.(url, last);
+  } finally {
+    // The consumer stopped early: the transfer ends, its connection closed.
+    if (!state.ended) {
+      state.piece?.refused(new Error('the reader stopped'));
+      await transfer;
+    }
   }
-  throw last;
 }
 
 /** What one GET of one replica came to. */

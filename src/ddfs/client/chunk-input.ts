@@ -189,7 +189,8 @@ export async function* lineBlocks<T>(
 ): AsyncGenerator<T> {
   for (;;) {
     if (t.len === t.cap) {
-      const nl = t.work.lastIndexOf(0x0a, t.at + t.len - 1) - t.at;
+      // Only this block's text: before `t.at` lie other bytes (a chunk, in an arena).
+      const nl = t.work.subarray(t.at, t.at + t.len).lastIndexOf(0x0a);
       // One line longer than a block: a larger buffer for all of it.
       if (nl < 0) grow(2 * t.cap);
       else yield* send(nl + 1);

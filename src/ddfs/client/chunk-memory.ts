@@ -12,7 +12,7 @@
  * A hunk that does not fit in the arena (a single line of many MiB) gets a buffer of its own.
  *
  * @example
- * const pool = new ChunkMemoryPool(64 << 20);
+ * const pool = chunkMemoryPool(64 << 20); // chunk-options.ts
  * const chunk = new MemoryChunk(pool);
  * const upload = putBlob(url, chunk.source); // streams what is written, as it is written
  * chunk.write([hunk]);
@@ -126,11 +126,12 @@ export class MemoryChunk {
     return this.arena;
   }
 
-  /** Where the next bytes go in the arena, and how many fit there. */
+  /** Where the next bytes go in the arena. */
   get end(): number {
     return this.used;
   }
 
+  /** How many bytes fit in the arena from {@link end} on (before the room for text). */
   room(): number {
     return this.memory().textAt - this.used;
   }
@@ -140,6 +141,8 @@ export class MemoryChunk {
     let n = 0;
     for (const p of parts) n += p.length;
     if (n === 0) return;
+    // Before memory(): a complete chunk's arena may be back in the pool (a new one is not).
+    this.checkBuilding();
     const arena = this.memory().buffer;
     const fits = n <= this.room();
     const out = fits ? arena.subarray(this.used, this.used + n) : Buffer.allocUnsafeSlow(n);
@@ -150,12 +153,16 @@ export class MemoryChunk {
 
   /** Append the `n` bytes written at {@link end} of the arena (lines encoded in place). */
   commit(n: number): void {
+    this.checkBuilding();
     if (n > this.room()) throw new Error('hunk past the chunk memory');
     this.append(this.memory().buffer.subarray(this.used, this.used + n), n);
   }
 
-  private append(part: Buffer, arenaBytes: number): void {
+  private checkBuilding(): void {
     if (this.state !== 'building') throw new Error(`chunk is ${this.state}`);
+  }
+
+  private append(part: Buffer, arenaBytes: number): void {
     this.used += arenaBytes;
     this.parts.push(part);
     this.written += part.length;

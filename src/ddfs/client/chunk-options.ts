@@ -90,6 +90,28 @@ export function chunksInMemory(opts: Pick<ChunkerOptions, 'chunkSize' | 'memoryL
   return (opts.chunkSize ?? DEFAULT_CHUNK_SIZE) <= (opts.memoryLimit ?? MAX_MEMORY_CHUNK);
 }
 
+/**
+ * Throw a clear error for options chunking cannot work with: a `compression` that is not a
+ * zlib level (zlib would reject it later, hunk by hunk), a `chunkSize` that is not a positive
+ * size, or a shared `memory` pool whose arenas are too small for the chunks.
+ */
+export function checkChunkerOptions(opts: ChunkerOptions): void {
+  const { compression, chunkSize } = opts;
+  if (compression !== undefined && !(Number.isInteger(compression) && compression >= 0 && compression <= 9))
+    throw new RangeError(`compression must be a zlib level 0-9, got ${compression}`);
+  if (chunkSize !== undefined && !(Number.isSafeInteger(chunkSize) && chunkSize > 0))
+    throw new RangeError(`chunkSize must be a positive number of bytes, got ${chunkSize}`);
+  const { memory } = opts;
+  if (memory && chunksInMemory(opts)) {
+    const needed = chunkMemoryPool(chunkSize ?? DEFAULT_CHUNK_SIZE, false);
+    if (memory.chunkBytes < needed.chunkBytes || memory.textBytes < needed.textBytes)
+      throw new RangeError(
+        `memory pool too small for chunks of ${chunkSize ?? DEFAULT_CHUNK_SIZE} bytes: ` +
+          `use chunkMemoryPool(chunkSize) (arenas of ${memory.size} bytes, ${needed.size} needed)`,
+      );
+  }
+}
+
 /** Hunk size (uncompressed) for chunks of `limit` bytes. */
 export function hunkSizeFor(limit: number): number {
   // Chunks smaller than a few hunks: cut hunks early, or a chunk could never be smaller

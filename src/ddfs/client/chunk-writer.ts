@@ -27,6 +27,7 @@ import { type ChunkMemoryPool, MemoryChunk } from './chunk-memory.js';
 import {
   type Chunk,
   type ChunkerOptions,
+  checkChunkerOptions,
   chunkMemoryPool,
   chunksInMemory,
   DEFAULT_CHUNK_COMPRESSION,
@@ -138,6 +139,9 @@ export class ChunkWriter {
     const crc = zlib.crc32(raw);
     const compressed = this.level > 0;
     const ready = compressed ? deflate(raw, { level: this.level }) : Promise.resolve(raw);
+    // Awaited by the queued write, which is skipped once an earlier write failed: that
+    // failure is what surfaces, and this one must not become an unhandled rejection.
+    ready.catch(() => undefined);
     this.inflightRaw += raw.length;
     await this.queue(async () => {
       const z = await ready;
@@ -195,6 +199,7 @@ export class Rotator {
   private readonly memory: ChunkMemoryPool | null;
 
   constructor(private readonly opts: ChunkerOptions) {
+    checkChunkerOptions(opts);
     this.limit = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
     this.hunk = hunkSizeFor(this.limit);
     const inMemory = chunksInMemory(opts);

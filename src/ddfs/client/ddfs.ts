@@ -23,10 +23,10 @@ import { loadSettings, type Settings } from '../../common/settings.js';
 import { safeDdfsName } from '../../protocol/names.js';
 import type { KV } from '../../protocol/record-stream.js';
 import { parseTagUrl, resolveHttp } from '../../protocol/urls.js';
-import { type BlobSource, putBlob } from './blob-put.js';
+import { type BlobSource, BlobSourceError, putBlob } from './blob-put.js';
 import { streamBlob } from './blob-read.js';
 import { type ByteTransform, fileReader, type RecordReader, transformed } from './chunk-input.js';
-import { chunkMemoryPool, chunksInMemory, DEFAULT_CHUNK_SIZE } from './chunk-options.js';
+import { checkChunkerOptions, chunkMemoryPool, chunksInMemory, DEFAULT_CHUNK_SIZE } from './chunk-options.js';
 import { chunkLines, chunkRecords } from './chunker.js';
 
 /** The tag object `get` returns. */
@@ -403,6 +403,8 @@ export class DDFS {
     opts: ChunkOptions = {},
   ): Promise<[string[], string[][]]> {
     const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    // Before any input is opened or uploaded.
+    checkChunkerOptions({ chunkSize, compression: opts.compression });
     // Chunks too large for memory are built in files (chunker.ts), here.
     const dir = chunksInMemory({ chunkSize })
       ? undefined
@@ -499,6 +501,11 @@ export class DDFS {
         return urls;
       }
       const err = (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason;
+      // The source failed (e.g. the chunk's input): other nodes would fail the same way.
+      const sourceError: unknown = results.find(
+        (r): r is PromiseRejectedResult => r.status === 'rejected' && r.reason instanceof BlobSourceError,
+      )?.reason;
+      if (sourceError instanceof BlobSourceError) throw sourceError.cause;
       if (attempt >= retries) throw err;
       for (const u of failed) exclude.add(new URL(u).hostname);
     }

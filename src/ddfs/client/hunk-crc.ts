@@ -14,18 +14,28 @@
  */
 import { Worker } from 'node:worker_threads';
 
-/** The worker: memories arrive once each (`{ id, memory }`), then jobs (`{ job, id, start, end }`). */
+/**
+ * The worker: memories arrive once each (`{ id, memory }`), then jobs (`{ job, id, start, end }`);
+ * `{ drop: id }` lets a memory go.
+ */
 const SOURCE = `const { parentPort } = require('node:worker_threads');
 const { crc32 } = require('node:zlib');
 const memories = new Map();
 parentPort.on('message', (m) => {
   if (m.memory) return void memories.set(m.id, new Uint8Array(m.memory));
+  if (m.drop !== undefined) return void memories.delete(m.drop);
   try {
     parentPort.postMessage({ job: m.job, crc: crc32(memories.get(m.id).subarray(m.start, m.end)) });
   } catch (e) {
     parentPort.postMessage({ job: m.job, error: String((e && e.stack) || e) });
   }
 });`;
+
+/**
+ * Memories the worker holds at most: the oldest is dropped beyond (a chunk's arena is used a
+ * while, then goes back to a pool of a few, or is collected); sent again if used again.
+ */
+const MEMORIES_KEPT = 8;
 
 interface Reply {
   job: number;
@@ -36,7 +46,8 @@ interface Reply {
 /** A worker thread computing CRC-32s (zlib's) of ranges of shared memories. */
 export class CrcWorker {
   private readonly worker: Worker;
-  private readonly ids = new WeakMap<SharedArrayBuffer, number>();
+  /** Memories sent to the worker, oldest first. */
+  private readonly ids = new Map<SharedArrayBuffer, number>();
   private nextId = 0;
   private nextJob = 0;
   private readonly waiting = new Map<number, { resolve(crc: number): void; reject(e: Error): void }>();
@@ -63,6 +74,12 @@ export class CrcWorker {
     if (this.failed) return Promise.reject(this.failed);
     let id = this.ids.get(memory);
     if (id === undefined) {
+      if (this.ids.size >= MEMORIES_KEPT) {
+        // Jobs on it already sent are done before the worker reads this (messages keep order).
+        const [oldest, drop] = this.ids.entries().next().value as [SharedArrayBuffer, number];
+        this.ids.delete(oldest);
+        this.worker.postMessage({ drop });
+      }
       id = this.nextId++;
       this.ids.set(memory, id);
       this.worker.postMessage({ id, memory });
@@ -83,6 +100,7 @@ export class CrcWorker {
 
   async close(): Promise<void> {
     this.failed ??= new Error('CRC worker closed');
+    this.ids.clear();
     await this.worker.terminate();
   }
 }

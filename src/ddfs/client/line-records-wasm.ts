@@ -12,18 +12,10 @@
  * const enc = lineRecordEncoder(size); // null if this Node has no WebAssembly SIMD
  * if (enc) enc.buffer.write('a\nb\n', 100); // then enc.encode(100, 104, 14) -> [end, records]
  */
+import { wasm } from '../../common/wasm.js';
 
 const WASM =
   'AGFzbQEAAAABCAFgA39/fwF/AhIBA2VudgZtZW1vcnkCAwGAgAEDAgEABgYBfwFBAAsHFAIHcmVjb3JkcwMABmVuY29kZQAACtQCAdECAQZ/QQAhCAJAA0AgACABTw0BIAAhAwJAA0AgA/0AAABBCv0P/SP9ZCEEIAQNASADQRBqIQMMAAsLIAMgBGhqIQUgBSAAayEGIAZBIEkEQCACQaABIAZyOgAAIAJBAWohAgUgBkGAAkkEQCACQdkBOgAAIAIgBjoAASACQQJqIQIFIAZBgIAESQRAIAJB2gE6AAAgAiAGQQh2OgABIAIgBjoAAiACQQNqIQIFIAJB2wE6AAAgAiAGQRh2OgABIAIgBkEQdjoAAiACIAZBCHY6AAMgAiAGOgAEIAJBBWohAgsLCyAGQYACTQRAQQAhBwJAA0AgByAGTw0BIAIgB2ogACAHav0AAAD9CwAAIAdBEGohBwwACwsFIAIgACAG/AoAAAsgAiAGaiECIAJBwAE6AAAgAkEBaiECIAhBAWohCCAFQQFqIQAMAAsLIAgkACACCw==';
-
-/** The part of the WebAssembly API used here (the project's TypeScript libs declare none). */
-interface Wasm {
-  Module: new (bytes: Uint8Array) => object;
-  Memory: new (d: { initial: number; maximum: number; shared: boolean }) => { buffer: ArrayBuffer };
-  Instance: new (m: object, imports: object) => { exports: unknown };
-}
-
-const wasm = (globalThis as unknown as { WebAssembly?: Wasm }).WebAssembly;
 
 let module: object | null | undefined;
 /** A WebAssembly memory could not be had (see {@link lineRecordEncoder}). */
@@ -56,7 +48,8 @@ export interface LineRecordEncoder {
 /** An encoder with a buffer of `size` bytes (up to 1 GiB), or null without WebAssembly SIMD. */
 export function lineRecordEncoder(size: number): LineRecordEncoder | null {
   const m = compiled();
-  if (!m || !wasm || noMemory || size > 1 << 30) return null;
+  // `size` bytes and the 16 readable past them, in at most 2^30 bytes (the module's maximum).
+  if (!m || !wasm || noMemory || size + 16 > 1 << 30) return null;
   let memory: { buffer: ArrayBuffer };
   let exports: { encode(p: number, end: number, o: number): number; records: { value: number } };
   try {

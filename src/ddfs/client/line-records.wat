@@ -1,6 +1,7 @@
 ;; Source of the WebAssembly line encoder; its bytes are in line-records-wasm.ts (how to rebuild: there).
 (module
-  ;; Shared: chunker.ts has the CRC of hunks computed by a worker thread reading the same memory.
+  ;; Shared: lines-in-memory.ts has the CRC of hunks computed by a worker thread (hunk-crc.ts)
+  ;; reading the same memory.
   (import "env" "memory" (memory 1 16384 shared))
   (global $records (export "records") (mut i32) (i32.const 0))
   ;; Records [line, null] (MessagePack str, nil) for the lines of [p, end) (end - 1 is '\n'),

@@ -21,6 +21,7 @@ import {
   blockSizeFor,
   type Chunk,
   type ChunkerOptions,
+  checkChunkerOptions,
   chunkMemoryPool,
   DEFAULT_CHUNK_COMPRESSION,
   DEFAULT_CHUNK_SIZE,
@@ -66,6 +67,7 @@ interface Building extends StartedChunk {
  * (by JavaScript) and copied in.
  */
 export async function* linesInMemory(input: ByteReader, opts: ChunkerOptions): AsyncGenerator<Chunk> {
+  checkChunkerOptions(opts);
   const limit = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const memory = opts.memory ?? chunkMemoryPool(limit);
   const level = opts.compression ?? DEFAULT_CHUNK_COMPRESSION;

@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { fsyncDir } from '../../common/fs-atomic.js';
+import { wasm } from '../../common/wasm.js';
 
 /** Objects are read-only once in place (`FILE_MODE`). */
 export const OBJECT_MODE = 0o400;
@@ -32,10 +33,6 @@ const SHARED_BLOCKS = 16;
 /** When writing through the page cache, a background `fdatasync` starts after this many bytes. */
 const SYNC_EVERY = 64 * 1024 * 1024;
 
-/** The WebAssembly memory constructor (the project's TypeScript libs declare no WebAssembly). */
-type WasmMemory = new (d: { initial: number; maximum: number }) => { buffer: ArrayBuffer };
-const wasmMemory = (globalThis as unknown as { WebAssembly?: { Memory: WasmMemory } }).WebAssembly?.Memory;
-
 /**
  * A pool of page-aligned {@link BLOCK}s, carved out of one WebAssembly memory (whose pages
  * are page-aligned, where a Buffer's address is not), so full blocks can be written with
@@ -52,7 +49,8 @@ class AlignedBlocks {
     if (this.free === null) {
       try {
         const pages = (SHARED_BLOCKS * BLOCK) / 65536;
-        const mem = new (wasmMemory as WasmMemory)({ initial: pages, maximum: pages });
+        if (!wasm) throw new Error('no WebAssembly');
+        const mem = new wasm.Memory({ initial: pages, maximum: pages });
         this.free = Array.from({ length: SHARED_BLOCKS }, (_, i) =>
           Buffer.from(mem.buffer, i * BLOCK, BLOCK),
         );
@@ -70,6 +68,12 @@ class AlignedBlocks {
 
 const alignedBlocks = new AlignedBlocks();
 
+/**
+ * Full blocks written with `O_DIRECT` by this process so far (tests check the direct path is
+ * taken where the file system allows it, rather than silently falling back).
+ */
+export const directStats = { blocks: 0 };
+
 /** How {@link streamToFile} writes. */
 export interface StreamToFileOptions {
   /** Bytes accepted at most ({@link TooLargeError} beyond). */
@@ -85,31 +89,42 @@ export interface StreamToFileOptions {
  * transfer; the last, partial block always through the page cache.
  */
 class BlockFile {
-  private direct: Promise<fs.FileHandle | null> | null = null;
   private bufferedSince = 0;
   private syncing: Promise<void> | null = null;
+  private useDirect: boolean;
 
+  /** `direct`: a second, `O_DIRECT` descriptor of the same file, if one could be opened. */
   constructor(
     private readonly fh: fs.FileHandle,
-    private readonly file: string,
-    private useDirect: boolean,
-  ) {}
+    private readonly direct: fs.FileHandle | null,
+  ) {
+    this.useDirect = direct !== null;
+  }
+
+  /**
+   * Open `file`'s `O_DIRECT` descriptor right after the file was created (`fh`): opened by
+   * name later, it could be another file of the same name (temporary names are reused once
+   * a failed upload's file is removed).
+   */
+  static async open(fh: fs.FileHandle, file: string, direct: boolean): Promise<BlockFile> {
+    const d = direct ? await fs.open(file, constants.O_WRONLY | constants.O_DIRECT).catch(() => null) : null;
+    return new BlockFile(fh, d);
+  }
 
   /** Write `b` at `pos` (a multiple of {@link BLOCK} when `b` is a full block). */
   async write(b: Buffer, pos: number): Promise<void> {
-    if (this.useDirect && b.length === BLOCK) {
-      const d = await this.directHandle();
-      if (d && this.useDirect) {
-        try {
-          const { bytesWritten } = await d.write(b, 0, b.length, pos);
-          if (bytesWritten === b.length) return;
-          // A short direct write (disk nearly full): the rest through the page cache.
-          return await this.buffered(b.subarray(bytesWritten), pos + bytesWritten);
-        } catch (e) {
-          // EINVAL: this file system wants other alignments after all.
-          if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
-          this.useDirect = false;
-        }
+    const d = this.direct;
+    if (this.useDirect && d && b.length === BLOCK) {
+      try {
+        const { bytesWritten } = await d.write(b, 0, b.length, pos);
+        directStats.blocks++;
+        if (bytesWritten === b.length) return;
+        // A short direct write (disk nearly full): the rest through the page cache.
+        return await this.buffered(b.subarray(bytesWritten), pos + bytesWritten);
+      } catch (e) {
+        // EINVAL: this file system wants other alignments after all.
+        if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+        this.useDirect = false;
       }
     }
     await this.buffered(b, pos);
@@ -123,17 +138,8 @@ class BlockFile {
   }
 
   async close(): Promise<void> {
-    const d = await this.direct?.catch(() => null);
-    await d?.close().catch(() => undefined);
+    await this.direct?.close().catch(() => undefined);
     await this.fh.close().catch(() => undefined);
-  }
-
-  private directHandle(): Promise<fs.FileHandle | null> {
-    this.direct ??= fs.open(this.file, constants.O_WRONLY | constants.O_DIRECT).catch(() => {
-      this.useDirect = false;
-      return null;
-    });
-    return this.direct;
   }
 
   private async buffered(b: Buffer, pos: number): Promise<void> {
@@ -174,7 +180,7 @@ export async function streamToFile(
     alignedBlocks.give(aligned);
     aligned = [];
   }
-  const out = new BlockFile(fh, file, aligned.length > 0);
+  const out = await BlockFile.open(fh, file, aligned.length > 0);
   let size = 0;
   // Every write until it has settled: no block goes back to the pool while being written.
   const writes = new Set<Promise<void>>();
@@ -268,6 +274,8 @@ export async function streamToFile(
     await out.sync();
     return size;
   } catch (e) {
+    // Not while a write may still land in the file (or, by its name, in a newer one).
+    await Promise.allSettled(writes);
     await fs.rm(file, { force: true });
     throw e;
   } finally {

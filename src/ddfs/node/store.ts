@@ -14,6 +14,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import { CommError } from '../../common/errors.js';
 import { ddfsTimestamp } from '../../common/time.js';
 import { putBlob } from '../client/blob-put.js';
 import { type ObjectType, objectUrl, unpackObjName } from '../names.js';
@@ -95,6 +96,8 @@ export class NodeStore {
     try {
       return await putBlob(to, { file });
     } catch (e) {
+      // A CommError names the target and keeps its status; others (reading the file) do not.
+      if (e instanceof CommError) throw e;
       throw new Error(`PUT ${to}: ${(e as Error).message}`);
     }
   }

@@ -4,7 +4,7 @@
  * every node, tokens, delete and recreate, listing, attributes, ordering, restarts, faults.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -130,22 +130,52 @@ describe('client against three nodes', () => {
   });
 
   it('retries a failed upload on other nodes', async () => {
-    let calls = 0;
+    // Two nodes cannot store blobs for now (their blob directory is a file): an upload sent
+    // there fails, and is sent again, from a fresh stream, to another node.
+    const blobs = (i: number) => path.join(c.ddfsData(i), 'vol0', 'blob');
+    for (const i of [0, 1]) {
+      renameSync(blobs(i), `${blobs(i)}.saved`);
+      writeFileSync(blobs(i), 'not a directory');
+    }
+    let opened = 0;
+    try {
+      for (let n = 0; n < 6; n++) {
+        const source = {
+          open: () => {
+            opened++;
+            return Readable.from([Buffer.from(`stored ${n}`)]);
+          },
+        };
+        const [url] = await client().pushBlob(source, `retry${n}`, { replicas: 1 });
+        expect(new URL(http(url)).hostname).toBe(c.hosts[2]);
+        expect(await (await fetch(http(url))).text()).toBe(`stored ${n}`);
+      }
+    } finally {
+      for (const i of [0, 1]) {
+        rmSync(blobs(i));
+        renameSync(`${blobs(i)}.saved`, blobs(i));
+      }
+    }
+    // Some upload went to a broken node first (all six missing them: (1/3)^6).
+    expect(opened).toBeGreaterThan(6);
+  });
+
+  it('does not retry elsewhere when the source fails: the source error, at once', async () => {
+    let opened = 0;
     const source = {
       open: () => {
-        calls++;
-        if (calls === 1)
-          return new Readable({
-            read() {
-              this.destroy(new Error('simulated read failure'));
-            },
-          });
-        return Readable.from([Buffer.from('second try')]);
+        opened++;
+        return new Readable({
+          read() {
+            this.destroy(new Error('simulated read failure'));
+          },
+        });
       },
     };
-    const [url] = await client().pushBlob(source, 'retry', { replicas: 1 });
-    expect(calls).toBe(2);
-    expect(await (await fetch(http(url))).text()).toBe('second try');
+    await expect(client().pushBlob(source, 'source-fails', { replicas: 2 })).rejects.toThrow(
+      /^simulated read failure$/,
+    );
+    expect(opened).toBe(2);
   });
 });
 

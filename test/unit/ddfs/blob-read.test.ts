@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommError } from '../../../src/common/errors.js';
-import { pipeBlob, type StreamBlobOptions } from '../../../src/ddfs/client/blob-read.js';
+import { pipeBlob, type StreamBlobOptions, streamBlob } from '../../../src/ddfs/client/blob-read.js';
 import { type DataServer, startDataServer } from '../../../src/node/data-server.js';
 
 const BLOB = randomBytes(3 * 1024 * 1024 + 777);
@@ -159,5 +159,42 @@ describe('pipeBlob', () => {
     ).catch((x: unknown) => x);
     expect((e as Error).message).toBe('disk full');
     expect(tried).toEqual([]);
+  });
+});
+
+describe('streamBlob (pipeBlob pulled by the consumer)', () => {
+  it('yields the blob byte for byte, from an offset, moving on from a dead replica', async () => {
+    const dead = await server(() => undefined);
+    dead.close();
+    const errors: string[] = [];
+    const parts: Buffer[] = [];
+    const start = 1024 * 1024 + 3;
+    for await (const b of streamBlob([dead.url, blobUrl], {
+      start,
+      onReplicaError: (_u, e) => errors.push(e.message),
+    }))
+      parts.push(Buffer.from(b));
+    expect(sha(Buffer.concat(parts))).toBe(sha(BLOB.subarray(start)));
+    expect(errors).toHaveLength(1);
+    await expect(streamBlob([dead.url]).next()).rejects.toBeInstanceOf(CommError);
+  });
+
+  it('a consumer stopping early ends the transfer: its connection is closed', async () => {
+    let closed!: () => void;
+    const gone = new Promise<void>((r) => (closed = r));
+    const big = await server((_req, res) => {
+      res.writeHead(200, { 'Content-Length': 64 * 1024 * 1024 });
+      res.write(Buffer.alloc(1024 * 1024));
+      res.on('close', closed);
+    });
+    try {
+      for await (const b of streamBlob([big.url])) {
+        expect(b.length).toBeGreaterThan(0);
+        break;
+      }
+      await gone;
+    } finally {
+      big.close();
+    }
   });
 });

@@ -11,6 +11,7 @@ import { finished } from 'node:stream/promises';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fileReader, lineRecords } from '../../../src/ddfs/client/chunk-input.js';
+import { MemoryChunk } from '../../../src/ddfs/client/chunk-memory.js';
 import { type Chunk, chunkMemoryPool } from '../../../src/ddfs/client/chunk-options.js';
 import { chunkLines, chunkRecords } from '../../../src/ddfs/client/chunker.js';
 import { BufferSource, HUNK_HEADER, type KV, readRecords } from '../../../src/protocol/record-stream.js';
@@ -310,5 +311,47 @@ describe('chunkRecords', () => {
     expect(all).toHaveLength(20_000);
     expect(all[5]).toEqual([{ i: 5, s: 'vvvvv' }, [5, 'x5']]);
     expect(all[6]).toEqual([{ i: 6, s: 'vvvvvv' }, null]);
+  });
+});
+
+describe('options and memory checks', () => {
+  it('refuses a compression that is not a zlib level with a clear error (no crash)', async () => {
+    const lines = () => pieces(Buffer.from('a\nb\n'.repeat(100_000)), []);
+    for (const encoders of [0, 1])
+      await expect(collect(chunkLines(lines(), { compression: 10, encoders }))).rejects.toThrow(
+        'compression must be a zlib level 0-9, got 10',
+      );
+    const records = async function* (): AsyncGenerator<KV> {
+      for (let i = 0; i < 10_000; i++) yield [i, 'x'.repeat(100)];
+    };
+    await expect(collect(chunkRecords(records(), { compression: 10 }))).rejects.toThrow(
+      'compression must be a zlib level 0-9',
+    );
+  });
+
+  it('refuses a shared memory pool too small for the chunk size', async () => {
+    const memory = chunkMemoryPool(1 << 20);
+    const lines = () => pieces(Buffer.from('a\n'.repeat(1000)), []);
+    for (const encoders of [0, 1])
+      await expect(collect(chunkLines(lines(), { chunkSize: 4 << 20, memory, encoders }))).rejects.toThrow(
+        'memory pool too small',
+      );
+    // Large enough: accepted.
+    const { chunks } = await collect(chunkLines(lines(), { chunkSize: 1 << 20, memory, encoders: 0 }));
+    expect(chunks).toHaveLength(1);
+  });
+
+  it('a write to a chunk already complete and released takes no arena from the pool', () => {
+    const pool = chunkMemoryPool(1 << 20, false);
+    const chunk = new MemoryChunk(pool);
+    chunk.write([Buffer.from('hunk')]);
+    chunk.close();
+    chunk.release();
+    expect(pool.allocated).toBe(1);
+    const other = pool.take(); // the arena is back in the pool, and in use again
+    expect(() => chunk.write([Buffer.from('late')])).toThrow('chunk is complete');
+    expect(() => chunk.commit(4)).toThrow('chunk is complete');
+    expect(pool.allocated).toBe(1);
+    pool.give(other);
   });
 });

@@ -10,6 +10,8 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommError } from '../../../src/common/errors.js';
 import { Settings } from '../../../src/common/settings.js';
+import { putBlob } from '../../../src/ddfs/client/blob-put.js';
+import type { ByteTransform } from '../../../src/ddfs/client/chunk-input.js';
 import { canonizeTag, DDFS, InvalidTag } from '../../../src/ddfs/client/ddfs.js';
 import { blobName } from '../../../src/ddfs/names.js';
 import { BufferSource, readRecords } from '../../../src/protocol/record-stream.js';
@@ -280,5 +282,50 @@ describe('chunk', () => {
       ['b', 'B'],
       ['c', 'C'],
     ]);
+  });
+});
+
+describe('upload failures', () => {
+  it('a PUT URL that http.request refuses at once fails the upload (it never hangs)', async () => {
+    const stream = Readable.from([Buffer.from('x')]);
+    const e = await putBlob('http://[not a url', { open: () => stream }).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(CommError);
+    expect(stream.destroyed).toBe(true);
+  });
+
+  it('a source failing mid-way fails the push once, with its own error: no node is excluded', async () => {
+    let opened = 0;
+    const source = {
+      open: () => {
+        opened++;
+        return Readable.from(
+          (async function* () {
+            yield Buffer.alloc(64 * 1024, 1);
+            throw new Error('the input broke');
+          })(),
+        );
+      },
+    };
+    const e = await ddfs.pushBlob(source, 'broken-input').catch((err: unknown) => err);
+    // Retried on other nodes, it would be opened again (and end with "no nodes" from the master).
+    expect(opened).toBe(1);
+    expect(e).not.toBeInstanceOf(CommError);
+    expect((e as Error).message).toBe('the input broke');
+  });
+
+  it('a chunk whose input fails mid-way fails DDFS.chunk with the input error', async () => {
+    const broken: ByteTransform = async function* () {
+      yield Buffer.from('a line\n'.repeat(10_000));
+      throw new Error('the input broke');
+    };
+    const p = ddfs.chunk('t:broken-input', ['raw://x'], { chunkSize: 1 << 20, inputStream: [broken] });
+    await expect(p).rejects.toThrow('the input broke');
+  });
+
+  it('refuses a compression that is not a zlib level, before any upload', async () => {
+    await expect(ddfs.chunk('t:bad-level', ['raw://a\nb\n'], { compression: 10 })).rejects.toThrow(
+      'compression must be a zlib level 0-9, got 10',
+    );
+    expect(await ddfs.exists('t:bad-level')).toBe(false);
   });
 });

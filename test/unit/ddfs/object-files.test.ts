@@ -1,11 +1,12 @@
 /** Receiving object files: blocks (O_DIRECT or buffered), back-pressure, limits, failures. */
 import { createHash, randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { streamToFile, TooLargeError } from '../../../src/ddfs/node/object-files.js';
+import { directStats, streamToFile, TooLargeError } from '../../../src/ddfs/node/object-files.js';
 
 const MiB = 1024 * 1024;
 let dir: string;
@@ -33,7 +34,31 @@ function pieces(data: Buffer, seed = 1): Buffer[] {
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+/** Does the file system of `dir` take `O_DIRECT` (tmpfs does not)? */
+async function directSupported(): Promise<boolean> {
+  const probe = path.join(dir, 'probe');
+  try {
+    await (await fs.open(probe, constants.O_CREAT | constants.O_WRONLY | constants.O_DIRECT)).close();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await fs.rm(probe, { force: true });
+  }
+}
+
 describe('streamToFile', () => {
+  it('writes full blocks with O_DIRECT where the file system allows it', async () => {
+    const before = directStats.blocks;
+    const data = randomBytes(3 * MiB + 5);
+    await streamToFile(Readable.from(pieces(data, 9)), path.join(dir, 'direct'), { direct: true });
+    expect(sha(await fs.readFile(path.join(dir, 'direct')))).toBe(sha(data));
+    if (await directSupported()) expect(directStats.blocks - before).toBe(3);
+    const buffered = directStats.blocks;
+    await streamToFile(Readable.from(pieces(data, 9)), path.join(dir, 'buffered'), { direct: false });
+    expect(directStats.blocks).toBe(buffered);
+  });
+
   for (const direct of [true, false]) {
     const mode = direct ? 'O_DIRECT where possible' : 'through the page cache';
     for (const size of [0, 1000, MiB, 2 * MiB, 3 * MiB + 12345, 9 * MiB + 511]) {
