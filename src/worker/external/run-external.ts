@@ -178,7 +178,7 @@ class ExternalRun {
 
   /** Write everything, close stdin, wait for the results and the exit; throws on failure. */
   finish(): ExternalRunStats {
-    this.flush();
+    this.flush(true);
     this.ch.endInput();
     const grace = this.ctx.exitGraceMs ?? EXIT_GRACE_MS;
     let answeredAt = 0;
@@ -211,10 +211,12 @@ class ExternalRun {
     this.ch.kill();
   }
 
-  private flush(): void {
+  /** Hand the batch to the program; `last`: no input follows (then only unread bytes count). */
+  private flush(last = false): void {
     if (this.batch.length > 0) this.ch.write(this.batch.take());
     this.ch.poll(false);
-    if (this.ch.exit) {
+    // An exit after the last input reached its pipe is judged by its answers (finish).
+    if (this.ch.exit && (!last || this.ch.pendingInput > 0)) {
       // It ended while input remained: report how (or that it stopped reading).
       this.stderr.end();
       this.checkExit();
