@@ -8,21 +8,20 @@
  * region). Screenshots of every page go to test-artifacts/ui-usability/ (not committed).
  * Takes about 25 s.
  */
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT, Settings } from '../../src/common/settings.js';
 import { DDFS, Disco } from '../../src/index.js';
 import type { TaskHighlights } from '../../src/master/http/ui/diagnosis.js';
 import { formatMs } from '../../src/master/http/ui/html.js';
 import type { JobListItem, JobModel } from '../../src/master/http/ui/model.js';
+import { HAVE_CHROMIUM, launchChromium } from '../harness/chromium.js';
 import { type Cluster, startCluster } from '../harness/cluster.js';
 import { Crashy, Flaky, Sleepy, Straggler } from './fixtures/ui-jobs.js';
 import { getJson } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = path.join(PACKAGE_ROOT, 'test-artifacts', 'ui-usability');
 
 let c: Cluster;
@@ -96,24 +95,12 @@ const FOCUSED = `(() => {
   return { cls: a.className, left: a.getBoundingClientRect().left, outline: getComputedStyle(a).outlineStyle };
 })()`;
 
-describe.skipIf(!existsSync(CHROMIUM))('web UI usability', () => {
+describe.skipIf(!HAVE_CHROMIUM)('web UI usability', () => {
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     const [cluster, ctx] = await Promise.all([
       startCluster({ nodes: 3, cores: 2 }),
-      chromium.launchPersistentContext(mkdtempSync(path.join(os.tmpdir(), 'disco-ui-chromium-')), {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-        viewport: { width: 1366, height: 768 },
-      }),
+      launchChromium({ width: 1366, height: 768 }),
     ]);
     c = cluster;
     browser = ctx;

@@ -7,20 +7,20 @@
  * test-artifacts/ui/ (not committed).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT, Settings } from '../../src/common/settings.js';
 import { DDFS, Disco } from '../../src/index.js';
+import { HAVE_CHROMIUM, launchChromium } from '../harness/chromium.js';
 import { type Cluster, startCluster } from '../harness/cluster.js';
 import { parsePrometheus, sampleValue } from '../harness/prometheus.js';
 import { Sleepy } from './fixtures/ui-jobs.js';
 import { getJson, postJson } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = path.join(PACKAGE_ROOT, 'test-artifacts', 'ui');
 const run = promisify(execFile);
 
@@ -56,25 +56,12 @@ async function eventually(what: string, fn: () => Promise<boolean>, timeoutMs = 
   }
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('web UI', () => {
+describe.skipIf(!HAVE_CHROMIUM)('web UI', () => {
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     const [cluster, ctx] = await Promise.all([
       startCluster({ nodes: 2, cores: 2, env: { DDFS_GC_INITIAL_WAIT: '0' } }),
-      chromium.launchPersistentContext(mkdtempSync(path.join(os.tmpdir(), 'disco-ui-chromium-')), {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-        viewport: { width: 1366, height: 800 },
-      }),
+      launchChromium({ width: 1366, height: 800 }),
     ]);
     c = cluster;
     browser = ctx;

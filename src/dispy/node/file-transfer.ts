@@ -78,38 +78,28 @@ export class FileTransfer {
     const xferId = this.nextXfer++;
     this.xfers.set(xferId, { worker: w, reqId: m.reqId, comp });
     let offset = 0;
+    const send = (data: Uint8Array) =>
+      conn.send({
+        t: 'xfer',
+        computeId: comp.spec.computeId,
+        uid: m.uid,
+        xferId,
+        path: name,
+        offset,
+        total: st.size,
+        data,
+        mtimeMs: st.mtimeMs,
+        mode: st.mode,
+      });
     try {
       const stream = createReadStream(m.path, { highWaterMark: FILE_CHUNK_BYTES });
       for await (const chunk of stream as AsyncIterable<Buffer>) {
-        conn.send({
-          t: 'xfer',
-          computeId: comp.spec.computeId,
-          uid: m.uid,
-          xferId,
-          path: name,
-          offset,
-          total: st.size,
-          data: chunk,
-          mtimeMs: st.mtimeMs,
-          mode: st.mode,
-        });
+        send(chunk);
         offset += chunk.length;
         if (conn.congested) await new Promise((r) => conn.socket.once('drain', r));
       }
-      if (st.size === 0) {
-        conn.send({
-          t: 'xfer',
-          computeId: comp.spec.computeId,
-          uid: m.uid,
-          xferId,
-          path: name,
-          offset: 0,
-          total: 0,
-          data: new Uint8Array(0),
-          mtimeMs: st.mtimeMs,
-          mode: st.mode,
-        });
-      }
+      // An empty file still needs one message: the client creates the file from it.
+      if (st.size === 0) send(new Uint8Array(0));
     } catch (e) {
       this.xfers.delete(xferId);
       fail(`reading ${m.path}: ${(e as Error).message}`);

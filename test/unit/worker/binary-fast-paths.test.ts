@@ -4,27 +4,23 @@
  * them, decoded into Buffers that share no reader buffer (and hold little memory), sorted and
  * grouped in the bytewise order of `compareKeys`.
  */
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   BufferSource,
   DETACHED_BYTES,
   encodeBinary,
-  FileSource,
   HunkReader,
   PackBuffer,
   packValue,
   RecordWriter,
-  readRecords,
   unpackValues,
 } from '../../../src/protocol/record-stream.js';
 import { kvgroup } from '../../../src/worker/func.js';
 import { compareBinary, compareKeys, keysEqual } from '../../../src/worker/key-order.js';
 import { externalSort, type SortStats } from '../../../src/worker/sort/external-sort.js';
 import { bytesPrefix } from '../../../src/worker/sort/key-prefix.js';
-import { tempDir } from './helpers.js';
+import { fileRoundTrip, tempDir } from './helpers.js';
 
 type KV = [unknown, unknown];
 
@@ -105,21 +101,13 @@ describe('binary values in the record format', () => {
   it('are decoded into Buffers that share neither the reader buffers nor whole hunks', () => {
     const dir = tempDir();
     for (const compress of [false, true]) {
-      const file = path.join(dir, `r-${compress}`);
-      const chunks: Buffer[] = [];
-      const w = new RecordWriter((h) => chunks.push(h), { compress, hunkSize: 64 << 10 });
       const want: KV[] = [];
       for (let i = 0; i < 20000; i++) {
         const rec: KV = [Buffer.from(`key-${i % 977}`), Buffer.from([i & 0xff, (i >> 8) & 0xff])];
         if (i % 1000 === 0) rec[1] = Buffer.alloc(20000, i & 0xff);
         want.push(rec);
-        w.write(rec[0], rec[1]);
       }
-      w.close();
-      writeFileSync(file, Buffer.concat(chunks));
-      const src = new FileSource(file);
-      const got = [...readRecords(src)];
-      src.close();
+      const got = fileRoundTrip(dir, `r-${compress}`, want, { compress, hunkSize: 64 << 10 });
       // Kept after the reader reused its buffers for every later hunk: still intact.
       expect(got).toEqual(want);
       for (const [k, v] of got) {

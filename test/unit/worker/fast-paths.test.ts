@@ -3,8 +3,6 @@
  * MessagePack encoding (same bytes as msgpackr), hunks decoded in slices, the string-key sort,
  * the `sumCombiner` map sink and its memory bound, and the partition hash.
  */
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -27,7 +25,7 @@ import { splitLines } from '../../../src/worker/readers/lines.js';
 import { externalSort, type SortStats } from '../../../src/worker/sort/external-sort.js';
 import { keyPrefix, utf8Prefix } from '../../../src/worker/sort/key-prefix.js';
 import type { JobFunctions, UserFunction } from '../../../src/worker/user-code.js';
-import { tempDir } from './helpers.js';
+import { fileRoundTrip, tempDir } from './helpers.js';
 import { inProcessRun } from './task-run-fixture.js';
 
 /** Any JavaScript string: every UTF-16 unit, lone surrogates included. */
@@ -167,21 +165,9 @@ describe('reading hunks in slices', () => {
   });
 
   it('reads hunks through a reused buffer from files', () => {
-    const dir = tempDir();
-    const file = path.join(dir, 'r');
-    const chunks: Buffer[] = [];
-    const w = new RecordWriter((h) => chunks.push(h), { compress: false, hunkSize: 100 });
     const want: [unknown, unknown][] = [];
-    for (let i = 0; i < 500; i++) {
-      const rec: [unknown, unknown] = [`key-${i}`, Buffer.from([i & 0xff, 1, 2])];
-      want.push(rec);
-      w.write(rec[0], rec[1]);
-    }
-    w.close();
-    writeFileSync(file, Buffer.concat(chunks));
-    const src = new FileSource(file);
-    const got = [...readRecords(src)];
-    src.close();
+    for (let i = 0; i < 500; i++) want.push([`key-${i}`, Buffer.from([i & 0xff, 1, 2])]);
+    const got = fileRoundTrip(tempDir(), 'r', want, { compress: false, hunkSize: 100 });
     // Binary values are copies: the reader's buffer was reused many times over.
     expect(got).toEqual(want);
   });

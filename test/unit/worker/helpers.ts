@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { encodeJobPack, type JobDict } from '../../../src/protocol/jobpack.js';
 import { hexHash } from '../../../src/protocol/names.js';
+import { FileSource, type KV, RecordWriter, readRecords } from '../../../src/protocol/record-stream.js';
 import { type Frame, FrameDecoder, type TaskInfo } from '../../../src/protocol/worker-protocol.js';
 import { JOBDATA_DEFAULTS } from './task-run-fixture.js';
 
@@ -229,4 +230,28 @@ export function scriptedNode(
         return { type: 'FAIL', body: `unexpected ${f.type}` };
     }
   };
+}
+
+/**
+ * Write `records` to a record file in `dir` (`RecordWriter` options as given) and read them
+ * back from the file, as a task reads its inputs (a reader reusing its buffers).
+ */
+export function fileRoundTrip(
+  dir: string,
+  name: string,
+  records: readonly KV[],
+  opts: ConstructorParameters<typeof RecordWriter>[1],
+): KV[] {
+  const file = path.join(dir, name);
+  const chunks: Buffer[] = [];
+  const w = new RecordWriter((h) => chunks.push(h), opts);
+  for (const [k, v] of records) w.write(k, v);
+  w.close();
+  writeFileSync(file, Buffer.concat(chunks));
+  const src = new FileSource(file);
+  try {
+    return [...readRecords(src)];
+  } finally {
+    src.close();
+  }
 }
