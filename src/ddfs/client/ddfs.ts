@@ -28,6 +28,7 @@ import { streamBlob } from './blob-read.js';
 import { type ByteTransform, fileReader, type RecordReader, transformed } from './chunk-input.js';
 import { checkChunkerOptions, chunkMemoryPool, chunksInMemory, DEFAULT_CHUNK_SIZE } from './chunk-options.js';
 import { chunkLines, chunkRecords } from './chunker.js';
+import { LocalNode } from './local-node.js';
 
 /** The tag object `get` returns. */
 export interface TagObject {
@@ -132,6 +133,7 @@ const CHUNK_UPLOADS = 2;
 export class DDFS {
   readonly master: string;
   private readonly settings: Settings;
+  private local: Promise<LocalNode | null> | null = null;
   private readonly token: string | undefined;
   private readonly retry: RetryPolicy | undefined;
 
@@ -491,8 +493,12 @@ export class DDFS {
         'GET',
         `${this.master}/ddfs/new_blob/${name}${qs ? `?${qs}` : ''}`,
       )) as string[];
+      const local = await this.localNode();
       const results = await Promise.allSettled(
-        targets.map((u, i) => putBlob(u, source, i === 0 ? opts.onBytes : undefined)),
+        targets.map((u, i) => {
+          const onBytes = i === 0 ? opts.onBytes : undefined;
+          return local?.serves(u) ? local.put(u, source, onBytes) : putBlob(u, source, onBytes);
+        }),
       );
       const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [targets[i]] : []));
       if (failed.length === 0) {
@@ -512,6 +518,12 @@ export class DDFS {
   }
 
   // ---- plumbing -----------------------------------------------------------------------------
+
+  /** The node of this machine whose volumes are `DDFS_DATA`, if any (see local-node.ts). */
+  private localNode(): Promise<LocalNode | null> {
+    this.local ??= LocalNode.find(this.settings.get('DDFS_DATA'));
+    return this.local;
+  }
 
   private port(): string {
     return this.settings.get('DISCO_PORT');

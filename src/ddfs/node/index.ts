@@ -9,6 +9,7 @@
  */
 import pino, { type Logger } from 'pino';
 import type { Settings } from '../../common/settings.js';
+import { removeNodeIdentity, writeNodeIdentity } from '../node-identity.js';
 import { type PutServer, startPutServer } from './put-server.js';
 import { NodeStore } from './store.js';
 
@@ -57,12 +58,19 @@ export async function startDdfsNode(settings: Settings, opts: DdfsNodeOptions): 
       log.error({ err: e }, 'cannot start the DDFS PUT server; this node takes no DDFS writes');
     }
   }
+  const root = store.volumes.root;
+  // Clients of this machine sharing DDFS_DATA store their replicas here directly.
+  if (server)
+    await writeNodeIdentity(root, { host: opts.host, putPort: server.port, pid: process.pid }).catch((e) =>
+      log.warn({ err: e }, 'cannot write the DDFS node identity file; local clients will use HTTP'),
+    );
   return {
     store,
     putPort: server?.port ?? null,
     disk: () => store.volumes.disk(),
     close: async () => {
       store.volumes.stop();
+      await removeNodeIdentity(root, process.pid).catch(() => undefined);
       await server?.close();
     },
   };

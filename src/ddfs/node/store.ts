@@ -33,6 +33,33 @@ export class BadObjectError extends Error {
   override name = 'BadObjectError';
 }
 
+/**
+ * Store blob `obj` from `body` on the volume with the most room, as node `host`: a
+ * `!partial` file, then committed (never replacing one); resolves to its `disco://` URL. The
+ * node's PUT server stores uploads with it, and so does a client writing into the volumes of
+ * the node on its own machine (client/local-node.ts).
+ */
+export async function storeBlob(
+  volumes: Volumes,
+  host: string,
+  obj: string,
+  body: Readable,
+): Promise<string> {
+  if (!NodeStore.validBlobName(obj)) throw new BadObjectError('Invalid blob name');
+  if (await volumes.find('blob', obj)) throw new ObjectExistsError('File exists');
+  const vol = volumes.choose();
+  const dir = volumes.objectDir(vol.name, 'blob', obj);
+  const tmp = path.join(dir, `!partial-${ddfsTimestamp()}.${obj}`);
+  await streamToFile(body, tmp, { limit: MAX_BLOB_SIZE });
+  try {
+    await commitFile(tmp, path.join(dir, obj));
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw e;
+  }
+  return objectUrl(host, vol.name, 'blob', obj);
+}
+
 /** The DDFS files of one node. */
 export class NodeStore {
   private constructor(
@@ -68,19 +95,7 @@ export class NodeStore {
    * Returns its `disco://` URL; throws ObjectExistsError when it already exists.
    */
   async putBlob(obj: string, body: Readable): Promise<string> {
-    if (!NodeStore.validBlobName(obj)) throw new BadObjectError('Invalid blob name');
-    if (await this.volumes.find('blob', obj)) throw new ObjectExistsError('File exists');
-    const vol = this.volumes.choose();
-    const dir = this.volumes.objectDir(vol.name, 'blob', obj);
-    const tmp = path.join(dir, `!partial-${ddfsTimestamp()}.${obj}`);
-    await streamToFile(body, tmp, { limit: MAX_BLOB_SIZE });
-    try {
-      await commitFile(tmp, path.join(dir, obj));
-    } catch (e) {
-      await fs.rm(tmp, { force: true });
-      throw e;
-    }
-    return objectUrl(this.host, vol.name, 'blob', obj);
+    return storeBlob(this.volumes, this.host, obj, body);
   }
 
   /**
