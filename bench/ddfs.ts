@@ -3,9 +3,14 @@
  * figure next to a baseline measured in the same run on the same disk:
  *
  * 1. `push`: `ddfs push` of a generated text file (BENCH_DDFS_MB, default 1024 MiB) to one node
- *    with K = 1, against `dd bs=1M conv=fsync` writing the same bytes (target ≥ 70 %);
+ *    with K = 1, against `dd bs=1M conv=fsync` writing the same bytes (target ≥ 70 %), run two
+ *    ways: over HTTP (the CLI's own `DDFS_DATA`) and on the node's machine (`DDFS_DATA` the
+ *    node's, as with `disco start`), where the replica is written straight into the node's
+ *    volumes (short-circuit writes, local-node.ts); the bench checks that the node process did
+ *    not write the bytes itself then;
  * 2. `chunk`: `ddfs chunk` (64 MiB chunks, uncompressed — the default — and with `-z 1`) of the
- *    same file, against the same `dd`;
+ *    same file, against the same `dd`; the uncompressed one also on the node's machine as in 1.
+ *    BENCH_DDFS_Z1=0 skips the `-z 1` runs (the slowest of all; default: run them);
  * 3. `cat`: `ddfs cat` of the pushed blob to /dev/null, against `cat` of the local file, page
  *    cache warm and cold (both files dropped from the cache first); also `curl` of the blob
  *    URL, what HTTP on loopback allows, and `ddfs cat` on the blob's own node (its
@@ -32,6 +37,7 @@ const OUT = path.join(PACKAGE_ROOT, 'bench', 'out', 'ddfs');
 const DDFS_BIN = path.join(PACKAGE_ROOT, 'bin', 'ddfs');
 const MB = Number(process.env.BENCH_DDFS_MB ?? 1024);
 const RUNS = Number(process.env.BENCH_DDFS_RUNS ?? 3);
+const Z1 = process.env.BENCH_DDFS_Z1 !== '0';
 const which = new Set(process.argv.slice(2));
 const want = (name: string) => which.size === 0 || which.has(name);
 
@@ -128,6 +134,25 @@ async function benchK1(file: string): Promise<void> {
     env: { DDFS_BLOB_REPLICAS: '1', DDFS_TAG_REPLICAS: '1', DDFS_TAG_MIN_REPLICAS: '1' },
   });
   const env = cliEnv(c);
+  // The CLI on node 0's machine sharing its settings (as after `disco start`): short-circuit writes.
+  const nodeEnv = { ...env, DDFS_DATA: path.join(c.nodes[0].root, 'ddfs') };
+  const nodePid = c.nodes[0].proc.pid;
+  /** Seconds of one run, and the bytes node 0's process wrote to storage meanwhile. */
+  const timed = (args: string[], e: Record<string, string>) => {
+    const w0 = writeBytes(nodePid);
+    const secs = run(DDFS_BIN, args, e);
+    return { secs, nodeWrote: writeBytes(nodePid) - w0 };
+  };
+  /**
+   * The on-node runs must not have gone through the node: when the node process wrote most of
+   * the bytes over HTTP (so /proc io counts here), it must have written far less on the node.
+   */
+  const checkShortCircuit = (what: string, http: number, onNode: number) => {
+    if (http > bytes / 2 && onNode > bytes / 4)
+      throw new Error(
+        `${what} on the node's machine: the node wrote ${onNode} bytes itself, no short-circuit`,
+      );
+  };
   const ddOut = path.join(c.root, 'dd.out');
   const dd = () => {
     rmSync(ddOut, { force: true });
@@ -145,33 +170,64 @@ async function benchK1(file: string): Promise<void> {
     }
     if (want('push')) {
       const ours: number[] = [];
+      const onNode: number[] = [];
+      let httpWrote = 0;
+      let nodeWrote = 0;
       for (let i = 0; i < RUNS; i++) {
         ddTimes.push(dd());
-        ours.push(run(DDFS_BIN, ['push', '-n', '1', `bench:push${i}`, file], env));
+        const h = timed(['push', '-n', '1', `bench:push${i}`, file], env);
+        const n = timed(['push', '-n', '1', `bench:push-on-node${i}`, file], nodeEnv);
+        ours.push(h.secs);
+        onNode.push(n.secs);
+        httpWrote = Math.max(httpWrote, h.nodeWrote);
+        nodeWrote = Math.max(nodeWrote, n.nodeWrote);
       }
+      checkShortCircuit('push', httpWrote, nodeWrote);
       const best = Math.min(...ours);
+      const nb = Math.min(...onNode);
       const base = Math.min(...ddTimes);
       line(
-        `push K=1:  ddfs push ${fmt(bytes, best)}; dd conv=fsync ${fmt(bytes, base)}; ${pct(best, base)} of dd (target ≥ 70 %)`,
+        `push K=1 over HTTP:  ddfs push ${fmt(bytes, best)}; dd conv=fsync ${fmt(bytes, base)}; ${pct(best, base)} of dd (target ≥ 70 %)`,
+      );
+      line(
+        `push K=1 on the node's machine (DDFS_DATA shared, as with disco start): ${fmt(bytes, nb)}; ${pct(nb, base)} of dd (target ≥ 70 %)`,
       );
     }
     if (want('chunk')) {
-      for (const [label, z] of [
-        ['uncompressed (the default)', '0'],
-        ['compressed (-z 1)', '1'],
-      ] as const) {
+      const variants = [['uncompressed (the default)', '0'] as const, ['compressed (-z 1)', '1'] as const];
+      for (const [label, z] of Z1 ? variants : variants.slice(0, 1)) {
+        // Only the uncompressed chunking is quick enough for the write path to show.
+        const alsoOnNode = z === '0';
         const ours: number[] = [];
+        const onNode: number[] = [];
+        let httpWrote = 0;
+        let nodeWrote = 0;
         for (let i = 0; i < Math.max(1, RUNS - 1); i++) {
           if (ddTimes.length < RUNS) ddTimes.push(dd());
-          ours.push(run(DDFS_BIN, ['chunk', '-z', z, `bench:chunk${z}-${i}`, file], env));
+          const h = timed(['chunk', '-z', z, `bench:chunk${z}-${i}`, file], env);
+          ours.push(h.secs);
+          httpWrote = Math.max(httpWrote, h.nodeWrote);
+          if (alsoOnNode) {
+            const n = timed(['chunk', '-z', z, `bench:chunk${z}-on-node${i}`, file], nodeEnv);
+            onNode.push(n.secs);
+            nodeWrote = Math.max(nodeWrote, n.nodeWrote);
+          }
         }
         const best = Math.min(...ours);
         const base = Math.min(...ddTimes);
         const ddfs = new DDFS(c.master, { settings: new Settings({ DISCO_PORT: String(c.port) }, {}, {}) });
         const sets = await ddfs.urls(`bench:chunk${z}-0`);
         line(
-          `chunk K=1, ${label}: ${fmt(bytes, best)} of input, ${sets.length} chunks; dd ${fmt(bytes, base)}; ${pct(best, base)} of dd (target ≥ 70 %)`,
+          `chunk K=1, ${label}, over HTTP: ${fmt(bytes, best)} of input, ${sets.length} chunks; dd ${fmt(bytes, base)}; ${pct(best, base)} of dd (target ≥ 70 %)`,
         );
+        if (alsoOnNode) {
+          checkShortCircuit('chunk', httpWrote, nodeWrote);
+          const nb = Math.min(...onNode);
+          const local = await ddfs.urls(`bench:chunk${z}-on-node0`);
+          line(
+            `chunk K=1, ${label}, on the node's machine (DDFS_DATA shared, as with disco start): ${fmt(bytes, nb)} of input, ${local.length} chunks; ${pct(nb, base)} of dd (target ≥ 70 %)`,
+          );
+        }
       }
     }
     if (want('cat')) {
