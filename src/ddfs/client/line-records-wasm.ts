@@ -12,7 +12,7 @@
  * const enc = lineRecordEncoder(size); // null if this Node has no WebAssembly SIMD
  * if (enc) enc.buffer.write('a\nb\n', 100); // then enc.encode(100, 104, 14) -> [end, records]
  */
-import { wasm } from '../../common/wasm.js';
+import { wasm, wasmMemory } from '../../common/wasm.js';
 
 const WASM =
   'AGFzbQEAAAABCAFgA39/fwF/AhIBA2VudgZtZW1vcnkCAwGAgAEDAgEABgYBfwFBAAsHFAIHcmVjb3JkcwMABmVuY29kZQAACtQCAdECAQZ/QQAhCAJAA0AgACABTw0BIAAhAwJAA0AgA/0AAABBCv0P/SP9ZCEEIAQNASADQRBqIQMMAAsLIAMgBGhqIQUgBSAAayEGIAZBIEkEQCACQaABIAZyOgAAIAJBAWohAgUgBkGAAkkEQCACQdkBOgAAIAIgBjoAASACQQJqIQIFIAZBgIAESQRAIAJB2gE6AAAgAiAGQQh2OgABIAIgBjoAAiACQQNqIQIFIAJB2wE6AAAgAiAGQRh2OgABIAIgBkEQdjoAAiACIAZBCHY6AAMgAiAGOgAEIAJBBWohAgsLCyAGQYACTQRAQQAhBwJAA0AgByAGTw0BIAIgB2ogACAHav0AAAD9CwAAIAdBEGohBwwACwsFIAIgACAG/AoAAAsgAiAGaiECIAJBwAE6AAAgAkEBaiECIAhBAWohCCAFQQFqIQAMAAsLIAgkACACCw==';
@@ -56,7 +56,7 @@ export function lineRecordEncoder(size: number): LineRecordEncoder | null {
     // Each memory reserves address space (about 10 GiB on 64-bit machines, not memory):
     // under a `ulimit -v` this can fail, and the JavaScript encoder takes over.
     const pages = Math.ceil((size + 16) / 65536);
-    memory = new wasm.Memory({ initial: pages, maximum: pages, shared: true });
+    memory = wasmMemory(pages, true);
     exports = new wasm.Instance(m, { env: { memory } }).exports as typeof exports;
   } catch {
     // Not again: V8 collects garbage before it gives up, each time.

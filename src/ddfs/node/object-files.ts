@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { fsyncDir } from '../../common/fs-atomic.js';
-import { wasm } from '../../common/wasm.js';
+import { pageAlignedMemory, wasmMemory } from '../../common/wasm.js';
 
 /** Objects are read-only once in place (`FILE_MODE`). */
 export const OBJECT_MODE = 0o400;
@@ -48,9 +48,7 @@ class AlignedBlocks {
   take(n: number): Buffer[] {
     if (this.free === null) {
       try {
-        const pages = (SHARED_BLOCKS * BLOCK) / 65536;
-        if (!wasm) throw new Error('no WebAssembly');
-        const mem = new wasm.Memory({ initial: pages, maximum: pages });
+        const mem = wasmMemory((SHARED_BLOCKS * BLOCK) / 65536);
         this.free = Array.from({ length: SHARED_BLOCKS }, (_, i) =>
           Buffer.from(mem.buffer, i * BLOCK, BLOCK),
         );
@@ -69,10 +67,11 @@ class AlignedBlocks {
 const alignedBlocks = new AlignedBlocks();
 
 /**
- * Full blocks written with `O_DIRECT` by this process so far (tests check the direct path is
- * taken where the file system allows it, rather than silently falling back).
+ * Full blocks written with `O_DIRECT` by this process so far, and of those given to
+ * {@link streamToFile}, the ones written from the body's own memory (tests check these paths
+ * are taken where they can be, rather than silently falling back).
  */
-export const directStats = { blocks: 0 };
+export const directStats = { blocks: 0, inPlace: 0 };
 
 /** How {@link streamToFile} writes. */
 export interface StreamToFileOptions {
@@ -163,6 +162,12 @@ class BlockFile {
  * paused while no block is free, so memory stays bounded. Full blocks go to the disk with
  * `O_DIRECT` where possible (see {@link AlignedBlocks}), else through the page cache.
  *
+ * Pieces that are views of a WebAssembly memory at their own file offset (a chunk built in
+ * its arena from offset 0, stored by a client on its node's machine: client/local-node.ts)
+ * are written from where they are, without that copy: each full block of them is page-aligned
+ * already. They must not change until this resolves. The first piece that is not goes back to
+ * copying, for the rest of the body.
+ *
  * @example
  * const size = await streamToFile(req, '/data/vol0/blob/ab/!partial-x', { limit: 1024 ** 4 });
  */
@@ -220,6 +225,11 @@ export async function streamToFile(
       /** Resolve once everything is written; the partial last block after the full ones. */
       const finishIfDone = () => {
         if (failed || !ended || held.length > 0 || writes.size > 0) return;
+        if (inPlace && inPlace.end > inPlace.start) {
+          const { memory, start, end } = inPlace;
+          inPlace.start = end;
+          return write(Buffer.from(memory, start, end - start), start, finishIfDone);
+        }
         if (fill === 0) return resolve();
         const last = (cur as Buffer).subarray(0, fill);
         fill = 0;
@@ -252,9 +262,42 @@ export async function streamToFile(
           }
         }
       };
+      /** Bytes received in place and not yet written: `[start, end)` of `memory`, at those file offsets. */
+      let inPlace: { memory: ArrayBufferLike; start: number; end: number } | null = null;
+      let placeable = aligned.length > 0;
+      /** Take `b` (file offset `at`) in place if it can be; false once pieces are copied. */
+      const takeInPlace = (b: Buffer, at: number): boolean => {
+        if (!placeable) return false;
+        const fits = inPlace
+          ? b.buffer === inPlace.memory && at === inPlace.end
+          : at === 0 && pageAlignedMemory(b);
+        if (fits && b.byteOffset === at) {
+          inPlace ??= { memory: b.buffer, start: 0, end: 0 };
+          inPlace.end += b.length;
+          for (; inPlace.end - inPlace.start >= BLOCK; inPlace.start += BLOCK) {
+            write(Buffer.from(inPlace.memory, inPlace.start, BLOCK), inPlace.start, onPlaced);
+            directStats.inPlace++;
+          }
+          // Bounded writes in flight, as with copies: the body waits meanwhile.
+          if (writes.size >= BLOCKS_PER_UPLOAD) body.pause();
+          return true;
+        }
+        placeable = false;
+        // The bytes not yet written are copied from here on, from a block boundary.
+        const rest = inPlace && Buffer.from(inPlace.memory, inPlace.start, inPlace.end - inPlace.start);
+        pos = inPlace?.start ?? 0;
+        inPlace = null;
+        if (rest && rest.length > 0) take(rest);
+        return false;
+      };
+      const onPlaced = () => {
+        if (placeable && writes.size < BLOCKS_PER_UPLOAD) body.resume();
+        finishIfDone();
+      };
       const onData = (b: Buffer) => {
         size += b.length;
         if (size > limit) return fail(new TooLargeError(`body larger than ${limit} bytes`));
+        if (takeInPlace(b, size - b.length)) return;
         if (held.length > 0) held.push(b);
         else take(b);
       };

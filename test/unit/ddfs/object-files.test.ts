@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { wasmMemory } from '../../../src/common/wasm.js';
 import { directStats, streamToFile, TooLargeError } from '../../../src/ddfs/node/object-files.js';
 
 const MiB = 1024 * 1024;
@@ -57,6 +58,51 @@ describe('streamToFile', () => {
     const buffered = directStats.blocks;
     await streamToFile(Readable.from(pieces(data, 9)), path.join(dir, 'buffered'), { direct: false });
     expect(directStats.blocks).toBe(buffered);
+  });
+
+  /** `data` in a (shared) WebAssembly memory at `offset`, as a chunk is in its arena. */
+  function inMemory(data: Buffer, offset = 0): Buffer {
+    const mem = wasmMemory(Math.ceil((data.length + offset) / 65536) + 1, true);
+    const b = Buffer.from(mem.buffer, offset, data.length);
+    data.copy(b);
+    return b;
+  }
+
+  it('writes views of a WebAssembly memory at their own offsets from where they are (no copy)', async () => {
+    const data = randomBytes(5 * MiB + 123);
+    const before = { ...directStats };
+    const file = path.join(dir, 'in-place');
+    const n = await streamToFile(Readable.from(pieces(inMemory(data), 3)), file, { direct: true });
+    expect(n).toBe(data.length);
+    expect(sha(await fs.readFile(file))).toBe(sha(data));
+    expect(directStats.inPlace - before.inPlace).toBe(5);
+    if (await directSupported()) expect(directStats.blocks - before.blocks).toBe(5);
+  });
+
+  it('goes back to copying at the first piece that is not in place, byte for byte', async () => {
+    const data = randomBytes(6 * MiB + 77);
+    const mem = inMemory(data);
+    const cut = 2 * MiB + 4096 + 5;
+    // In place up to `cut`, then a piece of ordinary memory, then views of the memory again.
+    const body = [
+      ...pieces(mem.subarray(0, cut), 4),
+      Buffer.from(data.subarray(cut, cut + 1000)),
+      ...pieces(mem.subarray(cut + 1000), 5),
+    ];
+    const before = directStats.inPlace;
+    const file = path.join(dir, 'mixed');
+    await streamToFile(Readable.from(body), file, { direct: true });
+    expect(sha(await fs.readFile(file))).toBe(sha(data));
+    expect(directStats.inPlace - before).toBe(2);
+  });
+
+  it('copies views of a WebAssembly memory that are not at their file offsets', async () => {
+    const data = randomBytes(3 * MiB);
+    const before = directStats.inPlace;
+    const file = path.join(dir, 'shifted');
+    await streamToFile(Readable.from(pieces(inMemory(data, 4096), 6)), file, { direct: true });
+    expect(sha(await fs.readFile(file))).toBe(sha(data));
+    expect(directStats.inPlace).toBe(before);
   });
 
   for (const direct of [true, false]) {
