@@ -33,6 +33,13 @@ function sourceStream(source: BlobSource): Readable {
   return source.open();
 }
 
+async function* countBytes(body: Readable, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
+  for await (const b of body as AsyncIterable<Buffer>) {
+    onBytes(b.length);
+    yield b;
+  }
+}
+
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -52,6 +59,7 @@ export class LocalNode {
     readonly root: string,
     readonly host: string,
     readonly putPort: number,
+    private readonly pid: number,
   ) {}
 
   /** The live node owning `root` whose volumes this process may write, or null. */
@@ -66,11 +74,15 @@ export class LocalNode {
     } catch {
       return null;
     }
-    return new LocalNode(root, id.host, id.putPort);
+    return new LocalNode(root, id.host, id.putPort, id.pid);
   }
 
-  /** Is `putUrl` (`http://<host>:<port>/ddfs/<obj>`, from new_blob) an upload to this node? */
+  /**
+   * Is `putUrl` (`http://<host>:<port>/ddfs/<obj>`, from new_blob) an upload to this node,
+   * and is the node still running (checked each time: a client may outlive it)?
+   */
   serves(putUrl: string): boolean {
+    if (!processAlive(this.pid)) return false;
     try {
       const u = new URL(putUrl);
       return (
@@ -91,17 +103,19 @@ export class LocalNode {
    * the upload over HTTP. `onBytes` counts the bytes stored.
    */
   async put(putUrl: string, source: BlobSource, onBytes?: (n: number) => void): Promise<string> {
-    const obj = decodeURIComponent(new URL(putUrl).pathname.slice('/ddfs/'.length));
     const body = sourceStream(source);
     let sourceError: unknown = null;
     body.once('error', (e) => {
       sourceError ??= e;
     });
-    if (onBytes) body.on('data', (b: Buffer) => onBytes(b.length));
+    // Counted on the way (a 'data' listener here would start the flow before storeBlob listens).
+    const counted = onBytes ? Readable.from(countBytes(body, onBytes), { objectMode: false }) : body;
     try {
+      const obj = decodeURIComponent(new URL(putUrl).pathname.slice('/ddfs/'.length));
       this.volumes ??= Volumes.open(this.root);
-      return await storeBlob(await this.volumes, this.host, obj, body);
+      return await storeBlob(await this.volumes, this.host, obj, counted);
     } catch {
+      counted.destroy();
       body.destroy();
       if (sourceError !== null) throw new BlobSourceError(sourceError);
       // The node may still take it (e.g. this directory turned read-only): the HTTP way
