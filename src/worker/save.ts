@@ -5,7 +5,9 @@
  * `disco:blob:<job>:<file name>` (new_blob, then PUT to every replica URL, retrying without a
  * failing node), and all of them are appended to the tag `disco:job:results:<job>` with
  * `delayed=1&update=1`. The task then reports `OUTPUT [tag, "tag"]`. Out-of-band results
- * (`oob.ts`) push and tag their blobs with the same helpers.
+ * (`oob.ts`) push and tag their blobs with the same helpers. A replica placed on the node
+ * running the task is stored into its volumes directly, with no HTTP and (a hard link) no
+ * copy: local-save.ts.
  *
  * @example
  * outputs.closeAll();
@@ -15,6 +17,7 @@ import path from 'node:path';
 import { CommError, JobError } from '../common/errors.js';
 import { jobResultsTag, safeDdfsName } from '../protocol/names.js';
 import type { TaskInfo } from '../protocol/worker-protocol.js';
+import { LocalSaveNode } from './local-save.js';
 import type { TaskOutput } from './outputs.js';
 import type { ProtocolClient } from './protocol-client.js';
 import { httpSync } from './readers/http-sync.js';
@@ -40,8 +43,17 @@ function hostOf(url: string): string {
 /** What {@link pushBlob} uploads: a file, or bytes in memory (text as UTF-8). */
 export type SyncBlobSource = { file: string } | { data: Uint8Array | string };
 
-/** Push one blob; returns its replica URLs (`disco://...`). */
-export function pushBlob(master: string, prefix: string, source: SyncBlobSource): string[] {
+/**
+ * Push one blob; returns its replica URLs (`disco://...`). A replica that `local` (the node
+ * of this machine, see local-save.ts) serves is stored into its volumes directly, the others
+ * (and that one, should the direct store fail) over HTTP.
+ */
+export function pushBlob(
+  master: string,
+  prefix: string,
+  source: SyncBlobSource,
+  local: LocalSaveNode | null = null,
+): string[] {
   const body = 'file' in source ? { bodyFile: source.file } : { body: source.data };
   const exclude: string[] = [];
   const headers = ddfsAuthHeaders();
@@ -55,6 +67,11 @@ export function pushBlob(master: string, prefix: string, source: SyncBlobSource)
     let failed: string | null = null;
     let lastError: unknown = null;
     for (const target of targets as string[]) {
+      const stored = local?.serves(target) ? local.store(target, source) : null;
+      if (stored !== null) {
+        urls.push(stored);
+        continue;
+      }
       try {
         const put = httpSync({ method: 'PUT', url: target, ...body, headers });
         urls.push(JSON.parse(put.body) as string);
@@ -90,12 +107,21 @@ export function tagBlobs(
   });
 }
 
-/** Save the files as the job's results; returns the tag name. */
-export function saveResults(o: { master: string; jobname: string; files: readonly string[] }): string {
+/**
+ * Save the files as the job's results; returns the tag name. `ddfsData` is the `DDFS_DATA` of
+ * the node running the task (`TaskInfo.ddfs_data`): its replicas are stored without HTTP.
+ */
+export function saveResults(o: {
+  master: string;
+  jobname: string;
+  files: readonly string[];
+  ddfsData?: string;
+}): string {
   const master = o.master.replace(/\/$/, '');
   const tag = jobResultsTag(o.jobname);
+  const local = LocalSaveNode.find(o.ddfsData);
   const urls = o.files.map((file) =>
-    pushBlob(master, `disco:blob:${o.jobname}:${safeDdfsName(path.basename(file))}`, { file }),
+    pushBlob(master, `disco:blob:${o.jobname}:${safeDdfsName(path.basename(file))}`, { file }, local),
   );
   tagBlobs(master, tag, urls, { update: true });
   return tag;
@@ -140,6 +166,7 @@ export function reportOutputs(
       master: task.master,
       jobname: task.jobname,
       files: produced.map((o) => o.abs),
+      ddfsData: task.ddfs_data,
     });
     client.output(tag, 'tag');
     // DONE follows at once: the message goes out with it (see ProtocolClient).

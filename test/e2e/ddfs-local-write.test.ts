@@ -82,6 +82,16 @@ const partials = (root: string, name: string) =>
 const httpStores = (c: Cluster, i: number, name: string) =>
   c.nodes[i].log.filter((l) => l.includes('"blob stored"') && l.includes(`"${name}$`));
 
+/**
+ * {@link httpStores} once the node's line has come through its log pipe (the node logs after
+ * storing, the pipe delivers later than the PUT's reply): up to 3 s.
+ */
+async function loggedStores(c: Cluster, i: number, name: string): Promise<string[]> {
+  for (let waited = 0; waited < 3000 && httpStores(c, i, name).length === 0; waited += 20)
+    await new Promise((r) => setTimeout(r, 20));
+  return httpStores(c, i, name);
+}
+
 /** `p`, or a clear failure after `ms`. */
 async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -255,7 +265,7 @@ describe('one node, the client on its DDFS_DATA', () => {
       expect(blobFiles(dataDir(one, 0), name), name).toHaveLength(1);
       expect((await readHttp(one, url)).equals(data), name).toBe(true);
       expect(readdirSync(dir), name).toEqual([NODE_IDENTITY_FILE]);
-      expect(httpStores(one, 0, name), name).toHaveLength(1);
+      expect(await loggedStores(one, 0, name), name).toHaveLength(1);
     }
   });
 
@@ -274,7 +284,7 @@ describe('one node, the client on its DDFS_DATA', () => {
     expect(blobFiles(dataDir(one, 0), 'lw-broken')).toHaveLength(1);
     expect(blobFiles(dir, 'lw-broken')).toEqual([]);
     expect((await readHttp(one, url)).equals(data)).toBe(true);
-    expect(httpStores(one, 0, 'lw-broken')).toHaveLength(1);
+    expect(await loggedStores(one, 0, 'lw-broken')).toHaveLength(1);
   });
 });
 
@@ -289,13 +299,14 @@ describe('two nodes, two replicas, the client on node 0', () => {
     for (const u of urls) expect((await readHttp(two, u)).equals(data), u).toBe(true);
     expect(blobFiles(dataDir(two, 0), 'lw-two')).toHaveLength(1);
     expect(blobFiles(dataDir(two, 1), 'lw-two')).toHaveLength(1);
-    expect(httpStores(two, 0, 'lw-two')).toEqual([]);
-    expect(httpStores(two, 1, 'lw-two')).toHaveLength(1);
+    expect(await loggedStores(two, 1, 'lw-two')).toHaveLength(1);
     // A client elsewhere (no identity in its DDFS_DATA) sends both over HTTP.
     const far = await client(two, emptyDir('far')).pushBlob({ data }, 'lw-far');
     expect(far).toHaveLength(2);
-    expect(httpStores(two, 0, 'lw-far')).toHaveLength(1);
-    expect(httpStores(two, 1, 'lw-far')).toHaveLength(1);
+    expect(await loggedStores(two, 0, 'lw-far')).toHaveLength(1);
+    expect(await loggedStores(two, 1, 'lw-far')).toHaveLength(1);
+    // Node 0 logs in order: had it stored lw-two from a PUT, that line came before lw-far's.
+    expect(httpStores(two, 0, 'lw-two')).toEqual([]);
   });
 
   test('the identity file lives as long as the node: written at start, removed on SIGTERM', async () => {

@@ -133,7 +133,7 @@ const CHUNK_UPLOADS = 2;
 export class DDFS {
   readonly master: string;
   private readonly settings: Settings;
-  private local: Promise<LocalNode | null> | null = null;
+  private local: LocalNode | null | undefined;
   private readonly token: string | undefined;
   private readonly retry: RetryPolicy | undefined;
 
@@ -493,7 +493,7 @@ export class DDFS {
         'GET',
         `${this.master}/ddfs/new_blob/${name}${qs ? `?${qs}` : ''}`,
       )) as string[];
-      const local = await this.localNode();
+      const local = this.localNode();
       const results = await Promise.allSettled(
         targets.map((u, i) => {
           const onBytes = i === 0 ? opts.onBytes : undefined;
@@ -520,8 +520,8 @@ export class DDFS {
   // ---- plumbing -----------------------------------------------------------------------------
 
   /** The node of this machine whose volumes are `DDFS_DATA`, if any (see local-node.ts). */
-  private localNode(): Promise<LocalNode | null> {
-    this.local ??= LocalNode.find(this.settings.get('DDFS_DATA'));
+  private localNode(): LocalNode | null {
+    if (this.local === undefined) this.local = LocalNode.find(this.settings.get('DDFS_DATA'));
     return this.local;
   }
 

@@ -13,15 +13,14 @@
  * be faster, never lose a write the node would have taken.
  *
  * @example
- * const local = await LocalNode.find(settings.get('DDFS_DATA'));
+ * const local = LocalNode.find(settings.get('DDFS_DATA'));
  * const url = local?.serves(putUrl) ? await local.put(putUrl, { file: './big.log' }) : await putBlob(putUrl, source);
  */
 import { createReadStream } from 'node:fs';
-import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { storeBlob } from '../node/store.js';
 import { Volumes } from '../node/volumes.js';
-import { readNodeIdentity } from '../node-identity.js';
+import { type NodeIdentity, nodeServes, putUrlObject, trustedNodeIdentity } from '../node-identity.js';
 import { type BlobSource, BlobSourceError, putBlob } from './blob-put.js';
 
 /** Read size of a file stored locally (one aligned block of the node's writer). */
@@ -40,16 +39,6 @@ async function* countBytes(body: Readable, onBytes: (n: number) => void): AsyncG
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: alive, another user's (then its volumes are not ours to write either).
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The DDFS node whose volumes are this machine's `DDFS_DATA`. */
 export class LocalNode {
   /** Volumes opened on first use (their free space measured then). */
@@ -57,44 +46,18 @@ export class LocalNode {
 
   private constructor(
     readonly root: string,
-    readonly host: string,
-    readonly putPort: number,
-    private readonly pid: number,
+    private readonly id: NodeIdentity,
   ) {}
 
   /** The live node owning `root` whose volumes this process may write, or null. */
-  static async find(root: string | undefined): Promise<LocalNode | null> {
-    if (!root) return null;
-    const id = await readNodeIdentity(root);
-    if (!id || !processAlive(id.pid)) return null;
-    try {
-      const st = await fs.stat(root);
-      if (typeof process.getuid === 'function' && st.uid !== process.getuid()) return null;
-      await fs.access(root, fs.constants.W_OK);
-    } catch {
-      return null;
-    }
-    return new LocalNode(root, id.host, id.putPort, id.pid);
+  static find(root: string | undefined): LocalNode | null {
+    const id = trustedNodeIdentity(root);
+    return id ? new LocalNode(root as string, id) : null;
   }
 
-  /**
-   * Is `putUrl` (`http://<host>:<port>/ddfs/<obj>`, from new_blob) an upload to this node,
-   * and is the node still running (checked each time: a client may outlive it)?
-   */
+  /** Is `putUrl` an upload to this node, which still runs? */
   serves(putUrl: string): boolean {
-    if (!processAlive(this.pid)) return false;
-    try {
-      const u = new URL(putUrl);
-      return (
-        u.protocol === 'http:' &&
-        u.hostname === this.host &&
-        Number(u.port || 80) === this.putPort &&
-        u.pathname.startsWith('/ddfs/') &&
-        !u.pathname.slice('/ddfs/'.length).includes('/')
-      );
-    } catch {
-      return false;
-    }
+    return nodeServes(this.id, putUrl);
   }
 
   /**
@@ -111,9 +74,9 @@ export class LocalNode {
     // Counted on the way (a 'data' listener here would start the flow before storeBlob listens).
     const counted = onBytes ? Readable.from(countBytes(body, onBytes), { objectMode: false }) : body;
     try {
-      const obj = decodeURIComponent(new URL(putUrl).pathname.slice('/ddfs/'.length));
+      const obj = putUrlObject(putUrl);
       this.volumes ??= Volumes.open(this.root);
-      return await storeBlob(await this.volumes, this.host, obj, counted);
+      return await storeBlob(await this.volumes, this.id.host, obj, counted);
     } catch {
       counted.destroy();
       body.destroy();

@@ -7,6 +7,7 @@
  * Concurrency: one {@link Volumes} per node process; the volume list is fixed at start
  * (mount new disks, then restart the node), only the space figures change.
  */
+import { lstatSync, readdirSync, statfsSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -57,6 +58,57 @@ export class Volumes {
     const v = new Volumes(dir, vols, log);
     await v.refresh();
     return v;
+  }
+
+  /**
+   * The volumes a running node already set up under `root`, measured now, synchronously and
+   * creating nothing: for a blocking process of the same machine storing into that node's
+   * volumes (worker/local-save.ts), which must not lay out a node's directory itself. A
+   * volume without its `blob/` directory is left out; none at all gives an empty list.
+   *
+   * @example
+   * const vols = Volumes.scanSync('/srv/ddfs');
+   * const dir = vols.objectDir(vols.choose().name, 'blob', obj);
+   */
+  static scanSync(root: string): Volumes {
+    const dir = path.resolve(root);
+    const vols: Volume[] = readdirSync(dir, { withFileTypes: true })
+      .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && isVolumeName(e.name))
+      .map((e) => e.name)
+      .sort()
+      .filter((name) => {
+        try {
+          return statSync(path.join(dir, name, 'blob')).isDirectory();
+        } catch {
+          return false;
+        }
+      })
+      .map((name) => ({ name, dir: path.join(dir, name), free: 0, used: 0 }));
+    const v = new Volumes(dir, vols);
+    for (const vol of vols) {
+      try {
+        const s = statfsSync(vol.dir);
+        const kib = s.bsize / 1024;
+        vol.free = Math.floor(s.bavail * kib);
+        vol.used = Math.floor((s.blocks - s.bfree) * kib);
+      } catch {
+        // Unmeasured: chosen last, as a volume the node could not measure.
+      }
+    }
+    return v;
+  }
+
+  /** Synchronous {@link find}. */
+  findSync(type: ObjectType, obj: string): Volume | null {
+    for (const v of this.vols) {
+      try {
+        lstatSync(this.objectPath(v.name, type, obj));
+        return v;
+      } catch {
+        // not on this volume
+      }
+    }
+    return null;
   }
 
   /** The volumes, sorted by name. */

@@ -1,0 +1,147 @@
+/**
+ * Short-circuit writes for `save: true` (the blocking twin of ddfs/client/local-node.ts): a
+ * replica that new_blob places on the very node running the task is stored straight into
+ * that node's volumes, without HTTP and, when the output and the volume share a file system
+ * (the usual case: `DISCO_DATA` and `DDFS_DATA` under one root), without copying a byte: the
+ * finished output file is hard-linked to `!partial-<ts>.<obj>` in the chosen volume's hash
+ * directory, made 0400, linked to its final name (never replacing one) and the temporary
+ * name removed, then the directory fsynced — the node's own commit (`commitFile`).
+ *
+ * The link shares the output's inode, which is safe because nothing writes a task output once
+ * it is closed: `OutputFile.close` renamed it into place after its fsync (a later attempt
+ * writes a fresh `.partial` inode in a fresh task directory), the shuffle only reads part
+ * files of tasks that did not save, and the job-dir purge only unlinks. Mode 0400 shows on
+ * the job-dir name too, which only the data server (reading) and the purge (unlinking) use.
+ *
+ * Used only when the task's `DDFS_DATA` holds the identity file of a live node whose name
+ * and PUT port are the URL's, and this user owns and may write the directory. Across file
+ * systems (`EXDEV`) the bytes are copied and fsynced; any other failure returns null and the
+ * caller PUTs over HTTP, which reports what is wrong (e.g. "File exists").
+ *
+ * @example
+ * const local = LocalSaveNode.find(task.ddfs_data);
+ * const url = local?.serves(putUrl) ? local.store(putUrl, { file }) : null; // null: PUT it
+ */
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  copyFileSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  unlinkSync,
+} from 'node:fs';
+import path from 'node:path';
+import { writeAllSync } from '../common/fd-write.js';
+import { ddfsTimestamp } from '../common/time.js';
+import { objectUrl, unpackObjName } from '../ddfs/names.js';
+import { Volumes } from '../ddfs/node/volumes.js';
+import { type NodeIdentity, nodeServes, putUrlObject, trustedNodeIdentity } from '../ddfs/node-identity.js';
+
+/** What a blob is made of (save.ts `SyncBlobSource`). */
+export type LocalBlobSource = { file: string } | { data: Uint8Array | string };
+
+/** Mode of a committed DDFS object, as the node's `commitFile`. */
+const OBJECT_MODE = 0o400;
+
+function errCode(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException | null)?.code;
+}
+
+function fsyncDirSync(dir: string): void {
+  let fd = -1;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Some file systems refuse fsync on directories; the links themselves are atomic.
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}
+
+/** Write `source` to the new file `tmp` (fsynced): a hard link when it can, else a copy. */
+function placeTemp(source: LocalBlobSource, tmp: string): void {
+  if ('file' in source) {
+    try {
+      linkSync(source.file, tmp);
+    } catch (e) {
+      if (errCode(e) !== 'EXDEV') throw e;
+      copyFileSync(source.file, tmp, constants.COPYFILE_EXCL);
+    }
+  } else {
+    const fd = openSync(tmp, 'wx', 0o600);
+    try {
+      writeAllSync(fd, typeof source.data === 'string' ? Buffer.from(source.data) : source.data);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  // A task output was fsynced when it was closed (then this costs next to nothing); any other
+  // file is made as durable as the node's own store makes an upload.
+  const fd = openSync(tmp, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The DDFS node of this machine whose volumes are the task's `DDFS_DATA`. */
+export class LocalSaveNode {
+  private constructor(
+    readonly root: string,
+    private readonly id: NodeIdentity,
+  ) {}
+
+  /** The live node owning `root` whose volumes this process may write, or null. */
+  static find(root: string | undefined): LocalSaveNode | null {
+    const id = trustedNodeIdentity(root);
+    return id ? new LocalSaveNode(root as string, id) : null;
+  }
+
+  /** Is `putUrl` an upload to this node, which still runs? */
+  serves(putUrl: string): boolean {
+    return nodeServes(this.id, putUrl);
+  }
+
+  /**
+   * Store `source` as the blob `putUrl` names; returns its `disco://` URL as the PUT would
+   * answer, or null when it could not (nothing is left behind: PUT it instead).
+   */
+  store(putUrl: string, source: LocalBlobSource): string | null {
+    let tmp: string | null = null;
+    try {
+      const obj = putUrlObject(putUrl);
+      if (unpackObjName(obj) === null) return null;
+      const volumes = Volumes.scanSync(this.root);
+      if (volumes.list().length === 0 || volumes.findSync('blob', obj)) return null;
+      const vol = volumes.choose();
+      const dir = volumes.objectDir(vol.name, 'blob', obj);
+      // The hash directory may be new on this volume (the node makes it the same way).
+      mkdirSync(dir, { recursive: true });
+      tmp = path.join(dir, `!partial-${ddfsTimestamp()}.${obj}`);
+      try {
+        placeTemp(source, tmp);
+      } catch (e) {
+        // Another writer's temporary file by that name is not ours to remove.
+        if (errCode(e) === 'EEXIST') tmp = null;
+        throw e;
+      }
+      chmodSync(tmp, OBJECT_MODE);
+      // link, not rename: an existing blob is never replaced (EEXIST → the PUT says so).
+      linkSync(tmp, path.join(dir, obj));
+      unlinkSync(tmp);
+      tmp = null;
+      fsyncDirSync(dir);
+      return objectUrl(this.id.host, vol.name, 'blob', obj);
+    } catch {
+      return null;
+    } finally {
+      if (tmp !== null) rmSync(tmp, { force: true });
+    }
+  }
+}
