@@ -21,8 +21,9 @@ import {
   type UrlArg,
 } from './ddfs-commands.js';
 import type { DdfsContext } from './ddfs-context.js';
-import { formatValue, toJson } from './format.js';
 import { CliExit } from './io.js';
+import { xcatFast } from './xcat-fast.js';
+import { recordLine } from './xcat-lines.js';
 
 /** The `-T` stream functions of `xcat`: module:export functions `fn(stream, size, url, params)`. */
 async function xcatStreams(specs: readonly string[] | undefined): Promise<StreamFunction[]> {
@@ -47,6 +48,16 @@ export async function xcatCommand(
   for await (const set of programBlobs(ctx, tags, o)) all.push(set);
   const reader = o.reader ? ((await loadFunction(o.reader, 'reader')) as StreamFunction) : undefined;
   const inputStream = await xcatStreams(o.stream);
+  if (!reader && inputStream.length === 0 && !o.json) {
+    // Plain records: printed from their hunks' bytes, the same lines an order of magnitude faster.
+    try {
+      await xcatFast(all, { settings: ctx.settings, master: ctx.ddfs.master, write: (b) => ctx.write(b) });
+    } catch (e) {
+      if (e instanceof DataError) throw new CliExit(e.message);
+      throw e;
+    }
+    return;
+  }
   const lines: string[] = [];
   let size = 0;
   const flush = async () => {
@@ -62,11 +73,7 @@ export async function xcatCommand(
       reader,
       inputStream,
     })) {
-      let line: string;
-      if (o.json) line = toJson(rec);
-      else if (!Array.isArray(rec)) line = formatValue(rec);
-      else if (rec.length === 2 && (rec[1] === null || rec[1] === undefined)) line = formatValue(rec[0]);
-      else line = rec.map(formatValue).join('\t');
+      const line = recordLine(rec, o.json === true);
       lines.push(line);
       size += line.length;
       if (size > 1 << 16) await flush();
