@@ -21,8 +21,8 @@ import { CommError } from '../common/errors.js';
 import { pipeBlob } from '../ddfs/client/blob-read.js';
 import { type ByteTransform, gunzipInput, type RecordReader } from '../ddfs/client/chunk-input.js';
 import { isTag } from '../ddfs/client/ddfs.js';
+import { localReplica } from '../ddfs/client/local-node.js';
 import { type Progress, progress } from '../ddfs/client/progress.js';
-import { objectRelPath, parseDdfsUrl, unpackObjName } from '../ddfs/names.js';
 import { resolveHttp, splitUrl } from '../protocol/urls.js';
 import type { DdfsContext } from './ddfs-context.js';
 import { formatValue, toJson } from './format.js';
@@ -225,25 +225,6 @@ export async function blobsCommand(
   await printReplicaSets(ctx, programBlobs(ctx, tags, o), o.json);
 }
 
-/**
- * A replica of the blob stored under this machine's `DDFS_DATA` (this machine is one of its
- * nodes, e.g. a `disco start` cluster): its file, or null. A blob's object name is unique and
- * its file is complete and read-only once in place, so any local copy has the blob's bytes.
- */
-async function localReplica(ctx: DdfsContext, replicas: readonly string[]): Promise<string | null> {
-  const root = ctx.settings.get('DDFS_DATA');
-  if (!root) return null;
-  for (const r of replicas) {
-    const u = parseDdfsUrl(r);
-    // Only well-formed names: nothing in a URL may lead outside the volume's blob tree.
-    if (u?.type !== 'blob' || u.scheme !== 'disco' || !unpackObjName(u.obj)) continue;
-    const file = path.join(root, objectRelPath(u.vol, 'blob', u.obj));
-    const st = await fs.stat(file).catch(() => null);
-    if (st?.isFile()) return file;
-  }
-  return null;
-}
-
 async function catFile(ctx: DdfsContext, file: string, onBytes: (n: number) => void): Promise<void> {
   let start = 0;
   // Blocking reads and writes through one buffer: as fast as `cat` (see raw-output.ts).
@@ -275,8 +256,8 @@ async function catOne(ctx: DdfsContext, u: UrlArg, onBytes: (n: number) => void)
   }
   if (isLocal(first)) return catFile(ctx, splitUrl(first).path, onBytes);
   // On one of the blob's nodes the file is read directly: no HTTP, no data server.
-  const local = await localReplica(ctx, replicas);
-  if (local) return catFile(ctx, local, onBytes);
+  const local = await localReplica(ctx.settings.get('DDFS_DATA'), replicas);
+  if (local) return catFile(ctx, local.file, onBytes);
   const port = ctx.settings.get('DISCO_PORT');
   await pipeBlob(
     replicas.map((r) => resolveHttp(r, port, ctx.ddfs.master)),

@@ -11,12 +11,14 @@
  * await xcatFast(urls, { settings, master, write: (b) => ctx.write(b) });
  */
 
+import { createReadStream } from 'node:fs';
 import { readRange } from '../client/http.js';
 import { ddfsTagExpander, expandInputs, httpIndexReader } from '../client/inputs.js';
 import { resultIterator } from '../client/result-iterator.js';
 import { CommError, DataError } from '../common/errors.js';
 import type { Settings } from '../common/settings.js';
 import { pipeBlob } from '../ddfs/client/blob-read.js';
+import { localReplica } from '../ddfs/client/local-node.js';
 import { BufferSource, HUNK_HEADER, HunkReader } from '../protocol/record-stream.js';
 import { MAX_HUNK } from '../protocol/records/format.js';
 import { resolveHttp, splitUrl } from '../protocol/urls.js';
@@ -56,7 +58,10 @@ export async function xcatFast(
         try {
           const http = remoteHttp(replicas[r], discoPort, master);
           if (http === null) throw new NotHunks();
-          await printReplica(replicas[r], http, printed, lines, drain, () => pending.length > 0);
+          // On one of the blob's nodes its file is read instead (as `ddfs cat` does).
+          const local = await localReplica(o.settings.get('DDFS_DATA'), [replicas[r]]);
+          const source = local ? { file: local.file } : { http };
+          await printReplica(replicas[r], source, printed, lines, drain, () => pending.length > 0);
           break;
         } catch (e) {
           if (e instanceof NotHunks) {
@@ -83,13 +88,14 @@ function remoteHttp(url: string, discoPort: string, master: string | undefined):
 
 /**
  * The records of one replica, after the first `printed.n` (printed from another replica):
- * its bytes streamed by one GET ({@link pipeBlob}, as `ddfs cat` reads), the rest after a
+ * its local file read, or its bytes streamed by one GET ({@link pipeBlob}, as `ddfs cat`
+ * reads), the rest after a
  * broken connection asked for in ranged chunks with the result iterator's retries; each hunk
  * checked, then printed whole (so a data error leaves no record of its hunk half counted).
  */
 async function printReplica(
   url: string,
-  http: string,
+  source: { http: string } | { file: string },
   printed: { n: number },
   lines: XcatLines,
   drain: () => Promise<void>,
@@ -106,11 +112,15 @@ async function printReplica(
     cutter.feed(b);
     return hasOutput() ? drain() : undefined;
   };
-  try {
-    await pipeBlob([http], take);
-  } catch (e) {
-    if (!(e instanceof CommError)) throw e;
-    for await (const chunk of readAhead(readRange(http, { start: offset }))) await take(chunk);
+  if ('file' in source) {
+    for await (const chunk of createReadStream(source.file, { highWaterMark: 1 << 20 })) await take(chunk);
+  } else {
+    try {
+      await pipeBlob([source.http], take);
+    } catch (e) {
+      if (!(e instanceof CommError)) throw e;
+      for await (const chunk of readAhead(readRange(source.http, { start: offset }))) await take(chunk);
+    }
   }
   cutter.finish();
 }

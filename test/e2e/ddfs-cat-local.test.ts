@@ -10,7 +10,8 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { PACKAGE_ROOT } from '../../src/common/settings.js';
+import { PACKAGE_ROOT, Settings } from '../../src/common/settings.js';
+import { DDFS as DdfsClient } from '../../src/ddfs/client/ddfs.js';
 import { type Cluster, freePort, startCluster } from '../harness/cluster.js';
 
 const DDFS = path.join(PACKAGE_ROOT, 'bin', 'ddfs');
@@ -93,6 +94,32 @@ describe('on the blob node (local file)', () => {
     const empty = path.join(tmp, 'empty-ddfs');
     const miss = await ddfs(['cat', blob], { env: { DDFS_DATA: empty, DISCO_PORT: deadPort } });
     expect(miss.code).toBe(1);
+  });
+
+  test('xcat and DDFS.pull read the local replica too (the data port is dead)', async () => {
+    const text = Array.from({ length: 20_000 }, (_, i) => `line ${i} ${'x'.repeat(i % 97)}`).join('\n');
+    writeFileSync(path.join(tmp, 'lines.txt'), `${text}\n`);
+    const chunked = await ddfs(['chunk', '-S', '256K', 'catlocal:lines', path.join(tmp, 'lines.txt')]);
+    expect(chunked.code, chunked.err).toBe(0);
+    const dead = { ...onNode(), DISCO_PORT: deadPort };
+    const x = await ddfs(['xcat', 'catlocal:lines'], { env: dead });
+    expect(x.err).toBe('');
+    expect(x.out.toString('utf8')).toBe(`${text}\n`);
+    // Over HTTP (no local copy) the same command fails: the above read the files.
+    const miss = await ddfs(['xcat', 'catlocal:lines'], {
+      env: { DDFS_DATA: path.join(tmp, 'none'), DISCO_PORT: deadPort },
+    });
+    expect(miss.code).toBe(1);
+    const settings = new Settings({ DISCO_PORT: deadPort, ...onNode() }, {}, {});
+    const pulled: Buffer[] = [];
+    for await (const b of new DdfsClient(c.master, { settings }).pull('catlocal:data')) {
+      expect(b.url).toMatch(/^http:\/\//);
+      pulled.push(await b.read());
+      const parts: Buffer[] = [];
+      for await (const piece of b.chunks()) parts.push(piece);
+      pulled.push(Buffer.concat(parts));
+    }
+    expect(pulled.map(sha)).toEqual([sha(data), sha(data)]);
   });
 
   test('in order with other outputs; a tag (URLs first, then the blobs of tags)', async () => {

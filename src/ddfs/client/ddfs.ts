@@ -28,7 +28,7 @@ import { streamBlob } from './blob-read.js';
 import { type ByteTransform, fileReader, type RecordReader, transformed } from './chunk-input.js';
 import { checkChunkerOptions, chunkMemoryPool, chunksInMemory, DEFAULT_CHUNK_SIZE } from './chunk-options.js';
 import { chunkLines, chunkRecords } from './chunker.js';
-import { LocalNode } from './local-node.js';
+import { LocalNode, localReplica } from './local-node.js';
 
 /** The tag object `get` returns. */
 export interface TagObject {
@@ -345,6 +345,17 @@ export class DDFS {
   ): AsyncGenerator<PulledBlob> {
     for (const set of await this.urls(tag, opts)) {
       if (set.length === 0 || !(opts.blobfilter ?? (() => true))(DDFS.blobName(set[0]))) continue;
+      // A replica on this machine's node is read from its file (see local-node.ts).
+      const local = await localReplica(this.settings.get('DDFS_DATA'), set);
+      if (local) {
+        yield {
+          url: this.resolve(local.url),
+          name: DDFS.blobName(local.url),
+          chunks: () => fileChunks(local.file),
+          read: () => fs.readFile(local.file),
+        };
+        continue;
+      }
       let lastErr: unknown = new CommError('no replicas', set[0], 404);
       let found: string | null = null;
       for (const url of shuffle(set)) {
@@ -602,6 +613,10 @@ function localFile(url: string): string | null {
 }
 
 /** Count the bytes going through. */
+async function* fileChunks(file: string): AsyncGenerator<Buffer> {
+  for await (const b of createReadStream(file, { highWaterMark: 1 << 20 })) yield b as Buffer;
+}
+
 async function* counted(src: AsyncIterable<Buffer>, onBytes?: (n: number) => void): AsyncGenerator<Buffer> {
   for await (const b of src) {
     onBytes?.(b.length);

@@ -1,12 +1,16 @@
 /**
- * Short-circuit writes: a replica placed on the node of this very machine is stored straight
- * into that node's volumes, as the node itself would store it (`storeBlob`: a `!partial`
- * file written with `O_DIRECT` where possible, fsynced, then linked into place, never
- * replacing a blob), instead of being sent to it over loopback HTTP, which costs both
- * processes a copy through the TCP stack and the node an HTTP body parse: about 40 % of the
- * CPU of `ddfs chunk` on two cores. The counterpart of `ddfs cat` reading a local replica.
+ * The DDFS node of this very machine, whose volumes are this process's `DDFS_DATA` (as after
+ * `disco start`, where the command line and the node share their settings).
  *
- * Used only when everything says the directory is that node's: this process's `DDFS_DATA`
+ * Short-circuit writes ({@link LocalNode}): a replica placed on that node is stored straight
+ * into its volumes, as the node itself would store it (`storeBlob`: a `!partial` file written
+ * with `O_DIRECT` where possible, fsynced, then linked into place, never replacing a blob),
+ * instead of being sent to it over loopback HTTP, which costs both processes a copy through
+ * the TCP stack and the node an HTTP body parse: about 40 % of the CPU of `ddfs chunk` on two
+ * cores. Short-circuit reads ({@link localReplica}): a replica stored there is read from
+ * its file.
+ *
+ * Writes go there only when everything says the directory is that node's: `DDFS_DATA`
  * holds the identity file of a node (node-identity.ts) whose name and PUT port are those of
  * the PUT URL, whose process is alive, and whose volumes this user owns and may write. Any
  * failure other than the source's own falls back to the HTTP PUT, so the shortcut can only
@@ -17,7 +21,10 @@
  * const url = local?.serves(putUrl) ? await local.put(putUrl, { file: './big.log' }) : await putBlob(putUrl, source);
  */
 import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { Readable } from 'node:stream';
+import { objectRelPath, parseDdfsUrl, unpackObjName } from '../names.js';
 import { storeBlob } from '../node/store.js';
 import { Volumes } from '../node/volumes.js';
 import { type NodeIdentity, nodeServes, putUrlObject, trustedNodeIdentity } from '../node-identity.js';
@@ -37,6 +44,31 @@ async function* countBytes(body: Readable, onBytes: (n: number) => void): AsyncG
     onBytes(b.length);
     yield b;
   }
+}
+
+/**
+ * Short-circuit reads: a replica of the blob stored under this machine's `DDFS_DATA` (this
+ * machine is one of its nodes, e.g. a `disco start` cluster): that replica and its file, or
+ * null. A blob's object name is unique and its file is complete and read-only once in place, so any local
+ * copy has the blob's bytes (`ddfs cat`, `ddfs xcat` and `DDFS.pull` read it so).
+ *
+ * @example
+ * const local = await localReplica(settings.get('DDFS_DATA'), replicas); // { url, file } or null: HTTP
+ */
+export async function localReplica(
+  ddfsData: string | undefined,
+  replicas: readonly string[],
+): Promise<{ url: string; file: string } | null> {
+  if (!ddfsData) return null;
+  for (const url of replicas) {
+    const u = parseDdfsUrl(url);
+    // Only well-formed names: nothing in a URL may lead outside the volume's blob tree.
+    if (u?.type !== 'blob' || u.scheme !== 'disco' || !unpackObjName(u.obj)) continue;
+    const file = path.join(ddfsData, objectRelPath(u.vol, 'blob', u.obj));
+    const st = await fs.stat(file).catch(() => null);
+    if (st?.isFile()) return { url, file };
+  }
+  return null;
 }
 
 /** The DDFS node whose volumes are this machine's `DDFS_DATA`. */
