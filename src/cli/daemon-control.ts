@@ -14,6 +14,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from
 import path from 'node:path';
 import { NO_RETRY, request, sleep } from '../client/http.js';
 import { writeFileAtomicSync } from '../common/fs-atomic.js';
+import { isAlive } from '../common/process-alive.js';
 import { PACKAGE_ROOT, SETTING_NAMES, type Settings } from '../common/settings.js';
 import type { CommandContext } from './command-context.js';
 import { CliExit, EXIT_NOT_RUNNING } from './io.js';
@@ -35,15 +36,6 @@ export function daemonEnv(settings: Settings): NodeJS.ProcessEnv {
 
 function pidFile(settings: Settings): string {
   return path.join(settings.get('DISCO_PID_DIR'), 'master.pid');
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** True unless we can see that `pid` runs something other than our master (pid reuse). */

@@ -19,6 +19,7 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../common/fs-atomic.js';
+import { isAlive } from '../common/process-alive.js';
 
 /** Name of the identity file in `DDFS_DATA`. */
 export const NODE_IDENTITY_FILE = '.ddfs-node.json';
@@ -66,16 +67,6 @@ export async function removeNodeIdentity(root: string, pid: number): Promise<voi
   if (readNodeIdentity(root)?.pid === pid) await fs.rm(path.join(root, NODE_IDENTITY_FILE), { force: true });
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: alive, another user's (then its volumes are not ours to write either).
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * The identity of the node owning `root` when this process may store into its volumes: the
  * file names a live process, and this user owns `root` and may write it; else null.
@@ -83,7 +74,7 @@ function processAlive(pid: number): boolean {
 export function trustedNodeIdentity(root: string | undefined): NodeIdentity | null {
   if (!root) return null;
   const id = readNodeIdentity(root);
-  if (!id || !processAlive(id.pid)) return null;
+  if (!id || !isAlive(id.pid)) return null;
   try {
     if (typeof process.getuid === 'function' && statSync(root).uid !== process.getuid()) return null;
     accessSync(root, constants.W_OK);
@@ -98,7 +89,7 @@ export function trustedNodeIdentity(root: string | undefined): NodeIdentity | nu
  * does that node still run (checked each time: a client may outlive it)?
  */
 export function nodeServes(id: NodeIdentity, putUrl: string): boolean {
-  if (!processAlive(id.pid)) return false;
+  if (!isAlive(id.pid)) return false;
   try {
     const u = new URL(putUrl);
     return (

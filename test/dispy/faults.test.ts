@@ -7,8 +7,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { isAlive } from '../../src/common/process-alive.js';
 import { DispyJob, faultRecoverJobs, JobCluster } from '../../src/dispy/index.js';
-import { isAlive } from '../../src/dispy/node/state-file.js';
 import {
   cleanupAll,
   ensureBuilt,

@@ -36,6 +36,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type Logger, pino } from 'pino';
+import { isAlive } from '../../common/process-alive.js';
 import { primaryAddress } from '../discovery/addresses.js';
 import type { NodeInfo } from '../protocol/messages.js';
 import { type Listener, listen } from '../protocol/transport.js';
@@ -48,7 +49,7 @@ import { JobRunner } from './job-runner.js';
 import { Occupancy } from './occupancy.js';
 import { type NodeOptions, nodeRoot, type ResolvedNodeOptions, resolveNodeOptions } from './options.js';
 import { Recovery } from './recovery.js';
-import { isAlive, killLeftovers, readStateFile, writeStateFile } from './state-file.js';
+import { killLeftovers, readStateFile, writeStateFile } from './state-file.js';
 import { defaultWorkerScript, WorkerPool } from './worker-pool.js';
 
 /** A running dispynode. */

@@ -10,6 +10,7 @@
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { z } from 'zod';
 import { writeFileAtomicSync } from '../../common/fs-atomic.js';
+import { isAlive } from '../../common/process-alive.js';
 
 export const NodeStateSchema = z.object({
   pid: z.number().int(),
@@ -31,21 +32,6 @@ export function readStateFile(file: string): NodeState | null {
 
 export function writeStateFile(file: string, s: NodeState): void {
   writeFileAtomicSync(file, JSON.stringify(s), { fsync: false });
-}
-
-/** Whether a process exists and is not a zombie (exited, not yet reaped). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true;
-  }
 }
 
 function cmdline(pid: number): string {

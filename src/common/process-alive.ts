@@ -1,0 +1,26 @@
+/**
+ * Whether a process of this machine still runs, for the pid files and identity files the
+ * daemons leave (the master's pid file, a dispy node's state file, a DDFS node's identity).
+ *
+ * @example
+ * if (!isAlive(pid)) rmSync(pidFile); // left by a process that is gone
+ */
+import { readFileSync } from 'node:fs';
+
+/**
+ * True when `pid` exists and is not a zombie (exited, not yet reaped); a process of another
+ * user counts as alive (`EPERM`).
+ */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc: kill(0) said it exists
+  }
+}
