@@ -22,6 +22,7 @@
 import path from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+import { crc32 } from '../../common/crc32.js';
 import { hunkHeader, packValue } from '../../protocol/record-stream.js';
 import { type ChunkMemoryPool, MemoryChunk } from './chunk-memory.js';
 import {
@@ -136,7 +137,7 @@ export class ChunkWriter {
     const raw = buffer.subarray(0, this.off);
     this.body = EMPTY;
     this.off = 0;
-    const crc = zlib.crc32(raw);
+    const crc = crc32(raw);
     const compressed = this.level > 0;
     const ready = compressed ? deflate(raw, { level: this.level }) : Promise.resolve(raw);
     // Awaited by the queued write, which is skipped once an earlier write failed: that

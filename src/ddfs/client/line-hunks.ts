@@ -33,6 +33,7 @@ import { isUtf8 } from 'node:buffer';
 import os from 'node:os';
 import { type MessagePort, Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
+import { crc32 } from '../../common/crc32.js';
 import { type LineRecordEncoder, lineRecordEncoder } from './line-records-wasm.js';
 
 /** One encoded hunk. */
@@ -53,8 +54,11 @@ export interface EncoderLib {
   isUtf8(data: Uint8Array): boolean;
 }
 
-/** {@link EncoderLib} of this thread. */
-export const LIB: EncoderLib = { crc32: zlib.crc32, deflateSync: zlib.deflateSync, isUtf8 };
+/**
+ * {@link EncoderLib} of this thread: common/crc32.ts's CRC, in place in WebAssembly work
+ * buffers (line-records-wasm.ts sets their memories up for it).
+ */
+export const LIB: EncoderLib = { crc32, deflateSync: zlib.deflateSync, isUtf8 };
 
 /** Hunk header size (record-stream.ts `HUNK_HEADER`; repeated: the encoder is self-contained). */
 const HEADER = 14;

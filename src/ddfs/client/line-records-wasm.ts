@@ -4,14 +4,18 @@
  * the main thread: about 5 times faster than the same loop in JavaScript, whose cost is the
  * two native calls per line (`indexOf`, `copyWithin`). Its memory is shared (a
  * SharedArrayBuffer), so that a worker thread can read what it wrote (lines-in-memory.ts
- * computes hunks' CRC-32 there). Source: line-records.wat next to this file; rebuild the bytes below
- * after a change with `npx -p wabt@1.0.39 wat2wasm --enable-threads line-records.wat -o x.wasm`
- * and `base64 -w0 x.wasm`.
+ * computes hunks' CRC-32 there); two more pages past the buffer are the scratch areas of
+ * the WebAssembly CRC-32 (common/crc32.ts) on this thread and on that worker, which CRC the
+ * hunks in place (copying out of shared memory is slower than zlib's CRC). Source:
+ * line-records.wat next to this file; rebuild the bytes below after a change with
+ * `npx -p wabt@1.0.39 wat2wasm --enable-threads line-records.wat -o x.wasm` and
+ * `base64 -w0 x.wasm`.
  *
  * @example
  * const enc = lineRecordEncoder(size); // null if this Node has no WebAssembly SIMD
  * if (enc) enc.buffer.write('a\nb\n', 100); // then enc.encode(100, 104, 14) -> [end, records]
  */
+import { CRC_SCRATCH, crcMemory } from '../../common/crc32.js';
 import { wasm, wasmMemory } from '../../common/wasm.js';
 
 const WASM =
@@ -43,28 +47,39 @@ export interface LineRecordEncoder {
    * the records never get that close). Returns the records' end and their number.
    */
   encode(p: number, end: number, o: number): [end: number, records: number];
+  /** The WebAssembly memory (shared), for a worker's CRC module (hunk-crc.ts). */
+  memory: { buffer: ArrayBuffer };
+  /**
+   * The worker's CRC scratch area in `memory` (CRC_SCRATCH bytes). This thread's is set up
+   * already: `crc32` (common/crc32.ts) of a view of `buffer` computes in place.
+   */
+  crcScratch: number;
 }
 
-/** An encoder with a buffer of `size` bytes (up to 1 GiB), or null without WebAssembly SIMD. */
+/** An encoder with a buffer of `size` bytes (up to 1 GiB less 128 KiB), or null without WebAssembly SIMD. */
 export function lineRecordEncoder(size: number): LineRecordEncoder | null {
   const m = compiled();
-  // `size` bytes and the 16 readable past them, in at most 2^30 bytes (the module's maximum).
-  if (!m || !wasm || noMemory || size + 16 > 1 << 30) return null;
+  // `size` bytes, the 16 readable past them and the CRC's two scratch pages, in at most 2^30
+  // bytes (the module's maximum).
+  const pages = Math.ceil((size + 16) / 65536);
+  if (!m || !wasm || noMemory || (pages + 2) * 65536 > 1 << 30) return null;
   let memory: { buffer: ArrayBuffer };
   let exports: { encode(p: number, end: number, o: number): number; records: { value: number } };
   try {
     // Each memory reserves address space (about 10 GiB on 64-bit machines, not memory):
     // under a `ulimit -v` this can fail, and the JavaScript encoder takes over.
-    const pages = Math.ceil((size + 16) / 65536);
-    memory = wasmMemory(pages, true);
+    memory = wasmMemory(pages + (2 * CRC_SCRATCH) / 65536, true);
     exports = new wasm.Instance(m, { env: { memory } }).exports as typeof exports;
   } catch {
     // Not again: V8 collects garbage before it gives up, each time.
     noMemory = true;
     return null;
   }
+  crcMemory(memory, pages * 65536);
   return {
     buffer: Buffer.from(memory.buffer, 0, size),
     encode: (p, end, o) => [exports.encode(p, end, o), exports.records.value],
+    memory,
+    crcScratch: pages * 65536 + CRC_SCRATCH,
   };
 }

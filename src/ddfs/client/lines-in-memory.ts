@@ -13,7 +13,7 @@
  * await reader.close();
  */
 
-import zlib from 'node:zlib';
+import { crc32 } from '../../common/crc32.js';
 import { HUNK_HEADER, hunkHeader } from '../../protocol/record-stream.js';
 import { type ByteReader, type LineText, lineBlocks, moveLineText } from './chunk-input.js';
 import { type Arena, MemoryChunk } from './chunk-memory.js';
@@ -153,8 +153,8 @@ export async function* linesInMemory(input: ByteReader, opts: ChunkerOptions): A
     const { work, at, len } = text;
     if (inArena) {
       const a = arena as Arena;
-      const shared = a.buffer.buffer instanceof SharedArrayBuffer ? a.buffer.buffer : null;
-      const canDefer = level === 0 && a.encoder !== null && shared !== null;
+      const enc = a.encoder;
+      const canDefer = level === 0 && enc !== null;
       encoded += upTo;
       if (!crcs && encoded >= CRC_WORKER_AFTER && canDefer) crcs = new CrcWorker();
       const defer = crcs !== null && canDefer;
@@ -162,7 +162,7 @@ export async function* linesInMemory(input: ByteReader, opts: ChunkerOptions): A
       const out = c.mem.end + pendingBytes;
       const r = encodeLineHunk(work, at, upTo, level, defer ? NO_CRC : LIB, a.encoder?.encode, out);
       const bytes = r.bytes as Buffer;
-      if (defer && bytes.buffer === shared) {
+      if (defer && bytes.buffer === enc?.memory.buffer) {
         const h: PendingHunk = {
           mem: c.mem,
           start: out,
@@ -170,7 +170,7 @@ export async function* linesInMemory(input: ByteReader, opts: ChunkerOptions): A
           crc: null,
           known: Promise.resolve(),
         };
-        h.known = (crcs as CrcWorker).crc(shared, out + HUNK_HEADER, out + bytes.length).then((crc) => {
+        h.known = (crcs as CrcWorker).crc(enc, out + HUNK_HEADER, out + bytes.length).then((crc) => {
           h.crc = crc;
           commitReady();
         });
@@ -180,7 +180,7 @@ export async function* linesInMemory(input: ByteReader, opts: ChunkerOptions): A
         pendingBytes += h.length;
       } else {
         // Not in place (text that is not UTF-8): its CRC here.
-        if (defer) bytes.writeUInt32LE(zlib.crc32(bytes.subarray(HUNK_HEADER)), 2);
+        if (defer) bytes.writeUInt32LE(crc32(bytes.subarray(HUNK_HEADER)), 2);
         await settle(0);
         if (bytes.buffer === work.buffer) c.mem.commit(bytes.length);
         else c.mem.write([bytes]);

@@ -10,6 +10,7 @@
  *   for (let i = 0; i < vals.length; i += 2) use(vals[i], vals[i + 1]);
  */
 import zlib from 'node:zlib';
+import { crc32 } from '../../common/crc32.js';
 import { DataError } from '../../common/errors.js';
 import { type ByteSource, readFully } from './byte-source.js';
 import { DETACHED_BYTES, unpackRange, unpackValues } from './codec.js';
@@ -121,7 +122,7 @@ export class HunkReader {
         throw new DataError(`corrupt hunk: ${(e as Error).message}`, opts.url);
       }
       if (body.length === 0) continue;
-      if (zlib.crc32(body) !== crc) {
+      if (crc32(body) !== crc) {
         if (opts.ignoreCorrupt) continue;
         throw new DataError('corrupt hunk: checksum mismatch', opts.url);
       }

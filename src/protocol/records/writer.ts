@@ -8,6 +8,7 @@
  * w.write('hello', 1); w.close();
  */
 import zlib from 'node:zlib';
+import { crc32 } from '../../common/crc32.js';
 import { HUNK_HEADER, HUNK_SIZE, hunkHeader } from './format.js';
 import { encodeBinary, PackBuffer } from './pack-buffer.js';
 
@@ -94,7 +95,7 @@ export class RecordWriter {
   private emit(body: Buffer, terminator = false): void {
     const compress = this.opts.compress !== false && !terminator;
     const out = compress ? zlib.deflateSync(body, { level: this.opts.level ?? 1 }) : body;
-    const header = hunkHeader(compress, terminator ? 0 : zlib.crc32(body), out.length);
+    const header = hunkHeader(compress, terminator ? 0 : crc32(body), out.length);
     this.bytesOut += HUNK_HEADER + out.length;
     this.sink(Buffer.concat([header, out]));
   }
