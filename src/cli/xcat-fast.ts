@@ -11,7 +11,7 @@
  * await xcatFast(urls, { settings, master, write: (b) => ctx.write(b) });
  */
 
-import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
 import { readRange } from '../client/http.js';
 import { ddfsTagExpander, expandInputs, httpIndexReader } from '../client/inputs.js';
 import { resultIterator } from '../client/result-iterator.js';
@@ -60,8 +60,14 @@ export async function xcatFast(
           if (http === null) throw new NotHunks();
           // On one of the blob's nodes its file is read instead (as `ddfs cat` does).
           const local = await localReplica(o.settings.get('DDFS_DATA'), [replicas[r]]);
-          const source = local ? { file: local.file } : { http };
-          await printReplica(replicas[r], source, printed, lines, drain, () => pending.length > 0);
+          await printReplica(
+            replicas[r],
+            { file: local?.file, http },
+            printed,
+            lines,
+            drain,
+            () => pending.length > 0,
+          );
           break;
         } catch (e) {
           if (e instanceof NotHunks) {
@@ -95,7 +101,7 @@ function remoteHttp(url: string, discoPort: string, master: string | undefined):
  */
 async function printReplica(
   url: string,
-  source: { http: string } | { file: string },
+  source: { http: string; file?: string },
   printed: { n: number },
   lines: XcatLines,
   drain: () => Promise<void>,
@@ -112,8 +118,10 @@ async function printReplica(
     cutter.feed(b);
     return hasOutput() ? drain() : undefined;
   };
-  if ('file' in source) {
-    for await (const chunk of createReadStream(source.file, { highWaterMark: 1 << 20 })) await take(chunk);
+  // The local file unless it does not open (GC removed it meanwhile): then over HTTP.
+  const fh = source.file ? await fs.open(source.file, 'r').catch(() => null) : null;
+  if (fh) {
+    for await (const chunk of fh.createReadStream({ highWaterMark: 1 << 20 })) await take(chunk as Buffer);
   } else {
     try {
       await pipeBlob([source.http], take);

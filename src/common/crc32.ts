@@ -77,6 +77,7 @@ function compile(plain: boolean): object | null {
       // The same code for an unshared memory: the import's limits flags `shared | max` (3)
       // become `max` (1) — one module text for both.
       const at = bytes.indexOf(Buffer.from('\x06memory\x02\x03', 'latin1'));
+      if (at < 0) return null;
       bytes[at + 8] = 1;
     }
     return new wasm.Module(bytes);
@@ -86,14 +87,18 @@ function compile(plain: boolean): object | null {
 }
 
 /** Memories set up by {@link crcMemory} on this thread, by buffer. */
-const inPlace = new WeakMap<ArrayBufferLike, MemoryCrc>();
+const inPlace = new WeakMap<ArrayBufferLike, { f: MemoryCrc; scratch: number }>();
+
+/** CRCs computed by the WebAssembly module, and by zlib (tests check the fast path is taken). */
+export const crcStats = { wasm: 0, zlib: 0 };
 
 /**
  * Set up `memory` (a WebAssembly memory, shared or not) for CRCs in place, with
  * `[scratch, scratch + CRC_SCRATCH)` of it as the module's room (16-aligned; never used by
  * anything else, nor by two threads at a time: a worker needs a scratch area of its own).
- * From then on {@link crc32} of a view of it computes in place on this thread too. Falls back
- * to zlib without WebAssembly SIMD.
+ * Scratch areas end the memory: data lies below `scratch`, and a range reaching past it is
+ * a {@link RangeError}. From then on {@link crc32} of a view of it below `scratch` computes in
+ * place on this thread too. Falls back to zlib without WebAssembly SIMD.
  *
  * @example
  * const crcOf = crcMemory(mem, 16 * 65536);
@@ -102,13 +107,28 @@ const inPlace = new WeakMap<ArrayBufferLike, MemoryCrc>();
 export function crcMemory(memory: { buffer: ArrayBufferLike }, scratch: number): MemoryCrc {
   const buffer = memory.buffer;
   const m = buffer instanceof SharedArrayBuffer ? crc32Module() : ownModule();
-  let f: MemoryCrc = (start, end, init = 0) => zlib.crc32(new Uint8Array(buffer, start, end - start), init);
+  let crc = (start: number, end: number, init: number) => {
+    crcStats.zlib++;
+    return zlib.crc32(new Uint8Array(buffer, start, end - start), init);
+  };
   if (m && wasm) {
-    const x = new wasm.Instance(m, { env: { memory } }).exports as CrcExports;
-    x.init(scratch);
-    f = (start, end, init = 0) => x.crc(start, end - start, init, scratch) >>> 0;
+    try {
+      const x = new wasm.Instance(m, { env: { memory } }).exports as CrcExports;
+      x.init(scratch);
+      crc = (start, end, init) => {
+        crcStats.wasm++;
+        return x.crc(start, end - start, init, scratch) >>> 0;
+      };
+    } catch {
+      // zlib's, then.
+    }
   }
-  inPlace.set(buffer, f);
+  const f: MemoryCrc = (start, end, init = 0) => {
+    if (!(start >= 0 && start <= end && end <= scratch))
+      throw new RangeError(`CRC range [${start}, ${end}) outside the data [0, ${scratch})`);
+    return crc(start, end, init);
+  };
+  inPlace.set(buffer, { f, scratch });
   return f;
 }
 
@@ -141,8 +161,10 @@ function ownCrc(): MemoryCrc | null {
  */
 export function crc32(data: Uint8Array, init = 0): number {
   if (data.length >= MIN_IN_PLACE) {
-    const f = inPlace.get(data.buffer);
-    if (f) return f(data.byteOffset, data.byteOffset + data.length, init);
+    const mem = inPlace.get(data.buffer);
+    // Not a view reaching into the scratch areas (their bytes change under the module).
+    if (mem && data.byteOffset + data.length <= mem.scratch)
+      return mem.f(data.byteOffset, data.byteOffset + data.length, init);
   }
   if (data.length < MIN_COPIED || data.buffer instanceof SharedArrayBuffer) return zlib.crc32(data, init);
   const f = ownCrc();

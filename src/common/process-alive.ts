@@ -24,3 +24,22 @@ export function isAlive(pid: number): boolean {
     return true; // no /proc: kill(0) said it exists
   }
 }
+
+/**
+ * What tells process `pid` apart from a later one given the same pid: its start time (clock
+ * ticks after boot, /proc/<pid>/stat field 22) and its user; null without /proc.
+ *
+ * @example
+ * const me = processIdentity(process.pid); // { started: 123456, uid: 1000 }
+ */
+export function processIdentity(pid: number): { started: number; uid: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): state is field 3, start time 22.
+    const started = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+    return Number.isFinite(started) && Number.isFinite(uid) ? { started, uid } : null;
+  } catch {
+    return null;
+  }
+}

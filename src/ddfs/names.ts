@@ -21,6 +21,8 @@ export const DELETED_TAG = '+deleted';
 
 /** Maximum length of a tag or blob prefix (`NAME_MAX`). */
 export const NAME_MAX = 511;
+/** Largest blob a node accepts (the original's 1 TiB). */
+export const MAX_BLOB_SIZE = 1024 ** 4;
 
 const TS_RE = /^[0-9a-fA-F]+-[0-9a-fA-F]+-[0-9a-fA-F]+$/;
 const VOL_RE = /^vol[A-Za-z0-9_-]*$/;

@@ -11,15 +11,16 @@
  * keeps zod out of its start-up (test/unit/client/cli-startup.test.ts).
  *
  * @example
- * await writeNodeIdentity('/srv/ddfs', { host: 'node1', putPort: 8990, pid: process.pid });
- * const id = trustedNodeIdentity('/srv/ddfs'); // { host: 'node1', putPort: 8990, pid } or null
+ * const id = ownNodeIdentity({ host: 'node1', putPort: 8990, volumes: ['vol0'] });
+ * if (id) await writeNodeIdentity('/srv/ddfs', id); // the node, once its PUT server listens
+ * const trusted = trustedNodeIdentity('/srv/ddfs'); // a client: that identity, or null
  * if (id && nodeServes(id, putUrl)) ... // store into /srv/ddfs directly
  */
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../common/fs-atomic.js';
-import { isAlive } from '../common/process-alive.js';
+import { isAlive, processIdentity } from '../common/process-alive.js';
 
 /** Name of the identity file in `DDFS_DATA`. */
 export const NODE_IDENTITY_FILE = '.ddfs-node.json';
@@ -32,6 +33,14 @@ export interface NodeIdentity {
   putPort: number;
   /** The node process (a file left by a node that is gone is not trusted). */
   pid: number;
+  /** When that process started (clock ticks after boot): a later process given the same pid differs. */
+  started: number;
+  /**
+   * The volumes the node serves (fixed when it starts): a writer stores only into these, so
+   * a `vol*` directory added while it runs (or one it could not set up) gets nothing the
+   * node would not list.
+   */
+  volumes: string[];
 }
 
 function isIdentity(v: unknown): v is NodeIdentity {
@@ -43,7 +52,10 @@ function isIdentity(v: unknown): v is NodeIdentity {
     o.host !== '' &&
     Number.isInteger(o.putPort) &&
     Number.isInteger(o.pid) &&
-    (o.pid as number) > 0
+    (o.pid as number) > 0 &&
+    Number.isInteger(o.started) &&
+    Array.isArray(o.volumes) &&
+    o.volumes.every((v) => typeof v === 'string')
   );
 }
 
@@ -62,21 +74,44 @@ export function readNodeIdentity(root: string): NodeIdentity | null {
   }
 }
 
-/** Remove the identity file of `root` if it still names process `pid`. */
-export async function removeNodeIdentity(root: string, pid: number): Promise<void> {
-  if (readNodeIdentity(root)?.pid === pid) await fs.rm(path.join(root, NODE_IDENTITY_FILE), { force: true });
+/** Remove the identity file of `root` (only if it names process `pid`, when given). */
+export async function removeNodeIdentity(root: string, pid?: number): Promise<void> {
+  if (pid === undefined || readNodeIdentity(root)?.pid === pid)
+    await fs.rm(path.join(root, NODE_IDENTITY_FILE), { force: true });
+}
+
+/** The identity of this process as the node owning `root` (for {@link writeNodeIdentity}). */
+export function ownNodeIdentity(o: {
+  host: string;
+  putPort: number;
+  volumes: string[];
+}): NodeIdentity | null {
+  const me = processIdentity(process.pid);
+  return me ? { ...o, pid: process.pid, started: me.started } : null;
+}
+
+/** Is the node of `id` still the process that wrote it, and does it run as this user? */
+function sameNodeProcess(id: NodeIdentity): boolean {
+  if (!isAlive(id.pid)) return false;
+  const p = processIdentity(id.pid);
+  return p !== null && p.started === id.started && p.uid === process.getuid?.();
 }
 
 /**
- * The identity of the node owning `root` when this process may store into its volumes: the
- * file names a live process, and this user owns `root` and may write it; else null.
+ * The identity of the node owning `root` when this process may store into its volumes, else
+ * null: the file names the very process that wrote it (pid and start time), which runs as
+ * this user (files stored here are this user's, mode 0400: the node must read them); this
+ * user owns the file and `root`, may write `root`, and nobody else may (not world-writable).
  */
 export function trustedNodeIdentity(root: string | undefined): NodeIdentity | null {
-  if (!root) return null;
+  if (!root || typeof process.getuid !== 'function') return null;
   const id = readNodeIdentity(root);
-  if (!id || !isAlive(id.pid)) return null;
+  if (!id || !sameNodeProcess(id)) return null;
   try {
-    if (typeof process.getuid === 'function' && statSync(root).uid !== process.getuid()) return null;
+    const uid = process.getuid();
+    const dir = statSync(root);
+    if (dir.uid !== uid || (dir.mode & 0o002) !== 0) return null;
+    if (statSync(path.join(root, NODE_IDENTITY_FILE)).uid !== uid) return null;
     accessSync(root, constants.W_OK);
   } catch {
     return null;
@@ -89,12 +124,13 @@ export function trustedNodeIdentity(root: string | undefined): NodeIdentity | nu
  * does that node still run (checked each time: a client may outlive it)?
  */
 export function nodeServes(id: NodeIdentity, putUrl: string): boolean {
-  if (!isAlive(id.pid)) return false;
+  if (!sameNodeProcess(id)) return false;
   try {
     const u = new URL(putUrl);
     return (
       u.protocol === 'http:' &&
-      u.hostname === id.host &&
+      // As URLs spell it (lower case, IPv6 in brackets).
+      u.hostname === new URL(`http://${id.host}/`).hostname &&
       Number(u.port || 80) === id.putPort &&
       u.pathname.startsWith('/ddfs/') &&
       !u.pathname.slice('/ddfs/'.length).includes('/')

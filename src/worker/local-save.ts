@@ -32,13 +32,13 @@ import {
   mkdirSync,
   openSync,
   rmSync,
-  unlinkSync,
+  statSync,
 } from 'node:fs';
 import path from 'node:path';
 import { writeAllSync } from '../common/fd-write.js';
 import { ddfsTimestamp } from '../common/time.js';
-import { objectUrl, unpackObjName } from '../ddfs/names.js';
-import { Volumes } from '../ddfs/node/volumes.js';
+import { MAX_BLOB_SIZE, objectUrl, unpackObjName } from '../ddfs/names.js';
+import { type Volume, Volumes } from '../ddfs/node/volumes.js';
 import { type NodeIdentity, nodeServes, putUrlObject, trustedNodeIdentity } from '../ddfs/node-identity.js';
 
 /** What a blob is made of (save.ts `SyncBlobSource`). */
@@ -90,6 +90,17 @@ function placeTemp(source: LocalBlobSource, tmp: string): void {
   }
 }
 
+/**
+ * The volume with the most room among those on the file system of `source` (a file there is
+ * linked, not copied), or null.
+ */
+function sameDevice(volumes: Volumes, source: LocalBlobSource): Volume | null {
+  if (!('file' in source)) return null;
+  const dev = statSync(source.file).dev;
+  const here = volumes.list().filter((v) => statSync(v.dir).dev === dev);
+  return here.sort((a, b) => b.free - a.free)[0] ?? null;
+}
+
 /** The DDFS node of this machine whose volumes are the task's `DDFS_DATA`. */
 export class LocalSaveNode {
   private constructor(
@@ -117,9 +128,11 @@ export class LocalSaveNode {
     try {
       const obj = putUrlObject(putUrl);
       if (unpackObjName(obj) === null) return null;
-      const volumes = Volumes.scanSync(this.root);
+      // As the PUT server: too large a blob is refused (the PUT says so).
+      if ('file' in source && statSync(source.file).size > MAX_BLOB_SIZE) return null;
+      const volumes = Volumes.scanSync(this.root, this.id.volumes);
       if (volumes.list().length === 0 || volumes.findSync('blob', obj)) return null;
-      const vol = volumes.choose();
+      const vol = sameDevice(volumes, source) ?? volumes.choose();
       const dir = volumes.objectDir(vol.name, 'blob', obj);
       // The hash directory may be new on this volume (the node makes it the same way).
       mkdirSync(dir, { recursive: true });
@@ -134,14 +147,14 @@ export class LocalSaveNode {
       chmodSync(tmp, OBJECT_MODE);
       // link, not rename: an existing blob is never replaced (EEXIST → the PUT says so).
       linkSync(tmp, path.join(dir, obj));
-      unlinkSync(tmp);
+      // In place from here on: the rest is tidying (GC removes a stale `!partial`).
+      rmSync(tmp, { force: true });
       tmp = null;
       fsyncDirSync(dir);
       return objectUrl(this.id.host, vol.name, 'blob', obj);
     } catch {
-      return null;
-    } finally {
       if (tmp !== null) rmSync(tmp, { force: true });
+      return null;
     }
   }
 }

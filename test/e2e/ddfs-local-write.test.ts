@@ -3,7 +3,7 @@
  * (its `.ddfs-node.json` names the PUT URL's host and port, its process lives) stores that
  * replica straight into the node's volumes, so it works even while the node process is
  * stopped; `ddfs push` and `ddfs chunk` do the same. An identity that is not to be trusted
- * (dead pid, other port) or volumes that cannot be written fall back to the HTTP PUT; with two
+ * (dead or reused pid, other port) or volumes that cannot be written fall back to the HTTP PUT; with two
  * replicas only the local node's is written directly. The node writes its identity file when
  * it starts and removes it when it stops cleanly.
  */
@@ -21,10 +21,11 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { processIdentity } from '../../src/common/process-alive.js';
 import { PACKAGE_ROOT, Settings } from '../../src/common/settings.js';
 import { streamBlob } from '../../src/ddfs/client/blob-read.js';
 import { DDFS } from '../../src/ddfs/client/ddfs.js';
-import { NODE_IDENTITY_FILE } from '../../src/ddfs/node-identity.js';
+import { NODE_IDENTITY_FILE, type NodeIdentity } from '../../src/ddfs/node-identity.js';
 import { resolveHttp } from '../../src/protocol/urls.js';
 import { type Cluster, startCluster } from '../harness/cluster.js';
 
@@ -144,8 +145,12 @@ function deadPid(): Promise<number> {
   });
 }
 
+/** The identity file node `i` of `c` wrote. */
+const identityOf = (c: Cluster, i: number): NodeIdentity =>
+  JSON.parse(readFileSync(path.join(dataDir(c, i), NODE_IDENTITY_FILE), 'utf8')) as NodeIdentity;
+
 /** A DDFS_DATA holding identity file `id` (and nothing else). */
-function fakeData(name: string, id: { host: string; putPort: number; pid: number }): string {
+function fakeData(name: string, id: NodeIdentity): string {
   const d = emptyDir(name);
   writeFileSync(path.join(d, NODE_IDENTITY_FILE), `${JSON.stringify(id)}\n`);
   return d;
@@ -249,15 +254,13 @@ describe('one node, the client on its DDFS_DATA', () => {
     expect(partials(dataDir(one, 0), 'lines_txt')).toEqual([]);
   });
 
-  test('an identity not to be trusted (dead pid, other port): HTTP, nothing written locally', async () => {
-    const node = one.nodes[0];
-    const putPort = Number(one.env.DDFS_PUT_PORT);
+  test('an identity not to be trusted (dead pid, reused pid, other port, no such volume): HTTP', async () => {
+    const real = identityOf(one, 0);
     const cases = [
-      ['lw-deadpid', fakeData('dead-pid', { host: node.host, putPort, pid: await deadPid() })],
-      [
-        'lw-otherport',
-        fakeData('other-port', { host: node.host, putPort: putPort + 1, pid: node.proc.pid as number }),
-      ],
+      ['lw-deadpid', fakeData('dead-pid', { ...real, pid: await deadPid() })],
+      // The node's pid, but another process start: the pid was given to another process.
+      ['lw-reusedpid', fakeData('reused-pid', { ...real, started: real.started + 1 })],
+      ['lw-otherport', fakeData('other-port', { ...real, putPort: real.putPort + 1 })],
     ] as const;
     for (const [name, dir] of cases) {
       const data = randomBytes(100_000);
@@ -269,15 +272,12 @@ describe('one node, the client on its DDFS_DATA', () => {
     }
   });
 
-  test('volumes that cannot be written: the replica goes over HTTP after all', async () => {
-    const node = one.nodes[0];
-    const dir = fakeData('broken', {
-      host: node.host,
-      putPort: Number(one.env.DDFS_PUT_PORT),
-      pid: node.proc.pid as number,
-    });
+  test('volumes that cannot be written, or that the node does not serve: HTTP after all', async () => {
+    const dir = fakeData('broken', identityOf(one, 0));
     mkdirSync(path.join(dir, 'vol0'));
     writeFileSync(path.join(dir, 'vol0', 'blob'), 'not a directory\n');
+    // A volume added after the node started: the node would not list it (nor collect it).
+    mkdirSync(path.join(dir, 'vol1', 'blob'), { recursive: true });
     const data = randomBytes(200_000);
     const [url] = await within(10_000, 'pushBlob', client(one, dir).pushBlob({ data }, 'lw-broken'));
     expect(url).toMatch(/^disco:\/\/127\.0\.0\.2\//);
@@ -312,10 +312,12 @@ describe('two nodes, two replicas, the client on node 0', () => {
   test('the identity file lives as long as the node: written at start, removed on SIGTERM', async () => {
     const node = two.nodes[1];
     const idFile = path.join(dataDir(two, 1), NODE_IDENTITY_FILE);
-    expect(JSON.parse(readFileSync(idFile, 'utf8'))).toEqual({
+    expect(identityOf(two, 1)).toEqual({
       host: node.host,
       putPort: Number(two.env.DDFS_PUT_PORT),
       pid: node.proc.pid,
+      started: processIdentity(node.proc.pid as number)?.started,
+      volumes: ['vol0'],
     });
     await two.killNode(1, 'SIGTERM');
     expect(node.proc.exitCode).toBe(0);

@@ -54,6 +54,7 @@ beforeAll(async () => {
     DDFS_BLOB_REPLICAS: '1',
     DDFS_TAG_REPLICAS: '1',
     DDFS_TAG_MIN_REPLICAS: '1',
+    DISCO_DEBUG: '1',
   };
   for (const k of Object.keys(env)) if (env[k] === '') delete env[k];
 });
@@ -81,14 +82,31 @@ test('disco start, a short-circuit ddfs push, disco stop', async () => {
   const data = randomBytes(8 * 1024 * 1024 + 7);
   const file = path.join(root, 'data.bin');
   writeFileSync(file, data);
+  const elsewhere = { DDFS_DATA: path.join(root, 'elsewhere') };
   const before = writtenBy(id.pid);
   const pushed = run('ddfs', ['push', 'start:data', file]);
   expect(pushed.code, pushed.err).toBe(0);
   expect(pushed.text).toMatch(/^created: disco:\/\/localhost\/ddfs\//);
-  // The tag version is the node's to write (a few KiB); the blob's 8 MiB were not.
-  expect(writtenBy(id.pid) - before).toBeLessThan(1024 * 1024);
+  const localWrote = writtenBy(id.pid) - before;
+  // The same push from a client with another DDFS_DATA goes over HTTP: the node stores it.
+  const before2 = writtenBy(id.pid);
+  const file2 = path.join(root, 'data-http.bin');
+  writeFileSync(file2, data);
+  expect(run('ddfs', ['push', 'start:http', file2], elsewhere).code).toBe(0);
+  const httpWrote = writtenBy(id.pid) - before2;
+  // The node logs each blob it stores from a PUT (DISCO_DEBUG, in the master's log): the
+  // HTTP one's line shows up; the short-circuit one, stored before it, has none.
+  const log = path.join(root, 'log', 'master.log');
+  const stored = (name: string) =>
+    readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"blob stored"') && l.includes(`"${name}$`));
+  await until('the node to log the HTTP upload', () => stored('data-http_bin').length === 1);
+  expect(stored('data_bin')).toEqual([]);
+  // Where /proc counts writes to storage (not on tmpfs), the bytes tell the same.
+  if (httpWrote >= data.length) expect(localWrote).toBeLessThan(1024 * 1024);
   // Read back over HTTP (a DDFS_DATA elsewhere: no local file to read).
-  const cat = run('ddfs', ['cat', 'start:data'], { DDFS_DATA: path.join(root, 'elsewhere') });
+  const cat = run('ddfs', ['cat', 'start:data'], elsewhere);
   expect(cat.code, cat.err).toBe(0);
   expect(cat.out.equals(data)).toBe(true);
 

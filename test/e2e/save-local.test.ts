@@ -26,7 +26,12 @@ import { Settings } from '../../src/common/settings.js';
 import { ddfsTimestamp } from '../../src/common/time.js';
 import { DDFS } from '../../src/ddfs/client/ddfs.js';
 import { parseDdfsUrl } from '../../src/ddfs/names.js';
-import { NODE_IDENTITY_FILE, writeNodeIdentity } from '../../src/ddfs/node-identity.js';
+import {
+  NODE_IDENTITY_FILE,
+  type NodeIdentity,
+  ownNodeIdentity,
+  writeNodeIdentity,
+} from '../../src/ddfs/node-identity.js';
 import { Disco } from '../../src/index.js';
 import { LocalSaveNode } from '../../src/worker/local-save.js';
 import { type Cluster, startCluster } from '../harness/cluster.js';
@@ -129,8 +134,15 @@ describe('LocalSaveNode', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'save-local-'));
     data = path.join(dir, 'ddfs');
     mkdirSync(path.join(data, 'vol0', 'blob'), { recursive: true });
-    await writeNodeIdentity(data, { host: 'h1', putPort: 8990, pid: process.pid });
+    await writeNodeIdentity(data, own());
   });
+
+  /** This process as the node `h1` serving `vol0`. */
+  const own = (): NodeIdentity => {
+    const id = ownNodeIdentity({ host: 'h1', putPort: 8990, volumes: ['vol0'] });
+    if (!id) throw new Error('no /proc');
+    return id;
+  };
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const partialsLeft = () => walk(data).filter((f) => path.basename(f).startsWith('!partial'));
@@ -182,9 +194,15 @@ describe('LocalSaveNode', () => {
   test("a dead node's identity, or none, is not used", async () => {
     expect(LocalSaveNode.find(undefined)).toBeNull();
     expect(LocalSaveNode.find(path.join(dir, 'nowhere'))).toBeNull();
-    await writeNodeIdentity(data, { host: 'h1', putPort: 8990, pid: 2 ** 22 + 12345 });
+    await writeNodeIdentity(data, { ...own(), pid: 2 ** 22 + 12345 });
     expect(LocalSaveNode.find(data)).toBeNull();
-    await writeNodeIdentity(data, { host: 'h1', putPort: 8990, pid: process.pid });
+    // This pid, another start: a process that took a dead node's pid.
+    await writeNodeIdentity(data, { ...own(), started: own().started - 1 });
+    expect(LocalSaveNode.find(data)).toBeNull();
+    // Only the node's own volumes take blobs.
+    await writeNodeIdentity(data, { ...own(), volumes: ['vol9'] });
+    expect(LocalSaveNode.find(data)?.store(`${PUT}v$${ddfsTimestamp()}`, { data: 'x' })).toBeNull();
+    await writeNodeIdentity(data, own());
   });
 
   /** The file of a `disco://h1/ddfs/...` URL in `data`. */

@@ -74,7 +74,7 @@ export async function* chunkRecords(records: AsyncIterable<KV>, opts: ChunkerOpt
  */
 export async function* chunkLines(source: LineInput, opts: ChunkerOptions): AsyncGenerator<Chunk> {
   const input = asReader(source);
-  const encoders = opts.encoders ?? defaultEncoders();
+  const encoders = opts.encoders ?? defaultEncoders(opts.compression ?? DEFAULT_CHUNK_COMPRESSION);
   if (encoders === 0 && chunksInMemory(opts)) {
     try {
       yield* linesInMemory(input, opts);

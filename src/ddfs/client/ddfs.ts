@@ -28,7 +28,7 @@ import { streamBlob } from './blob-read.js';
 import { type ByteTransform, fileReader, type RecordReader, transformed } from './chunk-input.js';
 import { checkChunkerOptions, chunkMemoryPool, chunksInMemory, DEFAULT_CHUNK_SIZE } from './chunk-options.js';
 import { chunkLines, chunkRecords } from './chunker.js';
-import { LocalNode, localReplica } from './local-node.js';
+import { LocalNode, localFileOr, localReplica } from './local-node.js';
 
 /** The tag object `get` returns. */
 export interface TagObject {
@@ -348,11 +348,16 @@ export class DDFS {
       // A replica on this machine's node is read from its file (see local-node.ts).
       const local = await localReplica(this.settings.get('DDFS_DATA'), set);
       if (local) {
+        const chunks = () => localFileOr(local.file, () => streamBlob(set.map((u) => this.resolve(u))));
         yield {
           url: this.resolve(local.url),
           name: DDFS.blobName(local.url),
-          chunks: () => fileChunks(local.file),
-          read: () => fs.readFile(local.file),
+          chunks,
+          read: async () => {
+            const parts: Buffer[] = [];
+            for await (const c of chunks()) parts.push(c);
+            return Buffer.concat(parts);
+          },
         };
         continue;
       }
@@ -613,10 +618,6 @@ function localFile(url: string): string | null {
 }
 
 /** Count the bytes going through. */
-async function* fileChunks(file: string): AsyncGenerator<Buffer> {
-  for await (const b of createReadStream(file, { highWaterMark: 1 << 20 })) yield b as Buffer;
-}
-
 async function* counted(src: AsyncIterable<Buffer>, onBytes?: (n: number) => void): AsyncGenerator<Buffer> {
   for await (const b of src) {
     onBytes?.(b.length);

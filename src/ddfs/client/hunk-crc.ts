@@ -36,7 +36,9 @@ const crcOf = (memory, scratch) => {
   try {
     const x = new WebAssembly.Instance(module, { env: { memory } }).exports;
     x.init(scratch);
-    return (start, end) => x.crc(start, end - start, 0, scratch) >>> 0;
+    const f = (start, end) => x.crc(start, end - start, 0, scratch) >>> 0;
+    f.wasm = true;
+    return f;
   } catch {
     const bytes = new Uint8Array(memory.buffer);
     return (start, end) => crc32(bytes.subarray(start, end));
@@ -47,7 +49,8 @@ parentPort.on('message', (m) => {
   if (m.memory) return void memories.set(m.id, crcOf(m.memory, m.scratch));
   if (m.drop !== undefined) return void memories.delete(m.drop);
   try {
-    parentPort.postMessage({ job: m.job, crc: memories.get(m.id)(m.start, m.end) });
+    const f = memories.get(m.id);
+    parentPort.postMessage({ job: m.job, crc: f(m.start, m.end), wasm: f.wasm === true });
   } catch (e) {
     parentPort.postMessage({ job: m.job, error: String((e && e.stack) || e) });
   }
@@ -62,6 +65,8 @@ const MEMORIES_KEPT = 8;
 interface Reply {
   job: number;
   crc?: number;
+  /** Computed by the WebAssembly module (else by zlib). */
+  wasm?: boolean;
   error?: string;
 }
 
@@ -74,6 +79,8 @@ export class CrcWorker {
   private nextJob = 0;
   private readonly waiting = new Map<number, { resolve(crc: number): void; reject(e: Error): void }>();
   private failed: Error | null = null;
+  /** Jobs done by the WebAssembly module and by zlib (tests check the fast path is taken). */
+  readonly stats = { wasm: 0, zlib: 0 };
 
   constructor() {
     this.worker = new Worker(SOURCE, { eval: true });
@@ -85,8 +92,9 @@ export class CrcWorker {
       if (!p) return;
       this.waiting.delete(m.job);
       if (this.waiting.size === 0) this.worker.unref();
-      if (m.error !== undefined) p.reject(new Error(`CRC worker: ${m.error}`));
-      else p.resolve(m.crc ?? 0);
+      if (m.error !== undefined) return p.reject(new Error(`CRC worker: ${m.error}`));
+      this.stats[m.wasm ? 'wasm' : 'zlib']++;
+      p.resolve(m.crc ?? 0);
     });
     this.worker.on('error', (e) => this.fail(e));
     this.worker.on('exit', (code) => this.fail(new Error(`the CRC worker exited with code ${code}`)));

@@ -228,12 +228,15 @@ export interface LineHunkPoolOptions {
 }
 
 /**
- * Worker threads wanted by default: one per core beyond two, at most 4. With two cores the
- * main thread (reading, writing, uploading) and the receiving node already use both, and a
- * worker only adds its cost (measured: ~10 % more CPU, no gain in time).
+ * Worker threads wanted by default for hunks of zlib `level`: uncompressed, one per core
+ * beyond two, at most 4 — with two cores the main thread (reading, writing, uploading) and
+ * the receiving node already use both, and a worker only adds its cost (measured: ~10 % more
+ * CPU, no gain in time). Compressed, at least two: deflate is then nearly all the work, and
+ * two workers halve the time even on two cores (256 MiB at level 1: 4.6 → 2.3 s).
  */
-export function defaultEncoders(): number {
-  return Math.max(0, Math.min(4, os.availableParallelism() - 2));
+export function defaultEncoders(level = 0): number {
+  const cores = os.availableParallelism();
+  return level > 0 ? Math.max(2, Math.min(4, cores)) : Math.max(0, Math.min(4, cores - 2));
 }
 
 /**
@@ -259,7 +262,7 @@ export class LineHunkPool {
    * Encode on `n` worker threads from now on (default {@link defaultEncoders}); without
    * this call, or with 0, blocks are encoded on this thread.
    */
-  startWorkers(n = defaultEncoders()): void {
+  startWorkers(n = defaultEncoders(this.opts.level)): void {
     for (let i = this.workers.length; i < n; i++) {
       const w = new Worker(WORKER_SOURCE, { eval: true });
       w.unref();

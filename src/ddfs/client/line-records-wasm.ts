@@ -75,6 +75,7 @@ export function lineRecordEncoder(size: number): LineRecordEncoder | null {
     noMemory = true;
     return null;
   }
+  // Both scratch areas (this thread's, then the CRC worker's) end the memory.
   crcMemory(memory, pages * 65536);
   return {
     buffer: Buffer.from(memory.buffer, 0, size),

@@ -39,9 +39,9 @@ function sourceStream(source: BlobSource): Readable {
   return source.open();
 }
 
-async function* countBytes(body: Readable, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
+async function* countBytes(body: Readable, count: (n: number) => void): AsyncGenerator<Buffer> {
   for await (const b of body as AsyncIterable<Buffer>) {
-    onBytes(b.length);
+    count(b.length);
     yield b;
   }
 }
@@ -66,16 +66,37 @@ export async function localReplica(
     if (u?.type !== 'blob' || u.scheme !== 'disco' || !unpackObjName(u.obj)) continue;
     const file = path.join(ddfsData, objectRelPath(u.vol, 'blob', u.obj));
     const st = await fs.stat(file).catch(() => null);
-    if (st?.isFile()) return { url, file };
+    // Readable by this user (a node of another user keeps its blobs 0400).
+    if (
+      st?.isFile() &&
+      (await fs.access(file, fs.constants.R_OK).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return { url, file };
   }
   return null;
 }
 
+/**
+ * The bytes of local replica `file`, or — should it not open (GC removed it after it was
+ * found) — of `otherwise` (the HTTP replicas).
+ */
+export async function* localFileOr(
+  file: string,
+  otherwise: () => AsyncIterable<Buffer>,
+): AsyncGenerator<Buffer> {
+  const fh = await fs.open(file, 'r').catch(() => null);
+  if (!fh) {
+    yield* otherwise();
+    return;
+  }
+  for await (const b of fh.createReadStream({ highWaterMark: 1 << 20 })) yield b as Buffer;
+}
+
 /** The DDFS node whose volumes are this machine's `DDFS_DATA`. */
 export class LocalNode {
-  /** Volumes opened on first use (their free space measured then). */
-  private volumes: Promise<Volumes> | null = null;
-
   private constructor(
     readonly root: string,
     private readonly id: NodeIdentity,
@@ -95,7 +116,10 @@ export class LocalNode {
   /**
    * Store `source` as the blob `putUrl` names; resolves to its `disco://` URL, as the PUT
    * would. A failure of the source is a {@link BlobSourceError}; any other failure retries
-   * the upload over HTTP. `onBytes` counts the bytes stored.
+   * the upload over HTTP. A chunk's memory is written from where it is (streamToFile): the
+   * chunk must not be released before this settles (`DDFS.chunk` releases it once `pushBlob`
+   * has). `onBytes` counts the bytes stored (negative after a failed local
+   * store: what it had counted, before the HTTP upload counts them again).
    */
   async put(putUrl: string, source: BlobSource, onBytes?: (n: number) => void): Promise<string> {
     const body = sourceStream(source);
@@ -104,17 +128,26 @@ export class LocalNode {
       sourceError ??= e;
     });
     // Counted on the way (a 'data' listener here would start the flow before storeBlob listens).
-    const counted = onBytes ? Readable.from(countBytes(body, onBytes), { objectMode: false }) : body;
+    let stored = 0;
+    const count = (n: number) => {
+      stored += n;
+      onBytes?.(n);
+    };
+    const counted = onBytes ? Readable.from(countBytes(body, count), { objectMode: false }) : body;
     try {
       const obj = putUrlObject(putUrl);
-      this.volumes ??= Volumes.open(this.root);
-      return await storeBlob(await this.volumes, this.id.host, obj, counted);
+      // The node's own volumes, measured now (a long push fills them as it goes).
+      const volumes = Volumes.scanSync(this.root, this.id.volumes);
+      if (volumes.list().length === 0) throw new Error('none of the node volumes is here');
+      return await storeBlob(volumes, this.id.host, obj, counted);
     } catch {
       counted.destroy();
       body.destroy();
       if (sourceError !== null) throw new BlobSourceError(sourceError);
       // The node may still take it (e.g. this directory turned read-only): the HTTP way
-      // reports what is really wrong, and the caller excludes the node if it fails.
+      // reports what is really wrong, and the caller excludes the node if it fails. It
+      // counts its bytes anew.
+      onBytes?.(-stored);
       return putBlob(putUrl, source, onBytes);
     }
   }

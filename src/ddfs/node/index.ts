@@ -9,7 +9,7 @@
  */
 import pino, { type Logger } from 'pino';
 import type { Settings } from '../../common/settings.js';
-import { removeNodeIdentity, writeNodeIdentity } from '../node-identity.js';
+import { ownNodeIdentity, removeNodeIdentity, writeNodeIdentity } from '../node-identity.js';
 import { type PutServer, startPutServer } from './put-server.js';
 import { NodeStore } from './store.js';
 
@@ -59,9 +59,18 @@ export async function startDdfsNode(settings: Settings, opts: DdfsNodeOptions): 
     }
   }
   const root = store.volumes.root;
-  // Clients of this machine sharing DDFS_DATA store their replicas here directly.
-  if (server)
-    await writeNodeIdentity(root, { host: opts.host, putPort: server.port, pid: process.pid }).catch((e) =>
+  // Clients of this machine sharing DDFS_DATA store their replicas here directly (a file
+  // an earlier node left goes first: without a PUT server, nothing may trust this one).
+  await removeNodeIdentity(root).catch(() => undefined);
+  const id =
+    server &&
+    ownNodeIdentity({
+      host: opts.host,
+      putPort: server.port,
+      volumes: store.volumes.list().map((v) => v.name),
+    });
+  if (id)
+    await writeNodeIdentity(root, id).catch((e) =>
       log.warn({ err: e }, 'cannot write the DDFS node identity file; local clients will use HTTP'),
     );
   return {

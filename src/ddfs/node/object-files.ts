@@ -226,6 +226,7 @@ export async function streamToFile(
       const finishIfDone = () => {
         if (failed || !ended || held.length > 0 || writes.size > 0) return;
         if (inPlace && inPlace.end > inPlace.start) {
+          if (inPlace.end - inPlace.start >= BLOCK) return issueInPlace();
           const { memory, start, end } = inPlace;
           inPlace.start = end;
           return write(Buffer.from(memory, start, end - start), start, finishIfDone);
@@ -274,12 +275,9 @@ export async function streamToFile(
         if (fits && b.byteOffset === at) {
           inPlace ??= { memory: b.buffer, start: 0, end: 0 };
           inPlace.end += b.length;
-          for (; inPlace.end - inPlace.start >= BLOCK; inPlace.start += BLOCK) {
-            write(Buffer.from(inPlace.memory, inPlace.start, BLOCK), inPlace.start, onPlaced);
-            directStats.inPlace++;
-          }
-          // Bounded writes in flight, as with copies: the body waits meanwhile.
-          if (writes.size >= BLOCKS_PER_UPLOAD) body.pause();
+          issueInPlace();
+          // Full blocks waiting for a write to finish: so does the body.
+          if (inPlace.end - inPlace.start >= BLOCK) body.pause();
           return true;
         }
         placeable = false;
@@ -290,8 +288,19 @@ export async function streamToFile(
         if (rest && rest.length > 0) take(rest);
         return false;
       };
+      /** Write the full blocks received in place, {@link BLOCKS_PER_UPLOAD} at a time at most. */
+      const issueInPlace = () => {
+        const p = inPlace;
+        for (; p && writes.size < BLOCKS_PER_UPLOAD && p.end - p.start >= BLOCK; p.start += BLOCK) {
+          write(Buffer.from(p.memory, p.start, BLOCK), p.start, onPlaced);
+          directStats.inPlace++;
+        }
+      };
       const onPlaced = () => {
-        if (placeable && writes.size < BLOCKS_PER_UPLOAD) body.resume();
+        if (placeable) {
+          issueInPlace();
+          if (inPlace && inPlace.end - inPlace.start < BLOCK) body.resume();
+        }
         finishIfDone();
       };
       const onData = (b: Buffer) => {

@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import { CommError } from '../../common/errors.js';
 import { ddfsTimestamp } from '../../common/time.js';
 import { putBlob } from '../client/blob-put.js';
-import { type ObjectType, objectUrl, unpackObjName } from '../names.js';
+import { MAX_BLOB_SIZE, type ObjectType, objectUrl, unpackObjName } from '../names.js';
 import type { ObjectEntry, ObjectList } from '../node-api.js';
 import { commitFile, ObjectExistsError, streamToFile } from './object-files.js';
 import { TagIndex } from './tag-index.js';
@@ -25,8 +25,6 @@ import { Volumes } from './volumes.js';
 
 /** Largest tag object accepted (`MAX_TAG_BODY_SIZE`). */
 export const MAX_TAG_SIZE = 512 * 1024 * 1024;
-/** Largest blob accepted (the original's 1 TiB). */
-export const MAX_BLOB_SIZE = 1024 ** 4;
 
 /** A request named something that is not a valid object, volume or path. */
 export class BadObjectError extends Error {

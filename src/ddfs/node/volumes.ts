@@ -64,17 +64,19 @@ export class Volumes {
    * The volumes a running node already set up under `root`, measured now, synchronously and
    * creating nothing: for a blocking process of the same machine storing into that node's
    * volumes (worker/local-save.ts), which must not lay out a node's directory itself. A
-   * volume without its `blob/` directory is left out; none at all gives an empty list.
+   * volume without its `blob/` directory is left out, and with `names` (the node's own list)
+   * any other; none at all gives an empty list.
    *
    * @example
    * const vols = Volumes.scanSync('/srv/ddfs');
    * const dir = vols.objectDir(vols.choose().name, 'blob', obj);
    */
-  static scanSync(root: string): Volumes {
+  static scanSync(root: string, names?: readonly string[]): Volumes {
     const dir = path.resolve(root);
     const vols: Volume[] = readdirSync(dir, { withFileTypes: true })
       .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && isVolumeName(e.name))
       .map((e) => e.name)
+      .filter((name) => names === undefined || names.includes(name))
       .sort()
       .filter((name) => {
         try {

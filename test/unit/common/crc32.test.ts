@@ -2,7 +2,7 @@ import { randomFillSync } from 'node:crypto';
 import zlib from 'node:zlib';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CRC_SCRATCH, crc32, crc32Module, crcMemory } from '../../../src/common/crc32.js';
+import { CRC_SCRATCH, crc32, crc32Module, crcMemory, crcStats } from '../../../src/common/crc32.js';
 import { wasmMemory } from '../../../src/common/wasm.js';
 import { CrcWorker } from '../../../src/ddfs/client/hunk-crc.js';
 import { lineRecordEncoder } from '../../../src/ddfs/client/line-records-wasm.js';
@@ -81,6 +81,22 @@ describe('crcMemory', () => {
     });
   }
 
+  it('takes the WebAssembly path, and keeps views and ranges out of the scratch area', () => {
+    const mem = wasmMemory(3, true);
+    const bytes = new Uint8Array(mem.buffer);
+    bytes.set(big.subarray(0, bytes.length));
+    const crcOf = crcMemory(mem, 2 * 65536);
+    const before = { ...crcStats };
+    expect(crc32(bytes.subarray(100, 100_000))).toBe(zlib.crc32(bytes.subarray(100, 100_000)));
+    expect(crcStats.wasm - before.wasm).toBe(1);
+    // A view reaching into the scratch area: right all the same (by zlib), scratch untouched.
+    const whole = Buffer.from(bytes);
+    expect(crc32(bytes)).toBe(zlib.crc32(whole));
+    expect(crcStats.wasm - before.wasm).toBe(1);
+    expect(() => crcOf(0, 2 * 65536 + 1)).toThrow(RangeError);
+    expect(() => crcOf(10, 5)).toThrow(RangeError);
+  });
+
   it('leaves the memory outside its scratch area alone', () => {
     const mem = wasmMemory(3, true);
     const bytes = new Uint8Array(mem.buffer);
@@ -114,6 +130,8 @@ describe('CrcWorker', () => {
         expect(crc32(enc.buffer.subarray(s, e))).toBe(zlib.crc32(enc.buffer.subarray(s, e)));
       const got = await Promise.all(pending);
       expect(got).toEqual(ranges.map(([s, e]) => zlib.crc32(enc.buffer.subarray(s, e))));
+      // By the module, not a silent fallback to zlib.
+      expect(crcs.stats).toEqual({ wasm: ranges.length, zlib: 0 });
     } finally {
       await crcs.close();
     }
@@ -136,7 +154,7 @@ describe('without WebAssembly', () => {
     // A memory's CRC by zlib over its buffer.
     const sab = new SharedArrayBuffer(65536);
     new Uint8Array(sab).set(big.subarray(0, 65536));
-    const crcOf = m.crcMemory({ buffer: sab }, 0);
+    const crcOf = m.crcMemory({ buffer: sab }, 65536);
     expect(crcOf(10, 50_000, 3)).toBe(zlib.crc32(new Uint8Array(sab, 10, 49_990), 3));
   });
 });

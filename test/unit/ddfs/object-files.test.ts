@@ -79,6 +79,15 @@ describe('streamToFile', () => {
     if (await directSupported()) expect(directStats.blocks - before.blocks).toBe(5);
   });
 
+  it('writes one large piece in place a few blocks at a time, byte for byte', async () => {
+    const data = randomBytes(16 * MiB + 999);
+    const before = directStats.inPlace;
+    const file = path.join(dir, 'one-piece');
+    await streamToFile(Readable.from([inMemory(data)]), file, { direct: true });
+    expect(sha(await fs.readFile(file))).toBe(sha(data));
+    expect(directStats.inPlace - before).toBe(16);
+  });
+
   it('goes back to copying at the first piece that is not in place, byte for byte', async () => {
     const data = randomBytes(6 * MiB + 77);
     const mem = inMemory(data);
