@@ -4,10 +4,11 @@
  * lines (every MessagePack string header size, text that is not UTF-8) and for full blocks of
  * the shortest lines, where the records come closest to the text still to encode.
  */
+import os from 'node:os';
 import zlib from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LineHunkPool } from '../../../src/ddfs/client/line-hunks.js';
+import { defaultEncoders, LineHunkPool } from '../../../src/ddfs/client/line-hunks.js';
 import { lineRecordEncoder } from '../../../src/ddfs/client/line-records-wasm.js';
 import { HUNK_HEADER, packValue, RECORD_VERSION } from '../../../src/protocol/record-stream.js';
 
@@ -34,6 +35,15 @@ async function encode(text: Buffer, wasm: boolean): Promise<{ bytes: Buffer; rec
   await pool.close();
   return out;
 }
+
+describe('default encoder threads', () => {
+  it('uncompressed: one per core beyond two; compressed: at least two (deflate is the work)', () => {
+    const cores = os.availableParallelism();
+    expect(defaultEncoders(0)).toBe(Math.max(0, Math.min(4, cores - 2)));
+    expect(defaultEncoders(1)).toBe(Math.max(2, Math.min(4, cores)));
+    expect(defaultEncoders(9)).toBeGreaterThanOrEqual(2);
+  });
+});
 
 describe('line hunk encoders', () => {
   it('this Node runs the WebAssembly encoder (else the tests below compare JavaScript with itself)', () => {
