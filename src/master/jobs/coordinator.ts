@@ -228,8 +228,16 @@ export function coordinatorMapResults(state: CoordinatorState): string[] | null 
 
 // ---------------------------------------------------------------- helpers
 
+/**
+ * An event of the job's log; cut as failure reasons are (a worker's FATAL text, which may be
+ * as long as a request, appears in two events and the job record: each is bounded).
+ */
 function event(cx: Ctx, message: string, host = 'master'): void {
-  cx.fx.push({ type: 'event', host, message });
+  cx.fx.push({
+    type: 'event',
+    host,
+    message: cut(message, MAX_FAILURE_REASON, ` (cut at ${MAX_FAILURE_REASON} characters)`),
+  });
 }
 
 function phaseOf(st: CoordinatorState, mode: Mode): PhaseState | null {

@@ -306,6 +306,10 @@ describe('coordinator: failures', () => {
     const failed = fx.find((e) => e.type === 'job_failed');
     const kept = `Worker at 'n1' died: ${message}`.slice(0, MAX_FAILURE_REASON);
     expect(failed).toMatchObject({ reason: `${kept}… (cut at ${MAX_FAILURE_REASON} characters)` });
+    // So are the events telling it (the task's and the job's), which hold the message too.
+    const events = fx.flatMap((e) => (e.type === 'event' ? [e.message] : []));
+    expect(events.filter((m) => m.includes('xxxx'))).toHaveLength(2);
+    for (const m of events) expect(m.length).toBeLessThan(MAX_FAILURE_REASON + 100);
   });
 
   it('an unschedulable task fails the job', () => {
