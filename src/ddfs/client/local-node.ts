@@ -46,11 +46,22 @@ async function* countBytes(body: Readable, count: (n: number) => void): AsyncGen
   }
 }
 
+/** A regular file this user may read (a node of another user keeps its blobs 0400). */
+async function readableFile(file: string): Promise<boolean> {
+  try {
+    if (!(await fs.stat(file)).isFile()) return false;
+    await fs.access(file, fs.constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Short-circuit reads: a replica of the blob stored under this machine's `DDFS_DATA` (this
  * machine is one of its nodes, e.g. a `disco start` cluster): that replica and its file, or
- * null. A blob's object name is unique and its file is complete and read-only once in place, so any local
- * copy has the blob's bytes (`ddfs cat`, `ddfs xcat` and `DDFS.pull` read it so).
+ * null. A blob's object name is unique and its file is complete and read-only once in place,
+ * so any local copy has the blob's bytes (`ddfs cat`, `ddfs xcat` and `DDFS.pull` read it so).
  *
  * @example
  * const local = await localReplica(settings.get('DDFS_DATA'), replicas); // { url, file } or null: HTTP
@@ -65,16 +76,7 @@ export async function localReplica(
     // Only well-formed names: nothing in a URL may lead outside the volume's blob tree.
     if (u?.type !== 'blob' || u.scheme !== 'disco' || !unpackObjName(u.obj)) continue;
     const file = path.join(ddfsData, objectRelPath(u.vol, 'blob', u.obj));
-    const st = await fs.stat(file).catch(() => null);
-    // Readable by this user (a node of another user keeps its blobs 0400).
-    if (
-      st?.isFile() &&
-      (await fs.access(file, fs.constants.R_OK).then(
-        () => true,
-        () => false,
-      ))
-    )
-      return { url, file };
+    if (await readableFile(file)) return { url, file };
   }
   return null;
 }
@@ -118,8 +120,8 @@ export class LocalNode {
    * would. A failure of the source is a {@link BlobSourceError}; any other failure retries
    * the upload over HTTP. A chunk's memory is written from where it is (streamToFile): the
    * chunk must not be released before this settles (`DDFS.chunk` releases it once `pushBlob`
-   * has). `onBytes` counts the bytes stored (negative after a failed local
-   * store: what it had counted, before the HTTP upload counts them again).
+   * has). `onBytes` counts the bytes stored (negative after a failed local store: what it
+   * had counted, before the HTTP upload counts them again).
    */
   async put(putUrl: string, source: BlobSource, onBytes?: (n: number) => void): Promise<string> {
     const body = sourceStream(source);
