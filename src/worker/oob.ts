@@ -28,6 +28,7 @@ import { readFileSync } from 'node:fs';
 import { CommError, DiscoError, JobError } from '../common/errors.js';
 import { blobName } from '../ddfs/names.js';
 import { jobOobTag, oobKeyError } from '../protocol/names.js';
+import { LocalSaveNode } from './local-save.js';
 import { httpSync } from './readers/http-sync.js';
 import { fetchToTemp, localFileOf, type OpenContext, removeQuietly } from './readers/open-url.js';
 import { ddfsAuthHeaders, pushBlob, tagBlobs } from './save.js';
@@ -56,6 +57,8 @@ interface State {
   puts: number;
   /** Replica lists pushed but not yet tagged, oldest first. */
   pending: string[][];
+  /** This node's DDFS, stored into directly (local-save.ts); looked for at the first put. */
+  local?: LocalSaveNode | null;
 }
 
 let current: State | null = null;
@@ -156,7 +159,8 @@ export function putTaskValue(key: string, value: string | Uint8Array): void {
 }
 
 function pushValue(s: State, key: string, bytes: Uint8Array): void {
-  s.pending.push(pushBlob(s.master, key, { data: bytes }));
+  if (s.local === undefined) s.local = LocalSaveNode.find(s.ctx.ddfsData);
+  s.pending.push(pushBlob(s.master, key, { data: bytes }, s.local));
 }
 
 function readReplica(url: string, ctx: OpenContext): Buffer {

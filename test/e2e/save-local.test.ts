@@ -33,8 +33,10 @@ import {
   writeNodeIdentity,
 } from '../../src/ddfs/node-identity.js';
 import { Disco } from '../../src/index.js';
+import { jobOobTag } from '../../src/protocol/names.js';
 import { LocalSaveNode } from '../../src/worker/local-save.js';
 import { type Cluster, startCluster } from '../harness/cluster.js';
+import { ManyPuts } from './fixtures/oob-jobs.js';
 import { records } from './helpers.js';
 
 let c: Cluster;
@@ -42,7 +44,11 @@ let disco: Disco;
 let ddfs: DDFS;
 
 beforeAll(async () => {
-  c = await startCluster({ nodes: 2, env: { DDFS_BLOB_REPLICAS: '2', DDFS_TAG_REPLICAS: '2' } });
+  // DISCO_DEBUG: the nodes log each blob a PUT stored ("blob stored").
+  c = await startCluster({
+    nodes: 2,
+    env: { DDFS_BLOB_REPLICAS: '2', DDFS_TAG_REPLICAS: '2', DISCO_DEBUG: '1' },
+  });
   disco = new Disco(c.master);
   ddfs = new DDFS(c.master, { settings: new Settings({ DISCO_PORT: String(c.port) }, {}, {}) });
 });
@@ -119,11 +125,38 @@ describe('save: true on the node that runs the task', () => {
   });
 
   test('without the identity file every replica goes over HTTP', async () => {
-    for (const n of c.nodes) rmSync(path.join(n.root, 'ddfs', NODE_IDENTITY_FILE));
-    const { blobs } = await savedWordCount();
-    for (const set of blobs) for (const url of set) expect(replicaFile(url).nlink).toBe(1);
+    const files = c.nodes.map((n) => path.join(n.root, 'ddfs', NODE_IDENTITY_FILE));
+    const kept = files.map((f) => readFileSync(f));
+    for (const f of files) rmSync(f);
+    try {
+      const { blobs } = await savedWordCount();
+      for (const set of blobs) for (const url of set) expect(replicaFile(url).nlink).toBe(1);
+    } finally {
+      files.forEach((f, i) => writeFileSync(f, kept[i]));
+    }
   });
 });
+
+test("OOB values too: the replica on the task's node is stored directly, the other one by PUT", async () => {
+  const job = await new ManyPuts({ master: disco }).run({
+    input: ['raw://p', 'raw://q'],
+    params: { count: 3 },
+  });
+  expect(await job.wait()).toEqual([]);
+  const sets = await ddfs.urls(jobOobTag(job.name));
+  expect(sets).toHaveLength(6);
+  /** Which nodes logged storing blob `name` from a PUT. */
+  const putOn = (name: string) =>
+    c.nodes.map((n) => n.log.some((l) => l.includes('"blob stored"') && l.includes(`"${name}$`)));
+  for (const set of sets) {
+    expect(set).toHaveLength(2);
+    const name = DDFS.blobName(set[0]);
+    // The PUT's line comes through the node's log pipe a moment after the reply.
+    for (let waited = 0; waited < 3000 && !putOn(name).some(Boolean); waited += 20)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(putOn(name).filter(Boolean), name).toHaveLength(1);
+  }
+}, 60_000);
 
 describe('LocalSaveNode', () => {
   const PUT = 'http://h1:8990/ddfs/';
