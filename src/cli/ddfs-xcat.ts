@@ -11,6 +11,7 @@
 import { resultIterator } from '../client/result-iterator.js';
 import { DataError } from '../common/errors.js';
 import type { StreamFunction } from '../worker/readers/chain.js';
+import { CLI_RETRY } from './command-context.js';
 import {
   type BlobsOpts,
   inputs,
@@ -51,7 +52,12 @@ export async function xcatCommand(
   if (!reader && inputStream.length === 0 && !o.json) {
     // Plain records: printed from their hunks' bytes, the same lines an order of magnitude faster.
     try {
-      await xcatFast(all, { settings: ctx.settings, master: ctx.ddfs.master, write: (b) => ctx.write(b) });
+      await xcatFast(all, {
+        settings: ctx.settings,
+        master: ctx.ddfs.master,
+        write: (b) => ctx.write(b),
+        retry: CLI_RETRY,
+      });
     } catch (e) {
       if (e instanceof DataError) throw new CliExit(e.message);
       throw e;

@@ -12,7 +12,7 @@
  */
 
 import fs from 'node:fs/promises';
-import { readRange } from '../client/http.js';
+import { type RetryPolicy, readRange } from '../client/http.js';
 import { ddfsTagExpander, expandInputs, httpIndexReader } from '../client/inputs.js';
 import { resultIterator } from '../client/result-iterator.js';
 import { CommError, DataError } from '../common/errors.js';
@@ -27,8 +27,12 @@ import { recordLine, XcatLines } from './xcat-lines.js';
 export interface XcatFastOptions {
   settings: Settings;
   master?: string;
-  /** Output; awaited before more is read. */
+  /** Output; awaited before more is read, and never called again before it resolves. */
   write: (b: Buffer) => Promise<void>;
+  /** Retries of requests after the first attempt (the result iterator's default otherwise). */
+  retry?: RetryPolicy;
+  /** Inactivity limit of a blob's GET (default 60 s); it does not run while output waits. */
+  idleTimeoutMs?: number;
 }
 
 /** The input is not a record stream of hunks: read by the result iterator instead. */
@@ -41,14 +45,22 @@ export async function xcatFast(
 ): Promise<void> {
   const discoPort = o.settings.get('DISCO_PORT');
   const master = o.master ?? o.settings.get('DISCO_MASTER');
-  const inputs = await expandInputs(urls, httpIndexReader({ discoPort, master }), {
-    tags: ddfsTagExpander({ settings: o.settings, master }),
+  const inputs = await expandInputs(urls, httpIndexReader({ discoPort, master, retry: o.retry }), {
+    tags: ddfsTagExpander({ settings: o.settings, master, retry: o.retry }),
   });
   const pending: Buffer[] = [];
   const lines = new XcatLines((b) => pending.push(b));
-  const drain = async () => {
-    for (const b of pending.splice(0)) await o.write(b);
+  // One chain of writes: a drain started while another still waits on the output (a transfer
+  // that failed meanwhile, then resumed) writes after it, never beside it; awaiting a drain
+  // awaits every write before it.
+  let flushing: Promise<void> = Promise.resolve();
+  const drain = (): Promise<void> => {
+    flushing = flushing.then(async () => {
+      for (const b of pending.splice(0)) await o.write(b);
+    });
+    return flushing;
   };
+  const out: Output = { lines, drain, hasOutput: () => pending.length > 0 };
   try {
     for (const input of inputs) {
       const replicas = typeof input === 'string' ? [input] : input;
@@ -60,18 +72,12 @@ export async function xcatFast(
           if (http === null) throw new NotHunks();
           // On one of the blob's nodes its file is read instead (as `ddfs cat` does).
           const local = await localReplica(o.settings.get('DDFS_DATA'), [replicas[r]]);
-          await printReplica(
-            replicas[r],
-            { file: local?.file, http },
-            printed,
-            lines,
-            drain,
-            () => pending.length > 0,
-          );
+          await printReplica(replicas[r], { file: local?.file, http }, printed, out, o);
           break;
         } catch (e) {
           if (e instanceof NotHunks) {
-            await printGeneral(input, printed.n, o, lines, drain);
+            // The replicas that failed already are not read again.
+            await printGeneral(r === 0 ? input : replicas.slice(r), printed.n, o, out);
             break;
           }
           if (!(e instanceof DataError) || r + 1 >= replicas.length) throw e;
@@ -82,6 +88,14 @@ export async function xcatFast(
     lines.end();
     await drain();
   }
+}
+
+/** Where lines go: gathered in `lines`, handed to the output by `drain`. */
+interface Output {
+  lines: XcatLines;
+  drain: () => Promise<void>;
+  /** Lines are gathered that `drain` has not handed on. */
+  hasOutput: () => boolean;
 }
 
 /** The HTTP URL of a remote data URL; null for what the result iterator reads locally. */
@@ -96,41 +110,73 @@ function remoteHttp(url: string, discoPort: string, master: string | undefined):
  * The records of one replica, after the first `printed.n` (printed from another replica):
  * its local file read, or its bytes streamed by one GET ({@link pipeBlob}, as `ddfs cat`
  * reads), the rest after a
- * broken connection asked for in ranged chunks with the result iterator's retries; each hunk
+ * broken connection asked for in ranged chunks with the retries of `o.retry`; each hunk
  * checked, then printed whole (so a data error leaves no record of its hunk half counted).
+ * A replica that fails before its first byte is left at once (a data error): the next one
+ * has the blob as well.
  */
 async function printReplica(
   url: string,
   source: { http: string; file?: string },
   printed: { n: number },
-  lines: XcatLines,
-  drain: () => Promise<void>,
-  hasOutput: () => boolean,
+  out: Output,
+  o: XcatFastOptions,
 ): Promise<void> {
   let seen = 0;
   const cutter = new HunkCutter(url, (body) => {
-    seen += lines.addHunk(body, url, Math.max(0, printed.n - seen));
+    seen += out.lines.addHunk(body, url, Math.max(0, printed.n - seen));
     if (seen > printed.n) printed.n = seen;
   });
   let offset = 0;
   const take = (b: Buffer): Promise<void> | undefined => {
     offset += b.length;
     cutter.feed(b);
-    return hasOutput() ? drain() : undefined;
+    return out.hasOutput() ? out.drain() : undefined;
   };
   // The local file unless it does not open (GC removed it meanwhile): then over HTTP.
   const fh = source.file ? await fs.open(source.file, 'r').catch(() => null) : null;
-  if (fh) {
-    for await (const chunk of fh.createReadStream({ highWaterMark: 1 << 20 })) await take(chunk as Buffer);
+  if (fh && source.file) {
+    await readLocal(fh, source.file, url, take);
   } else {
     try {
-      await pipeBlob([source.http], take);
+      await pipeBlob([source.http], take, { idleTimeoutMs: o.idleTimeoutMs });
     } catch (e) {
-      if (!(e instanceof CommError)) throw e;
-      for await (const chunk of readAhead(readRange(source.http, { start: offset }))) await take(chunk);
+      // Writes of the broken transfer finish before the resumed one's start.
+      await out.drain();
+      if (!(e instanceof CommError) || offset === 0) throw e;
+      const rest = readRange(source.http, { start: offset, retry: o.retry });
+      for await (const chunk of readAhead(rest)) await take(chunk);
     }
   }
   cutter.finish();
+}
+
+/**
+ * The bytes of a local replica's open file to `take`; a failed read (EIO, ...) is a data
+ * error, as a failed GET is, so that the next replica is read.
+ */
+async function readLocal(
+  fh: fs.FileHandle,
+  file: string,
+  url: string,
+  take: (b: Buffer) => Promise<void> | undefined,
+): Promise<void> {
+  const chunks = fh.createReadStream({ highWaterMark: 1 << 20 })[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      let r: IteratorResult<Buffer>;
+      try {
+        r = await chunks.next();
+      } catch (e) {
+        throw new DataError(`cannot read ${file}: ${(e as Error).message}`, url);
+      }
+      if (r.done) return;
+      await take(r.value);
+    }
+  } finally {
+    // Stopped early (a data error, the output failed): the stream, and its file, closed.
+    await chunks.return?.();
+  }
 }
 
 /**
@@ -194,23 +240,28 @@ class HunkCutter {
   }
 }
 
-/** The records of an input read by the result iterator, after the first `done`. */
+/**
+ * The records of replicas read by the result iterator, after the first `done`; each full
+ * output buffer handed on as soon as it is (records may be large: none is held back).
+ */
 async function printGeneral(
   input: string | readonly string[],
   done: number,
   o: XcatFastOptions,
-  lines: XcatLines,
-  drain: () => Promise<void>,
+  out: Output,
 ): Promise<void> {
   let skip = done;
-  let n = 0;
-  for await (const rec of resultIterator([input], { settings: o.settings, master: o.master })) {
+  for await (const rec of resultIterator([input], {
+    settings: o.settings,
+    master: o.master,
+    retry: o.retry,
+  })) {
     if (skip > 0) {
       skip--;
       continue;
     }
-    lines.addLine(recordLine(rec, false));
-    if (++n % 4096 === 0) await drain();
+    out.lines.addLine(recordLine(rec, false));
+    if (out.hasOutput()) await out.drain();
   }
 }
 

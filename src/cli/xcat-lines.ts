@@ -40,8 +40,13 @@ const OUT_BYTES = 2 << 20;
 const SHORT = 128;
 /** Text moved down shorter than this is moved byte by byte (see {@link moveDown}). */
 const TINY = 12;
+/** Value starts kept for the next hunk at most (a hunk of more values has its own). */
+const LARGE_STARTS = 1 << 18;
 const TAB = 0x09;
 const NL = 0x0a;
+
+/** The lines of a hunk outgrew the buffer and hold text that is not UTF-8: printed again, checked. */
+class Unchecked extends Error {}
 
 /** Where the bytes of the string or binary value at `s` start; -1 for other types. */
 function textStart(b: Buffer, s: number): number {
@@ -71,12 +76,14 @@ function moveDown(b: Buffer, w: number, from: number, to: number): number {
 export class XcatLines {
   private out = Buffer.allocUnsafe(OUT_BYTES);
   private pos = 0;
-  private readonly starts = valueStarts();
+  private starts = valueStarts();
   /**
    * Strings are checked one by one as they are copied (else a hunk's lines are checked at
-   * once, and stay together in one buffer until then).
+   * once, and stay together in one buffer, from {@link mark}, until then).
    */
   private checked = true;
+  /** Where the lines of the hunk being printed start in the output buffer. */
+  private mark = 0;
 
   constructor(private readonly emit: (b: Buffer) => void) {}
 
@@ -103,21 +110,29 @@ export class XcatLines {
       this.end();
       if (room > this.out.length) this.out = Buffer.allocUnsafe(room);
     }
-    const mark = this.pos;
+    this.mark = this.pos;
     this.checked = false;
+    let again = false;
     try {
       this.records(body, this.inPlace(body, 2 * skip, count), count);
+      // Still unchecked (lines too long for the buffer were checked, and handed on, already).
+      again = !this.checked && !isUtf8(this.out.subarray(this.mark, this.pos));
     } catch (e) {
-      // Unchecked lines of a hunk half printed are never handed on.
-      this.pos = mark;
-      throw e;
+      if (!(e instanceof Unchecked)) {
+        // Unchecked lines of a hunk half printed are never handed on.
+        this.pos = this.mark;
+        throw e;
+      }
+      again = true;
     } finally {
       this.checked = true;
     }
-    if (!isUtf8(this.out.subarray(mark, this.pos))) {
-      this.pos = mark;
+    if (again) {
+      this.pos = this.mark;
       this.records(body, 2 * skip, count);
     }
+    // The value starts of a hunk of millions of values are not kept for the next ones.
+    if (this.starts.at.length > LARGE_STARTS) this.starts = valueStarts();
     return count / 2;
   }
 
@@ -270,13 +285,15 @@ export class XcatLines {
   private reserve(n: number): void {
     if (this.pos + n <= this.out.length) return;
     if (!this.checked) {
-      // Unchecked lines are not handed on before their check: the buffer grows instead.
-      const bigger = Buffer.allocUnsafe(Math.max(2 * this.out.length, this.pos + n));
-      this.out.copy(bigger, 0, 0, this.pos);
-      this.out = bigger;
-      return;
+      // Unchecked lines are not handed on before their check, nor held on in a growing
+      // buffer (records of numbers print at up to 6 times their size): checked now, the
+      // rest of the hunk is checked value by value. Lines of text that is not UTF-8 are
+      // printed again from the hunk's start, checked ({@link addHunk}).
+      if (!isUtf8(this.out.subarray(this.mark, this.pos))) throw new Unchecked();
+      this.checked = true;
     }
     this.end();
+    this.mark = 0;
     if (n > this.out.length) this.out = Buffer.allocUnsafe(n);
   }
 }

@@ -156,8 +156,11 @@ async function httpAttempt(a: Attempt): Promise<Outcome> {
       if (o.kind !== 'done') r.destroy();
       resolve(o);
     };
+    // Reported once the write under way is done: the next attempt's writes come after it.
     const broken = (e: Error) =>
-      settle({ kind: 'failed', message: `read failed at byte ${a.position()}: ${e.message}` });
+      void writing.then(() =>
+        settle({ kind: 'failed', message: `read failed at byte ${a.position()}: ${e.message}` }),
+      );
     r.on('data', (chunk: Buffer) => {
       let p: void | Promise<void>;
       try {
@@ -168,8 +171,12 @@ async function httpAttempt(a: Attempt): Promise<Outcome> {
       }
       if (p) {
         r.pause();
+        // Waiting on the consumer is not the replica's silence: no idle limit meanwhile.
+        r.socket?.setTimeout(0);
         writing = p.then(
           () => {
+            if (settled) return;
+            r.socket?.setTimeout(a.idleMs);
             r.resume();
           },
           (e: Error) => settle({ kind: 'sink', error: e }),

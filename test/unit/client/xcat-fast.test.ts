@@ -5,14 +5,26 @@
  * the result iterator).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { xcatFast } from '../../../src/cli/xcat-fast.js';
 import { recordLine, XcatLines } from '../../../src/cli/xcat-lines.js';
+import { NO_RETRY } from '../../../src/client/http.js';
 import { DataError } from '../../../src/common/errors.js';
-import { PACKAGE_ROOT } from '../../../src/common/settings.js';
+import { loadSettings, PACKAGE_ROOT } from '../../../src/common/settings.js';
+import { objectRelPath } from '../../../src/ddfs/names.js';
 import {
   BufferSource,
   HunkReader,
@@ -289,3 +301,290 @@ describe('ddfs xcat through the CLI', () => {
 function general4(records: readonly [unknown, unknown][]): Buffer {
   return general(stream(records));
 }
+
+describe('xcat bytes path: output held in memory', () => {
+  /** Largest buffer handed on, and all of the output, for hunk `data`. */
+  function sizes(data: Buffer): { max: number; out: Buffer } {
+    const out: Buffer[] = [];
+    const lines = new XcatLines((b) => out.push(Buffer.from(b)));
+    const hunks = new HunkReader(new BufferSource(data), { url: 'test' });
+    for (let body = hunks.nextBody(); body !== null; body = hunks.nextBody()) lines.addHunk(body, 'test');
+    lines.end();
+    return { max: Math.max(...out.map((b) => b.length)), out: Buffer.concat(out) };
+  }
+
+  test('a hunk whose lines are much longer than its records is handed on in 2 MiB buffers', () => {
+    // [false, false] records: 2 bytes each, 12 bytes printed.
+    const falses = Buffer.alloc(1 << 20, 0xc2);
+    const bad = Buffer.from([0xa4, 0x61, 0xff, 0xc3, 0x28, 0xc0]); // a string that is not UTF-8, nil
+    const long = Buffer.concat([Buffer.from([0xd9, 200]), Buffer.alloc(200, 0xe9), Buffer.from([0xc0])]);
+    // Text first, then the numbers; text that is not UTF-8 before the buffer is full, or after.
+    for (const body of [
+      Buffer.concat([Buffer.from([0xa1, 0x61, 0xc0]), falses]),
+      Buffer.concat([bad, falses]),
+      Buffer.concat([falses, bad, long, Buffer.from([0xa2, 0x6f, 0x6b, 0xc0])]),
+    ]) {
+      const data = rawHunk(body);
+      const got = sizes(data);
+      expect(got.out.equals(general(data))).toBe(true);
+      expect(got.max).toBeLessThanOrEqual(Math.max(2 << 20, body.length * 1.25 + 64));
+    }
+  });
+});
+
+/** An HTTP server on loopback; `hits` has the range header (or '') of each request. */
+async function server(
+  handler: (req: http.IncomingMessage, res: http.ServerResponse, n: number) => void,
+): Promise<{ url: string; hits: string[]; close: () => Promise<void> }> {
+  const hits: string[] = [];
+  const srv = http.createServer((req, res) => {
+    hits.push(req.headers.range ?? '');
+    handler(req, res, hits.length);
+  });
+  await new Promise<void>((ok) => srv.listen(0, '127.0.0.1', ok));
+  const { port } = srv.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}/blob`,
+    hits,
+    close: () =>
+      new Promise<void>((ok) => {
+        srv.closeAllConnections();
+        srv.close(() => ok());
+      }),
+  };
+}
+
+/** Answers `data` (206 from a range's start), written in pieces of `piece()` bytes. */
+function serveData(data: Buffer, piece: (at: number) => number = () => 64 << 10) {
+  return (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const m = /bytes=(\d+)-(\d*)/.exec(req.headers.range ?? '');
+    let body = data;
+    if (m) {
+      const a = Number(m[1]);
+      const b = m[2] ? Math.min(Number(m[2]) + 1, data.length) : data.length;
+      body = data.subarray(a, b);
+      res.writeHead(206, { 'content-range': `bytes ${a}-${b - 1}/${data.length}` });
+    } else res.writeHead(200, { 'content-length': data.length });
+    let p = 0;
+    const step = () => {
+      if (p >= body.length) return void res.end();
+      const from = p;
+      p = Math.min(body.length, p + piece(p));
+      // Written as the client takes them (a paused reader is not flooded).
+      if (res.write(body.subarray(from, p))) setImmediate(step);
+      else res.once('drain', step);
+    };
+    step();
+  };
+}
+
+/**
+ * xcatFast's output for `urls`, through a sink that waits `stall(n)` ms in its n-th write and
+ * notes writes started before the one before them ended, and writes not ended at the return.
+ */
+async function xcat(
+  urls: (string | string[])[],
+  opts: {
+    stall?: (n: number) => number;
+    idleTimeoutMs?: number;
+    ddfsData?: string;
+    onWrite?: () => void;
+  } = {},
+): Promise<{ out: Buffer; overlap: boolean; unfinished: number }> {
+  const out: Buffer[] = [];
+  let busy = 0;
+  let overlap = false;
+  let calls = 0;
+  await xcatFast(urls, {
+    settings: loadSettings({ DDFS_DATA: opts.ddfsData ?? '/nonexistent' }),
+    retry: NO_RETRY,
+    idleTimeoutMs: opts.idleTimeoutMs,
+    write: async (b) => {
+      if (busy > 0) overlap = true;
+      busy++;
+      opts.onWrite?.();
+      out.push(Buffer.from(b));
+      const ms = opts.stall?.(++calls) ?? 0;
+      if (ms > 0) await new Promise((ok) => setTimeout(ok, ms));
+      busy--;
+    },
+  });
+  return { out: Buffer.concat(out), overlap, unfinished: busy };
+}
+
+/** Text records of about `mb` MiB in hunks of 100 KiB, compressed, and a few tricky ones. */
+function bigText(mb: number): Buffer {
+  const recs: [unknown, unknown][] = [];
+  for (let i = 0, n = 0; n < mb << 20; i++) {
+    const line = `line ${i} ${'é'.repeat(i % 7)}${'w'.repeat(i % 200)}`;
+    n += line.length;
+    recs.push([line, i % 50 === 0 ? i : null]);
+  }
+  return Buffer.concat([stream(recs, { hunkSize: 100 << 10, compress: true }), stream(tricky)]);
+}
+
+describe('xcat bytes path over HTTP', () => {
+  const closers: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const c of closers) await c();
+  });
+  async function serve(handler: Parameters<typeof server>[0]) {
+    const s = await server(handler);
+    closers.push(s.close);
+    return s;
+  }
+
+  test('hunks cut from pieces of any size, header and body split anywhere', async () => {
+    const data = Buffer.concat([
+      stream(tricky, { hunkSize: 128 }),
+      bigText(1),
+      stream(tricky, { compress: true }),
+    ]);
+    const want = general(data);
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return 1 + (seed % n);
+    };
+    // Pieces of 1-3 bytes are slow to serve: only the first hunks in them.
+    for (const piece of [
+      (at: number) => (at < 20_000 ? rnd(3) : rnd(5000)),
+      () => rnd(20) + (rnd(10) === 1 ? 50_000 : 0),
+      () => rnd(5000),
+      () => rnd(200_000),
+    ]) {
+      const s = await serve(serveData(data, piece));
+      const got = await xcat([s.url]);
+      expect(got.out.equals(want)).toBe(true);
+      expect(s.hits).toEqual(['']);
+    }
+  }, 60_000);
+
+  test('a connection broken mid-blob: the rest asked for from where it broke', async () => {
+    const data = bigText(3);
+    const cut = Math.floor(data.length * 0.55);
+    const s = await serve((req, res, n) => {
+      if (n > 1) return serveData(data)(req, res);
+      res.writeHead(200, { 'content-length': data.length });
+      res.write(data.subarray(0, cut), () => setTimeout(() => res.destroy(), 50));
+    });
+    const got = await xcat([s.url]);
+    expect(got.out.equals(general(data))).toBe(true);
+    expect(s.hits[0]).toBe('');
+    expect(s.hits.length).toBeGreaterThan(1);
+    const from = Number(/bytes=(\d+)-/.exec(s.hits[1])?.[1]);
+    expect(from).toBeGreaterThan(0);
+    expect(from).toBeLessThanOrEqual(cut);
+  }, 60_000);
+
+  test('output that stalls longer than the idle limit: one GET, records in order', async () => {
+    const data = bigText(6);
+    const s = await serve(serveData(data));
+    const got = await xcat([s.url], { stall: (n) => (n === 1 ? 1500 : 0), idleTimeoutMs: 300 });
+    expect(got.overlap).toBe(false);
+    expect(got.unfinished).toBe(0);
+    expect(got.out.equals(general(data))).toBe(true);
+    // The paused response was not timed out (and resumed by ranged GETs).
+    expect(s.hits).toEqual(['']);
+  }, 60_000);
+
+  test('a connection broken while a write waits: the resumed writes come after it', async () => {
+    // Hunks a few KiB on the wire whose lines are MiBs: output to write after the first one.
+    const hunk = () => {
+      const body = Buffer.alloc(1 << 20, 0xc2);
+      const z = zlib.deflateSync(body);
+      return Buffer.concat([hunkHeader(true, zlib.crc32(body), z.length), z]);
+    };
+    const data = Buffer.concat([hunk(), hunk(), hunk()]);
+    const s = await serve((req, res, n) => {
+      if (n > 1) return serveData(data)(req, res);
+      res.writeHead(200, { 'content-length': data.length });
+      res.write(data.subarray(0, hunk().length + 100), () => setTimeout(() => res.destroy(), 50));
+    });
+    const got = await xcat([s.url], { stall: (n) => (n === 1 ? 800 : 0) });
+    expect(got.overlap).toBe(false);
+    expect(got.unfinished).toBe(0);
+    expect(got.out.equals(general(data))).toBe(true);
+  }, 60_000);
+
+  test('a replica that fails before its first byte: the next one at once', async () => {
+    const data = stream(tricky, { hunkSize: 128 });
+    const dead = await serve((req) => req.socket.destroy());
+    const good = await serve(serveData(data));
+    const t0 = Date.now();
+    const out: Buffer[] = [];
+    // The default retries (9, over about 30 s) were spent on the dead replica before.
+    await xcatFast([[dead.url, good.url]], {
+      settings: loadSettings({ DDFS_DATA: '/nonexistent' }),
+      write: async (b) => void out.push(Buffer.from(b)),
+    });
+    expect(Buffer.concat(out).equals(general(data))).toBe(true);
+    expect(dead.hits.length).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  }, 90_000);
+
+  test('a replica broken part way, then a local file: read from there, the first not again', async () => {
+    const data = stream(tricky, { hunkSize: 128 });
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'xcat-fall-'));
+    try {
+      writeFileSync(path.join(tmp, 'copy'), data);
+      const broken = await serve((_req, res, n) => {
+        if (n > 1) return void res.socket?.destroy();
+        res.writeHead(200, { 'content-length': data.length });
+        res.write(data.subarray(0, data.length >> 1), () => setTimeout(() => res.destroy(), 50));
+      });
+      const got = await xcat([[broken.url, path.join(tmp, 'copy')]]);
+      expect(got.out.equals(general(data))).toBe(true);
+      // The GET and one ranged GET (no retries): the result iterator did not read it again.
+      expect(broken.hits.length).toBe(2);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  test('a local replica that cannot be read: the next replica', async () => {
+    const data = stream(tricky, { hunkSize: 128 });
+    const good = await serve(serveData(data));
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'xcat-eio-'));
+    try {
+      const obj = 'xcat-eio$5f3a1b2c-1a2b-3c4d';
+      const file = path.join(tmp, objectRelPath('vol0', 'blob', obj));
+      mkdirSync(path.dirname(file), { recursive: true });
+      // A regular file, readable, whose first read fails (EIO).
+      symlinkSync('/proc/self/mem', file);
+      const local = `disco://localhost/ddfs/${objectRelPath('vol0', 'blob', obj)}`;
+      const got = await xcat([[local, good.url]], { ddfsData: tmp });
+      expect(got.out.equals(general(data))).toBe(true);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  test('a local file of large records is printed as it is read', async () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'xcat-local-'));
+    try {
+      const file = path.join(tmp, 'big');
+      const recs: [unknown, unknown][] = [];
+      for (let i = 0; i < 300; i++) recs.push([`r${i}`, `${i}`.repeat(10_000)]);
+      const data = stream(recs);
+      writeFileSync(file, data);
+      let openAtFirstWrite: boolean | undefined;
+      const got = await xcat([file], {
+        onWrite: () => {
+          openAtFirstWrite ??= readdirSync('/proc/self/fd').some((fd) => {
+            try {
+              return readlinkSync(`/proc/self/fd/${fd}`) === file;
+            } catch {
+              return false;
+            }
+          });
+        },
+      });
+      expect(got.out.equals(general(data))).toBe(true);
+      // Lines were handed on before the file was read to its end (and closed).
+      expect(openAtFirstWrite).toBe(true);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
