@@ -132,7 +132,7 @@ describe('save: true on the node that runs the task', () => {
       const { blobs } = await savedWordCount();
       for (const set of blobs) for (const url of set) expect(replicaFile(url).nlink).toBe(1);
     } finally {
-      files.forEach((f, i) => writeFileSync(f, kept[i]));
+      for (const [i, f] of files.entries()) writeFileSync(f, kept[i]);
     }
   });
 });
