@@ -91,7 +91,7 @@ export function ownNodeIdentity(o: {
 }
 
 /** Is the node of `id` still the process that wrote it, and does it run as this user? */
-function sameNodeProcess(id: NodeIdentity): boolean {
+export function sameNodeProcess(id: NodeIdentity): boolean {
   if (!isAlive(id.pid)) return false;
   const p = processIdentity(id.pid);
   return p !== null && p.started === id.started && p.uid === process.getuid?.();
@@ -101,7 +101,8 @@ function sameNodeProcess(id: NodeIdentity): boolean {
  * The identity of the node owning `root` when this process may store into its volumes, else
  * null: the file names the very process that wrote it (pid and start time), which runs as
  * this user (files stored here are this user's, mode 0400: the node must read them); this
- * user owns the file and `root`, may write `root`, and nobody else may (not world-writable).
+ * user owns the file and `root`, may write `root`, and it is not world-writable. Linux only
+ * (/proc): elsewhere there is no identity and everything goes over HTTP.
  */
 export function trustedNodeIdentity(root: string | undefined): NodeIdentity | null {
   if (!root || typeof process.getuid !== 'function') return null;

@@ -51,6 +51,14 @@ function errCode(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | null)?.code;
 }
 
+function removeQuietly(file: string): void {
+  try {
+    rmSync(file, { force: true });
+  } catch {
+    // GC removes stale temporary files.
+  }
+}
+
 function fsyncDirSync(dir: string): void {
   let fd = -1;
   try {
@@ -148,12 +156,13 @@ export class LocalSaveNode {
       // link, not rename: an existing blob is never replaced (EEXIST → the PUT says so).
       linkSync(tmp, path.join(dir, obj));
       // In place from here on: the rest is tidying (GC removes a stale `!partial`).
-      rmSync(tmp, { force: true });
+      const done = tmp;
       tmp = null;
+      removeQuietly(done);
       fsyncDirSync(dir);
       return objectUrl(this.id.host, vol.name, 'blob', obj);
     } catch {
-      if (tmp !== null) rmSync(tmp, { force: true });
+      if (tmp !== null) removeQuietly(tmp);
       return null;
     }
   }

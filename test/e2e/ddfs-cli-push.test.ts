@@ -4,7 +4,7 @@
  * filters, `-z` gzip), `chunk -T` transforms input bytes first (`gunzip`, a module function),
  * `xcat -T` runs input stream functions before the reader; bad input fails clearly.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -12,35 +12,14 @@ import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/common/settings.js';
+import { runCli } from '../harness/cli.js';
 import { type Cluster, startCluster } from '../harness/cluster.js';
 
-const DDFS = path.join(PACKAGE_ROOT, 'bin', 'ddfs');
 let c: Cluster;
 let tmp: string;
 
-interface Run {
-  code: number;
-  out: Buffer;
-  err: string;
-}
-
-function ddfs(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(DDFS, args, {
-      env: { ...process.env, ...c.env, DISCO_ROOT: path.join(c.root, 'cli') },
-      cwd: tmp,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    let err = '';
-    p.stdout.on('data', (b: Buffer) => out.push(b));
-    p.stderr.on('data', (b: Buffer) => {
-      err += b.toString('utf8');
-    });
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code: code ?? -1, out: Buffer.concat(out), err }));
-  });
-}
+const ddfs = (args: string[]) =>
+  runCli('ddfs', args, { env: { ...c.env, DISCO_ROOT: path.join(c.root, 'cli') }, cwd: tmp });
 
 async function ok(args: string[]): Promise<Buffer> {
   const r = await ddfs(args);

@@ -3,15 +3,13 @@
  * two node processes (blobs and tags on both nodes): push, chunk, cat, xcat, tags, listing,
  * attributes, deletion, tokens and exit statuses.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { PACKAGE_ROOT } from '../../src/common/settings.js';
+import { runCli } from '../harness/cli.js';
 import { type Cluster, freePort, startCluster } from '../harness/cluster.js';
 
-const DDFS = path.join(PACKAGE_ROOT, 'bin', 'ddfs');
 let c: Cluster;
 let tmp: string;
 
@@ -21,25 +19,13 @@ interface Run {
   err: string;
 }
 
-function ddfs(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(DDFS, args, {
-      env: { ...process.env, ...c.env, DISCO_ROOT: path.join(c.root, 'cli'), ...opts.env },
-      cwd: tmp,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (b: Buffer) => {
-      out += b.toString('utf8');
-    });
-    p.stderr.on('data', (b: Buffer) => {
-      err += b.toString('utf8');
-    });
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code: code ?? -1, out, err }));
-    p.stdin.end(opts.input ?? '');
-  });
+async function ddfs(
+  args: string[],
+  opts: { input?: string; env?: Record<string, string> } = {},
+): Promise<Run> {
+  const env = { ...c.env, DISCO_ROOT: path.join(c.root, 'cli'), ...opts.env };
+  const r = await runCli('ddfs', args, { env, cwd: tmp, input: opts.input ?? '' });
+  return { code: r.code, out: r.text, err: r.err };
 }
 
 /** Run and expect success; returns stdout. */
@@ -119,12 +105,7 @@ describe('chunk and xcat', () => {
     const got = lines(await ok(['xcat', 'cli:chunks']));
     // Tags list the latest posts first; within one chunk command the chunks keep their order.
     expect(got).toEqual(want);
-    const raw = await new Promise<Buffer>((resolve) => {
-      const p = spawn(DDFS, ['cat', 'cli:chunks'], { env: { ...process.env, ...c.env } });
-      const parts: Buffer[] = [];
-      p.stdout.on('data', (b: Buffer) => parts.push(b));
-      p.on('close', () => resolve(Buffer.concat(parts)));
-    });
+    const raw = (await runCli('ddfs', ['cat', 'cli:chunks'], { env: c.env })).out;
     expect(raw[0]).toBe(0x82);
     const json = lines(await ok(['xcat', '--json', 'cli:chunks'])).slice(0, 2);
     expect(json.map((l) => JSON.parse(l))).toEqual([

@@ -5,14 +5,13 @@
  * over HTTP against the master, the nodes' PUT servers and data servers: invalid names, path
  * tricks, oversized and malformed bodies, wrong tokens.
  */
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { PACKAGE_ROOT, Settings } from '../../src/common/settings.js';
+import { Settings } from '../../src/common/settings.js';
 import { DDFS } from '../../src/ddfs/client/ddfs.js';
 import { urlHost } from '../../src/protocol/urls.js';
+import { runCli } from '../harness/cli.js';
 import { type Cluster, startCluster } from '../harness/cluster.js';
 import { readBlob } from './helpers.js';
 
@@ -32,18 +31,7 @@ afterAll(async () => {
   await c?.stop();
 });
 
-function ddfsCli(args: string[]): Promise<{ code: number; out: Buffer; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(path.join(PACKAGE_ROOT, 'bin', 'ddfs'), args, { env: { ...process.env, ...c.env } });
-    const out: Buffer[] = [];
-    let err = '';
-    p.stdout.on('data', (b: Buffer) => out.push(b));
-    p.stderr.on('data', (b: Buffer) => {
-      err += b.toString();
-    });
-    p.on('close', (code) => resolve({ code: code ?? -1, out: Buffer.concat(out), err }));
-  });
-}
+const ddfsCli = (args: string[]) => runCli('ddfs', args, { env: c.env });
 
 describe('a node killed during pushes and reads', () => {
   test('no acknowledged data is lost, reads are served, the node comes back', async () => {

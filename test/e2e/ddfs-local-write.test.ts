@@ -22,14 +22,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { processIdentity } from '../../src/common/process-alive.js';
-import { PACKAGE_ROOT, Settings } from '../../src/common/settings.js';
+import { Settings } from '../../src/common/settings.js';
 import { streamBlob } from '../../src/ddfs/client/blob-read.js';
 import { DDFS } from '../../src/ddfs/client/ddfs.js';
 import { NODE_IDENTITY_FILE, type NodeIdentity } from '../../src/ddfs/node-identity.js';
 import { resolveHttp } from '../../src/protocol/urls.js';
+import { runCli } from '../harness/cli.js';
 import { type Cluster, startCluster } from '../harness/cluster.js';
 
-const DDFS_BIN = path.join(PACKAGE_ROOT, 'bin', 'ddfs');
 /** Far below the master's heartbeat (a ping every 15 s, dropped at the next one unanswered). */
 const STOPPED_MS = 5_000;
 
@@ -113,27 +113,10 @@ interface Run {
 }
 
 /** Run `bin/ddfs` against cluster `c` with extra `env`, bounded in time. */
-function ddfs(c: Cluster, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(DDFS_BIN, args, {
-      env: { ...process.env, ...c.env, DISCO_DEBUG: '', DISCO_ROOT: path.join(c.root, 'cli'), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const timer = setTimeout(() => p.kill('SIGKILL'), 20_000);
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (b: Buffer) => {
-      out += b.toString('utf8');
-    });
-    p.stderr.on('data', (b: Buffer) => {
-      err += b.toString('utf8');
-    });
-    p.on('error', reject);
-    p.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, out, err: signal ? `${err}killed by ${signal} (hung?)` : err });
-    });
-  });
+async function ddfs(c: Cluster, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const all = { ...c.env, DISCO_DEBUG: '', DISCO_ROOT: path.join(c.root, 'cli'), ...env };
+  const r = await runCli('ddfs', args, { env: all, timeoutMs: 20_000 });
+  return { code: r.code, out: r.text, err: r.err };
 }
 
 /** The pid of a process that has exited. */

@@ -2,12 +2,13 @@
  * `ddfs push` and `ddfs chunk` draw their progress line on standard error when it is a
  * terminal (here a pseudo-terminal made by util-linux `script`), and nothing when it is not.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/common/settings.js';
+import { runCli } from '../harness/cli.js';
 import { type Cluster, startCluster } from '../harness/cluster.js';
 
 const DDFS = path.join(PACKAGE_ROOT, 'bin', 'ddfs');
@@ -37,20 +38,9 @@ function onTerminal(args: string[]): string {
 }
 
 /** Run `ddfs args` with pipes: [stdout, stderr]. */
-function onPipes(args: string[]): Promise<[string, string, number]> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(DDFS, args, { cwd: tmp, env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (b: Buffer) => {
-      out += b;
-    });
-    p.stderr.on('data', (b: Buffer) => {
-      err += b;
-    });
-    p.on('error', reject);
-    p.on('close', (code) => resolve([out, err, code ?? -1]));
-  });
+async function onPipes(args: string[]): Promise<[string, string, number]> {
+  const r = await runCli('ddfs', args, { cwd: tmp, env: { ...c.env, DISCO_ROOT: path.join(c.root, 'cli') } });
+  return [r.text, r.err, r.code];
 }
 
 test.skipIf(!hasScript)('on a terminal: a progress line with bytes of the total and a bar, erased', () => {

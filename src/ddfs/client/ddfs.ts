@@ -109,6 +109,9 @@ export interface PulledBlob {
 /** `(tagpath, tags, blobs)` of {@link DDFS.walk}; tags/blobs are null for an unreadable tag. */
 export type WalkStep = [tagpath: string[], tags: string[] | null, blobs: string[][] | null];
 
+/** How long {@link DDFS} trusts what it found of this machine's node (local-node.ts). */
+const LOCAL_NODE_RECHECK_MS = 5000;
+
 /** `tag://...` form of a tag name or URL (`canonizetag`). */
 export function canonizeTag(tag: string): string {
   if (tag.startsWith('tag://')) return tag;
@@ -133,7 +136,7 @@ const CHUNK_UPLOADS = 2;
 export class DDFS {
   readonly master: string;
   private readonly settings: Settings;
-  private local: LocalNode | null | undefined;
+  private local: { node: LocalNode | null; at: number } | null = null;
   private readonly token: string | undefined;
   private readonly retry: RetryPolicy | undefined;
 
@@ -535,10 +538,15 @@ export class DDFS {
 
   // ---- plumbing -----------------------------------------------------------------------------
 
-  /** The node of this machine whose volumes are `DDFS_DATA`, if any (see local-node.ts). */
+  /**
+   * The node of this machine whose volumes are `DDFS_DATA`, if any (see local-node.ts); looked
+   * for again after a while (a node may start, or restart as another process, meanwhile).
+   */
   private localNode(): LocalNode | null {
-    if (this.local === undefined) this.local = LocalNode.find(this.settings.get('DDFS_DATA'));
-    return this.local;
+    const now = Date.now();
+    if (!this.local || now - this.local.at > LOCAL_NODE_RECHECK_MS)
+      this.local = { node: LocalNode.find(this.settings.get('DDFS_DATA')), at: now };
+    return this.local.node;
   }
 
   private port(): string {

@@ -15,7 +15,7 @@
  * await crcs.close();
  */
 import { Worker } from 'node:worker_threads';
-import { crc32Module } from '../../common/crc32.js';
+import { CRC_SCRATCH, crc32Module } from '../../common/crc32.js';
 
 /** A shared WebAssembly memory and where in it the worker's CRC may keep its scratch area. */
 export interface CrcArena {
@@ -104,6 +104,9 @@ export class CrcWorker {
   crc(arena: CrcArena, start: number, end: number): Promise<number> {
     const memory = arena.memory;
     if (this.failed) return Promise.reject(this.failed);
+    // The data lies below the scratch areas (this thread's, then the worker's: crc32.ts).
+    if (!(start >= 0 && start <= end && end <= arena.crcScratch - CRC_SCRATCH))
+      return Promise.reject(new RangeError(`CRC range [${start}, ${end}) outside the arena's data`));
     let id = this.ids.get(memory);
     if (id === undefined) {
       if (this.ids.size >= MEMORIES_KEPT) {

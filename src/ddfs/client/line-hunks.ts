@@ -232,7 +232,7 @@ export interface LineHunkPoolOptions {
  * beyond two, at most 4 — with two cores the main thread (reading, writing, uploading) and
  * the receiving node already use both, and a worker only adds its cost (measured: ~10 % more
  * CPU, no gain in time). Compressed, at least two: deflate is then nearly all the work, and
- * two workers halve the time even on two cores (256 MiB at level 1: 4.6 → 2.3 s).
+ * two workers nearly halve the time even on two cores (256 MiB at level 1: 4.6 → 2.6 s).
  */
 export function defaultEncoders(level = 0): number {
   const cores = os.availableParallelism();

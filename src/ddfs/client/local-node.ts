@@ -120,8 +120,8 @@ export class LocalNode {
    * would. A failure of the source is a {@link BlobSourceError}; any other failure retries
    * the upload over HTTP. A chunk's memory is written from where it is (streamToFile): the
    * chunk must not be released before this settles (`DDFS.chunk` releases it once `pushBlob`
-   * has). `onBytes` counts the bytes stored (negative after a failed local store: what it
-   * had counted, before the HTTP upload counts them again).
+   * has). `onBytes` counts the bytes stored (after a failed local store, those of the HTTP
+   * upload beyond what it had counted).
    */
   async put(putUrl: string, source: BlobSource, onBytes?: (n: number) => void): Promise<string> {
     const body = sourceStream(source);
@@ -147,10 +147,15 @@ export class LocalNode {
       body.destroy();
       if (sourceError !== null) throw new BlobSourceError(sourceError);
       // The node may still take it (e.g. this directory turned read-only): the HTTP way
-      // reports what is really wrong, and the caller excludes the node if it fails. It
-      // counts its bytes anew.
-      onBytes?.(-stored);
-      return putBlob(putUrl, source, onBytes);
+      // reports what is really wrong, and the caller excludes the node if it fails. Its
+      // first bytes were counted already.
+      let known = stored;
+      const rest = (n: number) => {
+        const seen = Math.min(known, n);
+        known -= seen;
+        if (n > seen) onBytes?.(n - seen);
+      };
+      return putBlob(putUrl, source, onBytes && rest);
     }
   }
 }

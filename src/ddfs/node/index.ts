@@ -9,7 +9,13 @@
  */
 import pino, { type Logger } from 'pino';
 import type { Settings } from '../../common/settings.js';
-import { ownNodeIdentity, removeNodeIdentity, writeNodeIdentity } from '../node-identity.js';
+import {
+  ownNodeIdentity,
+  readNodeIdentity,
+  removeNodeIdentity,
+  sameNodeProcess,
+  writeNodeIdentity,
+} from '../node-identity.js';
 import { type PutServer, startPutServer } from './put-server.js';
 import { NodeStore } from './store.js';
 
@@ -59,11 +65,16 @@ export async function startDdfsNode(settings: Settings, opts: DdfsNodeOptions): 
     }
   }
   const root = store.volumes.root;
-  // Clients of this machine sharing DDFS_DATA store their replicas here directly (a file
-  // an earlier node left goes first: without a PUT server, nothing may trust this one).
-  await removeNodeIdentity(root).catch(() => undefined);
+  // Clients of this machine sharing DDFS_DATA store their replicas here directly. A file an
+  // earlier node left goes first (without a PUT server nothing may trust this one), unless
+  // that node still runs: it keeps its file, and this node's clients use HTTP.
+  const other = readNodeIdentity(root);
+  const otherRuns = other !== null && other.pid !== process.pid && sameNodeProcess(other);
+  if (otherRuns) log.warn({ node: other }, 'another running DDFS node serves this DDFS_DATA');
+  else await removeNodeIdentity(root).catch(() => undefined);
   const id =
     server &&
+    !otherRuns &&
     ownNodeIdentity({
       host: opts.host,
       putPort: server.port,

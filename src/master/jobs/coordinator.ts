@@ -451,7 +451,10 @@ export const MAX_FAILURE_REASON = 65_536;
 
 /** `text`, or its first `max` characters followed by `…` and `note` when it is longer. */
 function cut(text: string, max: number, note = ''): string {
-  return text.length > max ? `${text.slice(0, max)}…${note}` : text;
+  if (text.length <= max) return text;
+  // Not between the two halves of a surrogate pair.
+  const end = /[\uD800-\uDBFF]/.test(text[max - 1]) ? max - 1 : max;
+  return `${text.slice(0, end)}…${note}`;
 }
 
 /** What the job record keeps of the task that failed the job. */

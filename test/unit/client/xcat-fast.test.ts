@@ -4,7 +4,6 @@
  * in memory, then through the CLI on a one-node cluster, against `xcat -T` (which reads with
  * the result iterator).
  */
-import { spawn } from 'node:child_process';
 import {
   mkdirSync,
   mkdtempSync,
@@ -23,7 +22,7 @@ import { xcatFast } from '../../../src/cli/xcat-fast.js';
 import { recordLine, XcatLines } from '../../../src/cli/xcat-lines.js';
 import { NO_RETRY } from '../../../src/client/http.js';
 import { DataError } from '../../../src/common/errors.js';
-import { loadSettings, PACKAGE_ROOT } from '../../../src/common/settings.js';
+import { loadSettings } from '../../../src/common/settings.js';
 import { objectRelPath } from '../../../src/ddfs/names.js';
 import {
   BufferSource,
@@ -32,6 +31,7 @@ import {
   RecordWriter,
   readRecords,
 } from '../../../src/protocol/record-stream.js';
+import { runCli } from '../../harness/cli.js';
 import { type Cluster, startCluster } from '../../harness/cluster.js';
 
 /** A record stream of `records`, in hunks of about `hunkSize` bytes. */
@@ -198,25 +198,8 @@ describe('xcat bytes path: the same bytes as decoded records', () => {
 describe('ddfs xcat through the CLI', () => {
   let c: Cluster;
   let tmp: string;
-  const DDFS = path.join(PACKAGE_ROOT, 'bin', 'ddfs');
-
-  function ddfs(args: string[]): Promise<{ code: number; out: Buffer; err: string }> {
-    return new Promise((resolve, reject) => {
-      const p = spawn(DDFS, args, {
-        env: { ...process.env, ...c.env, DISCO_ROOT: path.join(c.root, 'cli') },
-        cwd: tmp,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const out: Buffer[] = [];
-      let err = '';
-      p.stdout.on('data', (b: Buffer) => out.push(b));
-      p.stderr.on('data', (b: Buffer) => {
-        err += b.toString('utf8');
-      });
-      p.on('error', reject);
-      p.on('close', (code) => resolve({ code: code ?? -1, out: Buffer.concat(out), err }));
-    });
-  }
+  const ddfs = (args: string[]) =>
+    runCli('ddfs', args, { env: { ...c.env, DISCO_ROOT: path.join(c.root, 'cli') }, cwd: tmp });
 
   beforeAll(async () => {
     c = await startCluster({

@@ -132,6 +132,9 @@ describe('CrcWorker', () => {
       expect(got).toEqual(ranges.map(([s, e]) => zlib.crc32(enc.buffer.subarray(s, e))));
       // By the module, not a silent fallback to zlib.
       expect(crcs.stats).toEqual({ wasm: ranges.length, zlib: 0 });
+      // Nothing reaching into the scratch areas past the data.
+      await expect(crcs.crc(enc, 0, enc.crcScratch)).rejects.toThrow(RangeError);
+      await expect(crcs.crc(enc, 10, 5)).rejects.toThrow(RangeError);
     } finally {
       await crcs.close();
     }

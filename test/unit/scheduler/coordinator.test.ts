@@ -310,7 +310,29 @@ describe('coordinator: failures', () => {
     const events = fx.flatMap((e) => (e.type === 'event' ? [e.message] : []));
     expect(events.filter((m) => m.includes('xxxx'))).toHaveLength(2);
     for (const m of events) expect(m.length).toBeLessThan(MAX_FAILURE_REASON + 100);
+    // A cut never splits a surrogate pair.
+    const emoji = c2FatalReason('😀'.repeat(MAX_FAILURE_REASON));
+    expect(Buffer.from(emoji, 'utf8').toString('utf8')).toBe(emoji);
   });
+
+  /** The failure reason a fatal `message` gives, on a job of its own. */
+  function c2FatalReason(message: string): string {
+    const c = new Coord(config({ inputs: ['raw://a'] }));
+    c.start();
+    c.assign('map', 0, 'n1');
+    const fx = c.step({
+      type: 'task_failed',
+      mode: 'map',
+      taskid: 0,
+      attempt: 0,
+      node: 'n1',
+      kind: 'fatal',
+      message,
+      random: 0,
+    });
+    const failed = fx.find((e) => e.type === 'job_failed') as { reason: string };
+    return failed.reason;
+  }
 
   it('an unschedulable task fails the job', () => {
     const c = new Coord(config({ inputs: ['disco://gone/x'], forceLocal: true }));
