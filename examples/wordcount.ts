@@ -18,7 +18,9 @@ export class WordCount extends Job {
   /** Job functions are sent to the workers as exports of this module. */
   static module = import.meta.url;
 
-  static *map(line: string, _params: unknown): Generator<[string, number]> {
+  /** A line of text: read from a text file, or a `[line, null]` record of `ddfs chunk`. */
+  static *map(entry: string | [string, unknown], _params: unknown): Generator<[string, number]> {
+    const line = typeof entry === 'string' ? entry : String(entry[0]);
     for (const word of line.split(/\s+/)) if (word) yield [word, 1];
   }
 
