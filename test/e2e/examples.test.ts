@@ -11,7 +11,8 @@ import { main as chained } from '../../examples/chained.js';
 import { main as grep } from '../../examples/grep.js';
 import { main as join, parseCsvRow, SET_A, SET_B } from '../../examples/join.js';
 import { SAMPLE_TEXT, WordCount } from '../../examples/wordcount.js';
-import { PACKAGE_ROOT } from '../../src/common/settings.js';
+import { PACKAGE_ROOT, Settings } from '../../src/common/settings.js';
+import { DDFS } from '../../src/ddfs/client/ddfs.js';
 import { Disco } from '../../src/index.js';
 import { type Cluster, startCluster } from '../harness/cluster.js';
 import { tabCounts } from './helpers.js';
@@ -51,6 +52,18 @@ test('word count over a file and raw inputs equals a plain reference count', asy
   const info = await job.jobinfo();
   expect(info.mapi).toEqual([0, 0, 3, 0]);
   expect(info.redi).toEqual([0, 0, 3, 0]);
+});
+
+test('word count over a tag of `ddfs chunk` records counts the same words', async () => {
+  const ddfs = new DDFS(c.master, { settings: new Settings({ DISCO_PORT: String(c.port) }, {}, {}) });
+  await ddfs.chunk('examples:sample', [SAMPLE_TEXT], { chunkSize: 4096 });
+  expect((await ddfs.urls('examples:sample')).length).toBeGreaterThan(1);
+  const job = await new WordCount({ master: disco }).run({ input: ['tag://examples:sample'] });
+  const got = new Map<string, number>();
+  for await (const [w, n] of job.resultIterator<string, number>(await job.wait())) got.set(w, n);
+  expect(Object.fromEntries(got)).toEqual(
+    Object.fromEntries(referenceCounts(readFileSync(SAMPLE_TEXT, 'utf8'))),
+  );
 });
 
 test('chained jobs: each job reads the previous results', async () => {
