@@ -1,2 +1,5 @@
 #!/usr/bin/env node
-import '../dist/cli/ddfs.js';
+// The ddfs command line is a CommonJS bundle (scripts/build.mjs, ddfsBuild).
+import { createRequire } from 'node:module';
+
+createRequire(import.meta.url)('../dist/cli/ddfs.cjs');

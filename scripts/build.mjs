@@ -93,12 +93,19 @@ export const splitBuild = {
 };
 
 /**
- * The `ddfs` command line, one file: most of a short command's time (`ddfs cat` of a small
- * tag) is start-up, and loading the dozen chunks its commands span costs ~20 ms more than one
- * file. Its subcommands are imported dynamically, so they are parsed but not run before use.
+ * The `ddfs` command line, one file (dist/cli/ddfs.cjs): most of a short command's time
+ * (`ddfs cat` of a small tag) is start-up, and loading the dozen chunks its commands span costs
+ * ~20 ms more than one file. Its subcommands are imported dynamically, so they are parsed but
+ * not run before use. CommonJS, so that each module's Node built-ins and packages are loaded
+ * when the module first runs: an ES module bundle hoists every import of every module to its
+ * start (`ddfs --help` 63 → 48 ms). `import.meta.url` is the file's URL, as in an ES module.
  */
 export const ddfsBuild = {
   ...common,
+  format: 'cjs',
+  banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  define: { 'import.meta.url': '__importMetaUrl' },
+  outExtension: { '.js': '.cjs' },
   entryPoints: present({ 'cli/ddfs': 'src/cli/ddfs.ts' }),
   outdir: 'dist',
   plugins: [externalPackages, ddfsShared],
@@ -120,7 +127,7 @@ export const workerBuild = {
  * followed). Paths are relative to the package root.
  *
  * @example
- * const { packages } = startupGraph(result.metafile, 'dist/cli/ddfs.js');
+ * const { packages } = startupGraph(result.metafile, 'dist/cli/disco.js');
  */
 export function startupGraph(metafile, output) {
   const files = new Set();
@@ -159,6 +166,8 @@ function removeStaleChunks(metafile) {
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const split = await build(splitBuild);
   removeStaleChunks(split.metafile);
+  // The ES module `ddfs` of earlier builds (now dist/cli/ddfs.cjs).
+  for (const f of ['ddfs.js', 'ddfs.js.map']) rmSync(path.join(ROOT, 'dist', 'cli', f), { force: true });
   let n = Object.keys(splitBuild.entryPoints).length;
   for (const options of [ddfsBuild, workerBuild]) {
     if (Object.keys(options.entryPoints).length === 0) continue;

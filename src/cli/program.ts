@@ -7,14 +7,14 @@ import { EXIT_NOT_RUNNING, type Io, isCliExit } from './io.js';
 
 /**
  * Run `main` and exit with its status, but only when this bundle is the program being run
- * (`dist/cli/<name>.js` via `bin/<name>.mjs`), not when it is imported (tests).
+ * (`dist/cli/<name>.js` via `bin/<name>.mjs`, `dist/cli/ddfs.cjs`), not when it is imported (tests).
  *
  * @example
  * runIfProgram('disco', () => main());
  */
 export function runIfProgram(name: string, main: () => Promise<number>): void {
   const entry = process.argv[1] ? path.resolve(process.argv[1]) : '';
-  const self = new RegExp(`[\\\\/](${name}\\.(?:m?js|ts)|${name})$`);
+  const self = new RegExp(`[\\\\/](${name}\\.(?:[mc]?js|ts)|${name})$`);
   if (!self.test(entry) || /vitest/.test(entry)) return;
   // `<name> … | head`: a closed pipe ends the command quietly.
   for (const stream of [process.stdout, process.stderr]) {
