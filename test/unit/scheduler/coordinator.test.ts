@@ -288,12 +288,12 @@ describe('coordinator: failures', () => {
     expect(c.done('map', 1, 'n2', [])).toEqual([]);
   });
 
-  it('keeps at most MAX_FAILURE_REASON characters of a fatal message as the failure reason', () => {
+  /** The effects of map task 0 failing fatally with `message`, on a job of its own. */
+  function fatal(message: string) {
     const c = new Coord(config({ inputs: ['raw://a'] }));
     c.start();
     c.assign('map', 0, 'n1');
-    const message = 'x'.repeat(MAX_FAILURE_REASON * 2);
-    const fx = c.step({
+    return c.step({
       type: 'task_failed',
       mode: 'map',
       taskid: 0,
@@ -303,36 +303,23 @@ describe('coordinator: failures', () => {
       message,
       random: 0,
     });
-    const failed = fx.find((e) => e.type === 'job_failed');
+  }
+  const reasonOf = (fx: ReturnType<typeof fatal>) =>
+    (fx.find((e) => e.type === 'job_failed') as { reason: string }).reason;
+
+  it('keeps at most MAX_FAILURE_REASON characters of a fatal message as the failure reason', () => {
+    const message = 'x'.repeat(MAX_FAILURE_REASON * 2);
+    const fx = fatal(message);
     const kept = `Worker at 'n1' died: ${message}`.slice(0, MAX_FAILURE_REASON);
-    expect(failed).toMatchObject({ reason: `${kept}… (cut at ${MAX_FAILURE_REASON} characters)` });
+    expect(reasonOf(fx)).toBe(`${kept}… (cut at ${MAX_FAILURE_REASON} characters)`);
     // So are the events telling it (the task's and the job's), which hold the message too.
     const events = fx.flatMap((e) => (e.type === 'event' ? [e.message] : []));
     expect(events.filter((m) => m.includes('xxxx'))).toHaveLength(2);
     for (const m of events) expect(m.length).toBeLessThan(MAX_FAILURE_REASON + 100);
     // A cut never splits a surrogate pair.
-    const emoji = c2FatalReason('😀'.repeat(MAX_FAILURE_REASON));
+    const emoji = reasonOf(fatal('😀'.repeat(MAX_FAILURE_REASON)));
     expect(Buffer.from(emoji, 'utf8').toString('utf8')).toBe(emoji);
   });
-
-  /** The failure reason a fatal `message` gives, on a job of its own. */
-  function c2FatalReason(message: string): string {
-    const c = new Coord(config({ inputs: ['raw://a'] }));
-    c.start();
-    c.assign('map', 0, 'n1');
-    const fx = c.step({
-      type: 'task_failed',
-      mode: 'map',
-      taskid: 0,
-      attempt: 0,
-      node: 'n1',
-      kind: 'fatal',
-      message,
-      random: 0,
-    });
-    const failed = fx.find((e) => e.type === 'job_failed') as { reason: string };
-    return failed.reason;
-  }
 
   it('an unschedulable task fails the job', () => {
     const c = new Coord(config({ inputs: ['disco://gone/x'], forceLocal: true }));
