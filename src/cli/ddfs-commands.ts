@@ -27,7 +27,7 @@ import { resolveHttp, splitUrl } from '../protocol/urls.js';
 import type { DdfsContext } from './ddfs-context.js';
 import { formatValue, toJson } from './format.js';
 import { CliExit } from './io.js';
-import { copyFileToFdSync, OutputClosed, writeUntilBlockedSync } from './raw-output.js';
+import { copyFileToFdSync, OutputClosed } from './raw-output.js';
 
 /** A URL argument: one URL, or the replica URLs of one blob. */
 export type UrlArg = string | string[];
@@ -263,12 +263,7 @@ async function catOne(ctx: DdfsContext, u: UrlArg, onBytes: (n: number) => void)
     replicas.map((r) => resolveHttp(r, port, ctx.ddfs.master)),
     (b) => {
       onBytes(b.length);
-      // Straight to descriptor 1 while it takes the bytes, as catFile does: a stream write
-      // per 64 KiB piece costs more than the copy.
-      const fd = ctx.outputFd();
-      if (fd === null) return ctx.writeFast(b);
-      const rest = writeUntilBlockedSync(fd, b);
-      if (rest.length > 0) return ctx.writeFlushed(rest);
+      return ctx.writeFast(b);
     },
     { onReplicaError: (_url, e) => ctx.io.err(`ddfs: ${e.message}`) },
   );

@@ -56,6 +56,19 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** Synchronous twin of {@link fsyncDir}. */
+export function fsyncDirSync(dir: string): void {
+  let fd = -1;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Some filesystems refuse fsync on directories; the rename is still atomic.
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}
+
 /**
  * Resolve `rel` inside `root`, refusing anything that would escape it (`..`, absolute paths,
  * NUL bytes). Returns null when the path is unsafe.

@@ -7,6 +7,16 @@
  */
 import { readFileSync } from 'node:fs';
 
+/** The fields of /proc/<pid>/stat after the command name (which may hold spaces): [0] is the state. */
+function statFields(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
 /**
  * True when `pid` exists and is not a zombie (exited, not yet reaped); a process of another
  * user counts as alive (`EPERM`).
@@ -17,26 +27,23 @@ export function isAlive(pid: number): boolean {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc: kill(0) said it exists
-  }
+  // Without /proc, kill(0) said it exists.
+  return statFields(pid)?.[0] !== 'Z';
 }
 
 /**
  * What tells process `pid` apart from a later one given the same pid: its start time (clock
- * ticks after boot, /proc/<pid>/stat field 22) and its user; null without /proc.
+ * ticks after boot, /proc/<pid>/stat field 22) and its user; null when it is gone, a zombie,
+ * or there is no /proc.
  *
  * @example
  * const me = processIdentity(process.pid); // { started: 123456, uid: 1000 }
  */
 export function processIdentity(pid: number): { started: number; uid: number } | null {
+  const f = statFields(pid);
+  if (!f || f[0] === 'Z') return null;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces): state is field 3, start time 22.
-    const started = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const started = Number(f[19]);
     const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
     return Number.isFinite(started) && Number.isFinite(uid) ? { started, uid } : null;
   } catch {

@@ -21,6 +21,8 @@ export const DELETED_TAG = '+deleted';
 
 /** Maximum length of a tag or blob prefix (`NAME_MAX`). */
 export const NAME_MAX = 511;
+/** Objects are read-only once in place (`FILE_MODE`). */
+export const OBJECT_MODE = 0o400;
 /** Largest blob a node accepts (the original's 1 TiB). */
 export const MAX_BLOB_SIZE = 1024 ** 4;
 

@@ -13,14 +13,14 @@
  * @example
  * const id = ownNodeIdentity({ host: 'node1', putPort: 8990, volumes: ['vol0'] });
  * if (id) await writeNodeIdentity('/srv/ddfs', id); // the node, once its PUT server listens
- * const trusted = trustedNodeIdentity('/srv/ddfs'); // a client: that identity, or null
- * if (id && nodeServes(id, putUrl)) ... // store into /srv/ddfs directly
+ * const node = LocalNode.find('/srv/ddfs'); // a client: the trusted node (a TrustedNode), or null
+ * if (node?.serves(putUrl)) ... // store into /srv/ddfs directly
  */
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../common/fs-atomic.js';
-import { isAlive, processIdentity } from '../common/process-alive.js';
+import { processIdentity } from '../common/process-alive.js';
 
 /** Name of the identity file in `DDFS_DATA`. */
 export const NODE_IDENTITY_FILE = '.ddfs-node.json';
@@ -92,7 +92,6 @@ export function ownNodeIdentity(o: {
 
 /** Is the node of `id` still the process that wrote it, and does it run as this user? */
 export function sameNodeProcess(id: NodeIdentity): boolean {
-  if (!isAlive(id.pid)) return false;
   const p = processIdentity(id.pid);
   return p !== null && p.started === id.started && p.uid === process.getuid?.();
 }
@@ -121,23 +120,46 @@ export function trustedNodeIdentity(root: string | undefined): NodeIdentity | nu
 }
 
 /**
- * Is `putUrl` (`http://<host>:<port>/ddfs/<obj>`, from new_blob) an upload to node `id`, and
- * does that node still run (checked each time: a client may outlive it)?
+ * The node of this machine owning a `DDFS_DATA` this process may store into: what the
+ * writers (client/local-node.ts, worker/local-save.ts) extend with their own way of storing.
  */
-export function nodeServes(id: NodeIdentity, putUrl: string): boolean {
-  if (!sameNodeProcess(id)) return false;
-  try {
-    const u = new URL(putUrl);
-    return (
-      u.protocol === 'http:' &&
-      // As URLs spell it (lower case, IPv6 in brackets).
-      u.hostname === new URL(`http://${id.host}/`).hostname &&
-      Number(u.port || 80) === id.putPort &&
-      u.pathname.startsWith('/ddfs/') &&
-      !u.pathname.slice('/ddfs/'.length).includes('/')
-    );
-  } catch {
-    return false;
+export class TrustedNode {
+  constructor(
+    readonly root: string,
+    protected readonly id: NodeIdentity,
+  ) {}
+
+  /** The trusted node owning `root` ({@link trustedNodeIdentity}), as the calling class, or null. */
+  static find<T extends TrustedNode>(
+    this: new (
+      root: string,
+      id: NodeIdentity,
+    ) => T,
+    root: string | undefined,
+  ): T | null {
+    const id = trustedNodeIdentity(root);
+    return id && root ? new this(root, id) : null;
+  }
+
+  /**
+   * Is `putUrl` (`http://<host>:<port>/ddfs/<obj>`, from new_blob) an upload to this node, and
+   * does it still run (checked each time: a client may outlive it)?
+   */
+  serves(putUrl: string): boolean {
+    if (!sameNodeProcess(this.id)) return false;
+    try {
+      const u = new URL(putUrl);
+      return (
+        u.protocol === 'http:' &&
+        // As URLs spell it (lower case, IPv6 in brackets).
+        u.hostname === new URL(`http://${this.id.host}/`).hostname &&
+        Number(u.port || 80) === this.id.putPort &&
+        u.pathname.startsWith('/ddfs/') &&
+        !u.pathname.slice('/ddfs/'.length).includes('/')
+      );
+    } catch {
+      return false;
+    }
   }
 }
 

@@ -36,16 +36,14 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { writeAllSync } from '../common/fd-write.js';
+import { fsyncDirSync } from '../common/fs-atomic.js';
 import { ddfsTimestamp } from '../common/time.js';
-import { MAX_BLOB_SIZE, objectUrl, unpackObjName } from '../ddfs/names.js';
+import { MAX_BLOB_SIZE, OBJECT_MODE, objectUrl, unpackObjName } from '../ddfs/names.js';
 import { type Volume, Volumes } from '../ddfs/node/volumes.js';
-import { type NodeIdentity, nodeServes, putUrlObject, trustedNodeIdentity } from '../ddfs/node-identity.js';
+import { putUrlObject, TrustedNode } from '../ddfs/node-identity.js';
 
-/** What a blob is made of (save.ts `SyncBlobSource`). */
-export type LocalBlobSource = { file: string } | { data: Uint8Array | string };
-
-/** Mode of a committed DDFS object, as the node's `commitFile`. */
-const OBJECT_MODE = 0o400;
+/** What a blob is made of: a file, or bytes in memory (text as UTF-8). */
+export type SyncBlobSource = { file: string } | { data: Uint8Array | string };
 
 function errCode(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | null)?.code;
@@ -59,20 +57,8 @@ function removeQuietly(file: string): void {
   }
 }
 
-function fsyncDirSync(dir: string): void {
-  let fd = -1;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Some file systems refuse fsync on directories; the links themselves are atomic.
-  } finally {
-    if (fd >= 0) closeSync(fd);
-  }
-}
-
 /** Write `source` to the new file `tmp` (fsynced): a hard link when it can, else a copy. */
-function placeTemp(source: LocalBlobSource, tmp: string): void {
+function placeTemp(source: SyncBlobSource, tmp: string): void {
   if ('file' in source) {
     try {
       linkSync(source.file, tmp);
@@ -102,7 +88,7 @@ function placeTemp(source: LocalBlobSource, tmp: string): void {
  * The volume with the most room among those on the file system of `source` (a file there is
  * linked, not copied), or null.
  */
-function sameDevice(volumes: Volumes, source: LocalBlobSource): Volume | null {
+function sameDevice(volumes: Volumes, source: SyncBlobSource): Volume | null {
   if (!('file' in source)) return null;
   const dev = statSync(source.file).dev;
   const here = volumes.list().filter((v) => statSync(v.dir).dev === dev);
@@ -110,28 +96,12 @@ function sameDevice(volumes: Volumes, source: LocalBlobSource): Volume | null {
 }
 
 /** The DDFS node of this machine whose volumes are the task's `DDFS_DATA`. */
-export class LocalSaveNode {
-  private constructor(
-    readonly root: string,
-    private readonly id: NodeIdentity,
-  ) {}
-
-  /** The live node owning `root` whose volumes this process may write, or null. */
-  static find(root: string | undefined): LocalSaveNode | null {
-    const id = trustedNodeIdentity(root);
-    return id ? new LocalSaveNode(root as string, id) : null;
-  }
-
-  /** Is `putUrl` an upload to this node, which still runs? */
-  serves(putUrl: string): boolean {
-    return nodeServes(this.id, putUrl);
-  }
-
+export class LocalSaveNode extends TrustedNode {
   /**
    * Store `source` as the blob `putUrl` names; returns its `disco://` URL as the PUT would
    * answer, or null when it could not (nothing is left behind: PUT it instead).
    */
-  store(putUrl: string, source: LocalBlobSource): string | null {
+  store(putUrl: string, source: SyncBlobSource): string | null {
     let tmp: string | null = null;
     try {
       const obj = putUrlObject(putUrl);

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { CommError, JobError } from '../common/errors.js';
 import { jobResultsTag, safeDdfsName } from '../protocol/names.js';
 import type { TaskInfo } from '../protocol/worker-protocol.js';
-import { LocalSaveNode } from './local-save.js';
+import { LocalSaveNode, type SyncBlobSource } from './local-save.js';
 import type { TaskOutput } from './outputs.js';
 import type { ProtocolClient } from './protocol-client.js';
 import { httpSync } from './readers/http-sync.js';
@@ -41,7 +41,7 @@ function hostOf(url: string): string {
 }
 
 /** What {@link pushBlob} uploads: a file, or bytes in memory (text as UTF-8). */
-export type SyncBlobSource = { file: string } | { data: Uint8Array | string };
+export type { SyncBlobSource };
 
 /**
  * Push one blob; returns its replica URLs (`disco://...`). A replica that `local` (the node
@@ -140,8 +140,8 @@ export function savesToDdfs(mode: TaskInfo['mode'], job: LoadedJob): boolean {
  * original does. The classic worker asks before the map runs, custom workers before their
  * outputs are closed (task-io.ts `finish`).
  */
-export function refusePartitionedSave(saving: boolean, mode: TaskInfo['mode'], partitioned: boolean): void {
-  if (saving && mode === 'map' && partitioned)
+export function refusePartitionedSave(mode: TaskInfo['mode'], job: LoadedJob, partitioned: boolean): void {
+  if (partitioned && mode === 'map' && savesToDdfs(mode, job))
     throw new JobError('Storing partitioned outputs in DDFS is not yet supported');
 }
 

@@ -24,7 +24,7 @@ import type { ProtocolClient } from './protocol-client.js';
 import { type OpenedInput, openChain } from './readers/chain.js';
 import type { InputStream } from './readers/input-stream.js';
 import { type OpenContext, openUrl, taskOpenContext } from './readers/open-url.js';
-import { refusePartitionedSave, reportOutputs, savesToDdfs } from './save.js';
+import { refusePartitionedSave, reportOutputs } from './save.js';
 import type { LoadedJob } from './task.js';
 import { makeTaskPaths, type TaskPaths } from './task-paths.js';
 import { decodeJobParams } from './user-code.js';
@@ -203,8 +203,8 @@ class ProtocolTaskIO implements TaskIO {
     if (!this.outs) return;
     // Refused before the outputs are moved into place: `abort` then drops them.
     refusePartitionedSave(
-      savesToDdfs(this.info.mode, this.job),
       this.info.mode,
+      this.job,
       this.outs.list().some((o) => o.type === 'part'),
     );
     this.outs.closeAll();

@@ -23,7 +23,7 @@ import type { ProtocolClient } from './protocol-client.js';
 import { type OpenedInput, openChain } from './readers/chain.js';
 import { openUrl, taskOpenContext } from './readers/open-url.js';
 import { runReduce } from './reduce.js';
-import { refusePartitionedSave, reportOutputs, savesToDdfs } from './save.js';
+import { refusePartitionedSave, reportOutputs } from './save.js';
 import { makeTaskPaths } from './task-paths.js';
 import { profiledPhase } from './task-profile.js';
 import type { TaskRun } from './task-run.js';
@@ -92,7 +92,7 @@ export async function runTask(client: ProtocolClient, task: TaskInfo): Promise<v
   const { data, fns } = job;
   const jobdict = job.pack.jobdict;
   // Before the map runs, not after: the job fails without reading its inputs.
-  refusePartitionedSave(savesToDdfs(task.mode, job), task.mode, data.partitions > 0);
+  refusePartitionedSave(task.mode, job, data.partitions > 0);
 
   const inputs = client.inputs();
   setTaskContext({ task, inputs: inputs.map(([, , replicas]) => replicas.map(([, url]) => url)) });

@@ -5,7 +5,7 @@
  * URL, so the caller can exclude that node and ask the master for another one, except a
  * failure of the source itself: a {@link BlobSourceError}.
  */
-import { close, open, read } from 'node:fs';
+import { close, createReadStream, open, read } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import { Readable } from 'node:stream';
@@ -50,13 +50,17 @@ type Body =
   | { stream: Readable; file?: undefined; size: number | undefined }
   | { stream?: undefined; file: string; size: number };
 
+/** A fresh stream of `source`'s bytes (a file read 1 MiB at a time). */
+export function sourceStream(source: BlobSource): Readable {
+  if ('file' in source) return createReadStream(source.file, { highWaterMark: READ_CHUNK });
+  if ('data' in source) return Readable.from([Buffer.from(source.data)]);
+  return source.open();
+}
+
 async function body(source: BlobSource): Promise<Body> {
   if ('file' in source) return { file: source.file, size: (await fs.stat(source.file)).size };
-  if ('data' in source) {
-    const buf = Buffer.from(source.data);
-    return { stream: Readable.from([buf]), size: buf.length };
-  }
-  return { stream: source.open(), size: source.size };
+  const size = 'data' in source ? Buffer.byteLength(source.data) : source.size;
+  return { stream: sourceStream(source), size };
 }
 
 /** Buffers a file upload cycles through: one being read while others are on the socket. */

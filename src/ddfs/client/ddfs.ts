@@ -348,52 +348,45 @@ export class DDFS {
   ): AsyncGenerator<PulledBlob> {
     for (const set of await this.urls(tag, opts)) {
       if (set.length === 0 || !(opts.blobfilter ?? (() => true))(DDFS.blobName(set[0]))) continue;
-      // A replica on this machine's node is read from its file (see local-node.ts).
-      const local = await localReplica(this.settings.get('DDFS_DATA'), set);
-      if (local) {
-        const chunks = () => localFileOr(local.file, () => streamBlob(set.map((u) => this.resolve(u))));
-        yield {
-          url: this.resolve(local.url),
-          name: DDFS.blobName(local.url),
-          chunks,
-          read: async () => {
-            const parts: Buffer[] = [];
-            for await (const c of chunks()) parts.push(c);
-            return Buffer.concat(parts);
-          },
-        };
-        continue;
-      }
-      let lastErr: unknown = new CommError('no replicas', set[0], 404);
-      let found: string | null = null;
-      for (const url of shuffle(set)) {
-        const http = this.resolve(url);
-        try {
-          await request(http, {
-            method: 'HEAD',
-            retry: this.retry ?? { retries: 2, baseDelayMs: 100, maxDelayMs: 1000 },
-          });
-          found = http;
-          break;
-        } catch (e) {
-          lastErr = e;
-        }
-      }
-      if (!found) throw lastErr;
-      const url = found;
-      // The replica that answered first; the others take over if it fails during the read.
-      const order = [url, ...set.map((u) => this.resolve(u)).filter((u) => u !== url)];
+      const { url, chunks } = await this.replicaToRead(set);
       yield {
         url,
         name: DDFS.blobName(url),
-        chunks: () => streamBlob(order),
+        chunks,
         read: async () => {
           const parts: Buffer[] = [];
-          for await (const c of streamBlob(order)) parts.push(c);
+          for await (const c of chunks()) parts.push(c);
           return Buffer.concat(parts);
         },
       };
     }
+  }
+
+  /**
+   * Where a blob of replicas `set` is read from: a replica on this machine's node from its file
+   * (see local-node.ts), else the first replica that answers, the others taking over if it fails
+   * during the read.
+   */
+  private async replicaToRead(set: string[]): Promise<{ url: string; chunks: () => AsyncGenerator<Buffer> }> {
+    const all = () => streamBlob(set.map((u) => this.resolve(u)));
+    const local = await localReplica(this.settings.get('DDFS_DATA'), set);
+    if (local) return { url: this.resolve(local.url), chunks: () => localFileOr(local.file, all) };
+    let lastErr: unknown = new CommError('no replicas', set[0], 404);
+    for (const u of shuffle(set)) {
+      const url = this.resolve(u);
+      try {
+        await request(url, {
+          method: 'HEAD',
+          retry: this.retry ?? { retries: 2, baseDelayMs: 100, maxDelayMs: 1000 },
+        });
+      } catch (e) {
+        lastErr = e;
+        continue;
+      }
+      const order = [url, ...set.map((r) => this.resolve(r)).filter((r) => r !== url)];
+      return { url, chunks: () => streamBlob(order) };
+    }
+    throw lastErr;
   }
 
   // ---- pushing ------------------------------------------------------------------------------

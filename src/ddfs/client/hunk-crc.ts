@@ -70,6 +70,9 @@ interface Reply {
   error?: string;
 }
 
+/** Jobs done by CRC workers of this process: by the WebAssembly module, by zlib (for tests). */
+export const crcWorkerStats = { wasm: 0, zlib: 0 };
+
 /** A worker thread computing CRC-32s (zlib's) of ranges of shared WebAssembly memories. */
 export class CrcWorker {
   private readonly worker: Worker;
@@ -79,8 +82,6 @@ export class CrcWorker {
   private nextJob = 0;
   private readonly waiting = new Map<number, { resolve(crc: number): void; reject(e: Error): void }>();
   private failed: Error | null = null;
-  /** Jobs done by the WebAssembly module and by zlib (tests check the fast path is taken). */
-  readonly stats = { wasm: 0, zlib: 0 };
 
   constructor() {
     this.worker = new Worker(SOURCE, { eval: true });
@@ -93,7 +94,7 @@ export class CrcWorker {
       this.waiting.delete(m.job);
       if (this.waiting.size === 0) this.worker.unref();
       if (m.error !== undefined) return p.reject(new Error(`CRC worker: ${m.error}`));
-      this.stats[m.wasm ? 'wasm' : 'zlib']++;
+      crcWorkerStats[m.wasm ? 'wasm' : 'zlib']++;
       p.resolve(m.crc ?? 0);
     });
     this.worker.on('error', (e) => this.fail(e));

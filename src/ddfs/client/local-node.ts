@@ -20,24 +20,14 @@
  * const local = LocalNode.find(settings.get('DDFS_DATA'));
  * const url = local?.serves(putUrl) ? await local.put(putUrl, { file: './big.log' }) : await putBlob(putUrl, source);
  */
-import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { objectRelPath, parseDdfsUrl, unpackObjName } from '../names.js';
 import { storeBlob } from '../node/store.js';
 import { Volumes } from '../node/volumes.js';
-import { type NodeIdentity, nodeServes, putUrlObject, trustedNodeIdentity } from '../node-identity.js';
-import { type BlobSource, BlobSourceError, putBlob } from './blob-put.js';
-
-/** Read size of a file stored locally (one aligned block of the node's writer). */
-const FILE_READ = 1 << 20;
-
-function sourceStream(source: BlobSource): Readable {
-  if ('file' in source) return createReadStream(source.file, { highWaterMark: FILE_READ });
-  if ('data' in source) return Readable.from([Buffer.from(source.data)]);
-  return source.open();
-}
+import { putUrlObject, TrustedNode } from '../node-identity.js';
+import { type BlobSource, BlobSourceError, putBlob, sourceStream } from './blob-put.js';
 
 async function* countBytes(body: Readable, count: (n: number) => void): AsyncGenerator<Buffer> {
   for await (const b of body as AsyncIterable<Buffer>) {
@@ -98,23 +88,7 @@ export async function* localFileOr(
 }
 
 /** The DDFS node whose volumes are this machine's `DDFS_DATA`. */
-export class LocalNode {
-  private constructor(
-    readonly root: string,
-    private readonly id: NodeIdentity,
-  ) {}
-
-  /** The live node owning `root` whose volumes this process may write, or null. */
-  static find(root: string | undefined): LocalNode | null {
-    const id = trustedNodeIdentity(root);
-    return id ? new LocalNode(root as string, id) : null;
-  }
-
-  /** Is `putUrl` an upload to this node, which still runs? */
-  serves(putUrl: string): boolean {
-    return nodeServes(this.id, putUrl);
-  }
-
+export class LocalNode extends TrustedNode {
   /**
    * Store `source` as the blob `putUrl` names; resolves to its `disco://` URL, as the PUT
    * would. A failure of the source is a {@link BlobSourceError}; any other failure retries

@@ -10,9 +10,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { fsyncDir } from '../../common/fs-atomic.js';
 import { pageAlignedMemory, wasmMemory } from '../../common/wasm.js';
-
-/** Objects are read-only once in place (`FILE_MODE`). */
-export const OBJECT_MODE = 0o400;
+import { OBJECT_MODE } from '../names.js';
 
 /** Raised when the final name is already taken. */
 export class ObjectExistsError extends Error {

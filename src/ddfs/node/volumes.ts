@@ -7,7 +7,7 @@
  * Concurrency: one {@link Volumes} per node process; the volume list is fixed at start
  * (mount new disks, then restart the node), only the space figures change.
  */
-import { lstatSync, readdirSync, statfsSync, statSync } from 'node:fs';
+import { type Dirent, lstatSync, readdirSync, statfsSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -24,6 +24,21 @@ export interface Volume {
 /** How often free space is measured. */
 export const DISKSPACE_INTERVAL_MS = 10_000;
 
+/** The names of the volume directories among `entries` (of DDFS_DATA), sorted. */
+function volumeNames(entries: readonly Dirent[]): string[] {
+  return entries
+    .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && isVolumeName(e.name))
+    .map((e) => e.name)
+    .sort();
+}
+
+/** `vol`'s free and used KiB from its file system's figures. */
+function setSpace(vol: Volume, s: { bsize: number; bavail: number; blocks: number; bfree: number }): void {
+  const kib = s.bsize / 1024;
+  vol.free = Math.floor(s.bavail * kib);
+  vol.used = Math.floor((s.blocks - s.bfree) * kib);
+}
+
 /** The volumes under one DDFS_DATA directory. */
 export class Volumes {
   private timer: NodeJS.Timeout | null = null;
@@ -38,10 +53,7 @@ export class Volumes {
   static async open(root: string, log?: Logger): Promise<Volumes> {
     const dir = path.resolve(root);
     await fs.mkdir(dir, { recursive: true });
-    let names = (await fs.readdir(dir, { withFileTypes: true }))
-      .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && isVolumeName(e.name))
-      .map((e) => e.name)
-      .sort();
+    let names = volumeNames(await fs.readdir(dir, { withFileTypes: true }));
     if (names.length === 0) names = ['vol0'];
     const vols: Volume[] = [];
     for (const name of names) {
@@ -73,11 +85,8 @@ export class Volumes {
    */
   static scanSync(root: string, names?: readonly string[]): Volumes {
     const dir = path.resolve(root);
-    const vols: Volume[] = readdirSync(dir, { withFileTypes: true })
-      .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && isVolumeName(e.name))
-      .map((e) => e.name)
+    const vols: Volume[] = volumeNames(readdirSync(dir, { withFileTypes: true }))
       .filter((name) => names === undefined || names.includes(name))
-      .sort()
       .filter((name) => {
         try {
           return statSync(path.join(dir, name, 'blob')).isDirectory();
@@ -89,10 +98,7 @@ export class Volumes {
     const v = new Volumes(dir, vols);
     for (const vol of vols) {
       try {
-        const s = statfsSync(vol.dir);
-        const kib = s.bsize / 1024;
-        vol.free = Math.floor(s.bavail * kib);
-        vol.used = Math.floor((s.blocks - s.bfree) * kib);
+        setSpace(vol, statfsSync(vol.dir));
       } catch {
         // Unmeasured: chosen last, as a volume the node could not measure.
       }
@@ -167,10 +173,7 @@ export class Volumes {
     await Promise.all(
       this.vols.map(async (v) => {
         try {
-          const s = await fs.statfs(v.dir);
-          const kib = s.bsize / 1024;
-          v.free = Math.floor(s.bavail * kib);
-          v.used = Math.floor((s.blocks - s.bfree) * kib);
+          setSpace(v, await fs.statfs(v.dir));
         } catch (e) {
           this.log?.warn({ err: e, volume: v.dir }, 'cannot measure DDFS volume');
         }

@@ -236,7 +236,7 @@ function event(cx: Ctx, message: string, host = 'master'): void {
   cx.fx.push({
     type: 'event',
     host,
-    message: cut(message, MAX_FAILURE_REASON, ` (cut at ${MAX_FAILURE_REASON} characters)`),
+    message: cutReason(message),
   });
 }
 
@@ -457,6 +457,11 @@ function cut(text: string, max: number, note = ''): string {
   return `${text.slice(0, end)}…${note}`;
 }
 
+/** A failure reason or event, at most {@link MAX_FAILURE_REASON} characters. */
+function cutReason(text: string): string {
+  return cut(text, MAX_FAILURE_REASON, ` (cut at ${MAX_FAILURE_REASON} characters)`);
+}
+
 /** What the job record keeps of the task that failed the job. */
 function failedTask(mode: Mode, t: TaskRec, node: string | null): FailedTask {
   const url = mode === 'map' ? (t.inputs[0]?.[0] ?? null) : null;
@@ -477,7 +482,7 @@ function failJob(cx: Ctx, reason: string, task: FailedTask | null): void {
   st.current = null;
   cx.fx.push({
     type: 'job_failed',
-    reason: cut(reason, MAX_FAILURE_REASON, ` (cut at ${MAX_FAILURE_REASON} characters)`),
+    reason: cutReason(reason),
     task,
   });
   cx.fx.push({ type: 'job_ended' });

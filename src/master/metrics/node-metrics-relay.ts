@@ -15,6 +15,8 @@
  * //   http_sd_configs: [{ url: 'http://master:8989/metrics/nodes' }]
  */
 import type { ServerResponse } from 'node:http';
+import { NO_RETRY, request } from '../../client/http.js';
+import { errorMessage } from '../../common/errors.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../../common/prometheus.js';
 import type { MasterContext } from '../http/context.js';
 import { HttpError, send } from '../http/reply.js';
@@ -43,37 +45,14 @@ export async function relayNodeMetrics(
   const url = ctx.registry.metricsUrl(host);
   if (!url) throw new HttpError(503, `Node ${host} is not connected.`);
   let body: Buffer;
-  const stop = new AbortController();
   try {
-    const r = await fetch(url, { signal: AbortSignal.any([stop.signal, AbortSignal.timeout(TIMEOUT_MS)]) });
-    if (!r.ok) throw new Error(`${r.status} ${r.statusText}`);
-    const length = Number(r.headers.get('content-length') ?? 0);
-    if (length > MAX_BYTES)
-      throw new Error(`the reply has ${length} bytes, more than the ${MAX_BYTES} allowed`);
-    body = await readAtMost(r, MAX_BYTES);
+    // Cut off as soon as the reply passes the limit (the rest is not read).
+    ({ body } = await request(url, { retry: NO_RETRY, timeoutMs: TIMEOUT_MS, maxBytes: MAX_BYTES }));
   } catch (e) {
-    // Whatever went wrong, the node's connection is not read any further.
-    stop.abort();
-    throw new HttpError(
-      502,
-      `Reading the metrics of node ${host} failed: ${e instanceof Error ? e.message : e}`,
-    );
+    throw new HttpError(502, `Reading the metrics of node ${host} failed: ${errorMessage(e)}`);
   }
   res.setHeader('Cache-Control', 'no-store');
   send(res, 200, PROMETHEUS_CONTENT_TYPE, body);
-}
-
-/** The body of `r`, or an error as soon as it passes `max` bytes (the rest is not read). */
-async function readAtMost(r: Response, max: number): Promise<Buffer> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (!r.body) return Buffer.alloc(0);
-  for await (const chunk of r.body) {
-    size += chunk.byteLength;
-    if (size > max) throw new Error(`the reply passed ${max} bytes (the limit); stopped reading`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
 }
 
 /** A Prometheus HTTP service discovery target group. */

@@ -14,6 +14,7 @@ import { fileReader, lineRecords } from '../../../src/ddfs/client/chunk-input.js
 import { MemoryChunk } from '../../../src/ddfs/client/chunk-memory.js';
 import { type Chunk, chunkMemoryPool } from '../../../src/ddfs/client/chunk-options.js';
 import { chunkLines, chunkRecords } from '../../../src/ddfs/client/chunker.js';
+import { crcWorkerStats } from '../../../src/ddfs/client/hunk-crc.js';
 import { BufferSource, HUNK_HEADER, type KV, readRecords } from '../../../src/protocol/record-stream.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'chunker-test-'));
@@ -198,14 +199,15 @@ describe('chunks in memory', () => {
       const direct = await collect(
         chunkLines(
           fileReader(file, (n) => (read += n)),
-          { chunkSize },
+          // On this thread, in the chunk's memory (the default with two cores or fewer).
+          { chunkSize, encoders: 0 },
         ),
       );
       const buffers = await collect(chunkLines(pieces(text, [77]), { chunkSize }));
       expect(digests(direct.data)).toEqual(digests(buffers.data));
       // Without WebAssembly memory (plain arenas, JavaScript encoder): the same bytes.
       const plain = await collect(
-        chunkLines(fileReader(file), { chunkSize, memory: chunkMemoryPool(chunkSize, false) }),
+        chunkLines(fileReader(file), { chunkSize, encoders: 0, memory: chunkMemoryPool(chunkSize, false) }),
       );
       expect(digests(plain.data)).toEqual(digests(buffers.data));
       expect(read).toBe(text.length);
@@ -225,7 +227,11 @@ describe('chunks in memory', () => {
       // As DDFS.chunk does: a chunk's upload starts when it is handed out; at most two run.
       const inflight = new Set<Promise<void>>();
       let records = 0;
-      for await (const c of chunkLines(pieces(text, [1000, 300_000]), { chunkSize: 256 * 1024, memory })) {
+      for await (const c of chunkLines(pieces(text, [1000, 300_000]), {
+        chunkSize: 256 * 1024,
+        memory,
+        encoders: 0,
+      })) {
         while (inflight.size > 1) await Promise.race(inflight);
         const upload = async () => {
           if (!('open' in c.source)) throw new Error('a chunk in memory was expected');
@@ -262,7 +268,10 @@ describe('chunks in memory', () => {
     const text = Buffer.concat(parts);
     expect(text.length).toBeGreaterThan(6_000_000);
     const chunkSize = 1 << 20;
-    const inMemory = await collect(chunkLines(pieces(text, [3 << 20]), { chunkSize }));
+    const before = crcWorkerStats.wasm + crcWorkerStats.zlib;
+    const inMemory = await collect(chunkLines(pieces(text, [3 << 20]), { chunkSize, encoders: 0 }));
+    // Computed by the worker (WebAssembly where the runtime has it), not on this thread.
+    expect(crcWorkerStats.wasm + crcWorkerStats.zlib).toBeGreaterThan(before);
     const inFiles = await collect(chunkLines(pieces(text, [3 << 20]), { chunkSize, dir, memoryLimit: 0 }));
     expect(inMemory.data.length).toBeGreaterThan(5);
     expect(digests(inMemory.data)).toEqual(digests(inFiles.data));
