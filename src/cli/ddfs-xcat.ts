@@ -8,7 +8,6 @@
  * @example
  * // ddfs xcat -R ./reader.mjs:words data:words
  */
-import { resultIterator } from '../client/result-iterator.js';
 import { DataError } from '../common/errors.js';
 import type { StreamFunction } from '../worker/readers/chain.js';
 import { CLI_RETRY } from './command-context.js';
@@ -24,7 +23,6 @@ import {
 import type { DdfsContext } from './ddfs-context.js';
 import { CliExit } from './io.js';
 import { xcatFast } from './xcat-fast.js';
-import { recordLine } from './xcat-lines.js';
 
 /** The `-T` stream functions of `xcat`: module:export functions `fn(stream, size, url, params)`. */
 async function xcatStreams(specs: readonly string[] | undefined): Promise<StreamFunction[]> {
@@ -49,45 +47,18 @@ export async function xcatCommand(
   for await (const set of programBlobs(ctx, tags, o)) all.push(set);
   const reader = o.reader ? ((await loadFunction(o.reader, 'reader')) as StreamFunction) : undefined;
   const inputStream = await xcatStreams(o.stream);
-  if (!reader && inputStream.length === 0 && !o.json) {
-    // Plain records: printed from their hunks' bytes, the same lines an order of magnitude faster.
-    try {
-      await xcatFast(all, {
-        settings: ctx.settings,
-        master: ctx.ddfs.master,
-        write: (b) => ctx.write(b),
-        retry: CLI_RETRY,
-      });
-    } catch (e) {
-      if (e instanceof DataError) throw new CliExit(e.message);
-      throw e;
-    }
-    return;
-  }
-  const lines: string[] = [];
-  let size = 0;
-  const flush = async () => {
-    if (lines.length === 0) return;
-    await ctx.write(Buffer.from(`${lines.join('\n')}\n`));
-    lines.length = 0;
-    size = 0;
-  };
   try {
-    for await (const rec of resultIterator<unknown, unknown>(all, {
+    await xcatFast(all, {
       settings: ctx.settings,
       master: ctx.ddfs.master,
+      write: (b) => ctx.write(b),
+      retry: CLI_RETRY,
       reader,
       inputStream,
-    })) {
-      const line = recordLine(rec, o.json === true);
-      lines.push(line);
-      size += line.length;
-      if (size > 1 << 16) await flush();
-    }
+      json: o.json === true,
+    });
   } catch (e) {
-    await flush();
     if (e instanceof DataError) throw new CliExit(e.message);
     throw e;
   }
-  await flush();
 }

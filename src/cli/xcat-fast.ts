@@ -1,11 +1,12 @@
 /**
- * `ddfs xcat` without a reader: the records of inputs printed from their hunks' bytes
+ * `ddfs xcat`: the records of inputs printed from their hunks' bytes
  * ({@link XcatLines}), a hunk at a time, rather than record by record through the result
  * iterator (whose per-record async steps cost most of the time). Reads as the result iterator
  * does — inputs expanded alike, each hunk checked by the record reader, the next replica after
  * a data error (its records already printed skipped) — but streams each remote file with one
  * GET, as `ddfs cat` does, instead of one ranged GET per 10 MiB. Inputs that are not remote
- * hunks (local files, `raw://`, old netstrings) go through the result iterator itself.
+ * hunks (local files, `raw://`, old netstrings) go through the result iterator itself, as
+ * do all inputs read with a custom reader or input stream, or printed as JSON.
  *
  * @example
  * await xcatFast(urls, { settings, master, write: (b) => ctx.write(b) });
@@ -14,14 +15,14 @@
 import fs from 'node:fs/promises';
 import { type RetryPolicy, readRange } from '../client/http.js';
 import { ddfsTagExpander, expandInputs, httpIndexReader } from '../client/inputs.js';
-import { resultIterator } from '../client/result-iterator.js';
+import { remoteHttpUrl, resultIterator } from '../client/result-iterator.js';
 import { CommError, DataError } from '../common/errors.js';
 import type { Settings } from '../common/settings.js';
 import { pipeBlob } from '../ddfs/client/blob-read.js';
 import { localReplica } from '../ddfs/client/local-node.js';
-import { BufferSource, HUNK_HEADER, HunkReader } from '../protocol/record-stream.js';
-import { MAX_HUNK } from '../protocol/records/format.js';
-import { resolveHttp, splitUrl } from '../protocol/urls.js';
+import { BufferSource, HunkReader } from '../protocol/record-stream.js';
+import { HunkCutter } from '../protocol/records/hunk-cutter.js';
+import type { StreamFunction } from '../worker/readers/chain.js';
 import { recordLine, XcatLines } from './xcat-lines.js';
 
 export interface XcatFastOptions {
@@ -33,6 +34,12 @@ export interface XcatFastOptions {
   retry?: RetryPolicy;
   /** Inactivity limit of a blob's GET (default 60 s); it does not run while output waits. */
   idleTimeoutMs?: number;
+  /** The result iterator's `reader`: every input is then read by the result iterator. */
+  reader?: StreamFunction;
+  /** The result iterator's `inputStream`: every input is then read by the result iterator. */
+  inputStream?: readonly StreamFunction[];
+  /** Lines are the JSON of each record ({@link recordLine}): every input is then read by the result iterator. */
+  json?: boolean;
 }
 
 /** The input is not a record stream of hunks: read by the result iterator instead. */
@@ -61,14 +68,20 @@ export async function xcatFast(
     return flushing;
   };
   const out: Output = { lines, drain, hasOutput: () => pending.length > 0 };
+  // Lines of decoded entries (from a custom reader, or as JSON) are not the bytes path's.
+  const general = o.reader !== undefined || (o.inputStream?.length ?? 0) > 0 || o.json === true;
   try {
     for (const input of inputs) {
+      if (general) {
+        await printGeneral(input, 0, o, out);
+        continue;
+      }
       const replicas = typeof input === 'string' ? [input] : input;
       // Records of the input printed: a replica read after a failed one skips them.
       const printed = { n: 0 };
       for (let r = 0; ; r++) {
         try {
-          const http = remoteHttp(replicas[r], discoPort, master);
+          const http = remoteHttpUrl(replicas[r], discoPort, master);
           if (http === null) throw new NotHunks();
           // On one of the blob's nodes its file is read instead (as `ddfs cat` does).
           const local = await localReplica(o.settings.get('DDFS_DATA'), [replicas[r]]);
@@ -98,14 +111,6 @@ interface Output {
   hasOutput: () => boolean;
 }
 
-/** The HTTP URL of a remote data URL; null for what the result iterator reads locally. */
-function remoteHttp(url: string, discoPort: string, master: string | undefined): string | null {
-  const { scheme } = splitUrl(url);
-  if (scheme === 'disco' || scheme === 'dir' || scheme === 'part') return resolveHttp(url, discoPort, master);
-  if (scheme === 'http' || scheme === 'https') return url;
-  return null;
-}
-
 /**
  * The records of one replica, after the first `printed.n` (printed from another replica):
  * its local file read, or its bytes streamed by one GET ({@link pipeBlob}, as `ddfs cat`
@@ -123,9 +128,14 @@ async function printReplica(
   o: XcatFastOptions,
 ): Promise<void> {
   let seen = 0;
-  const cutter = new HunkCutter(url, (body) => {
-    seen += out.lines.addHunk(body, url, Math.max(0, printed.n - seen));
-    if (seen > printed.n) printed.n = seen;
+  const notHunks = (atStart: boolean): Error =>
+    atStart ? new NotHunks() : new DataError('not in the record format: a hunk header expected', url);
+  const cutter = new HunkCutter(url, notHunks, (hunk) => {
+    const reader = new HunkReader(new BufferSource(hunk), { url });
+    for (let body = reader.nextBody(); body !== null; body = reader.nextBody()) {
+      seen += out.lines.addHunk(body, url, Math.max(0, printed.n - seen));
+      if (seen > printed.n) printed.n = seen;
+    }
   });
   let offset = 0;
   const take = (b: Buffer): Promise<void> | undefined => {
@@ -180,67 +190,6 @@ async function readLocal(
 }
 
 /**
- * Cuts a stream's bytes, as they arrive, into hunks (header and stored body), each checked by
- * the record reader (`HunkReader.nextBody`) and its body handed to `onBody`. A stream that
- * does not start with a hunk header is {@link NotHunks}.
- */
-class HunkCutter {
-  private parts: Buffer[] = [];
-  private size = 0;
-  private first = true;
-
-  constructor(
-    private readonly url: string,
-    private readonly onBody: (body: Buffer) => void,
-  ) {}
-
-  feed(b: Buffer): void {
-    if (b.length === 0) return;
-    if (this.first) {
-      if (b[0] < 0x80) throw new NotHunks();
-      this.first = false;
-    }
-    this.parts.push(b);
-    this.size += b.length;
-    while (this.size >= HUNK_HEADER) {
-      const head = this.parts[0].length >= HUNK_HEADER ? this.parts[0] : this.join();
-      if (head[0] < 0x80) throw new DataError('not in the record format: a hunk header expected', this.url);
-      const len = Number(head.readBigUInt64LE(6));
-      if (len > MAX_HUNK) throw new DataError(`corrupt hunk: length ${len} exceeds ${MAX_HUNK}`, this.url);
-      if (this.size < HUNK_HEADER + len) break;
-      this.check(this.take(HUNK_HEADER + len));
-    }
-  }
-
-  /** The end of the stream: a truncated hunk left is reported as the record reader does. */
-  finish(): void {
-    if (this.size > 0) this.check(this.join());
-  }
-
-  private check(hunk: Buffer): void {
-    const reader = new HunkReader(new BufferSource(hunk), { url: this.url });
-    for (let body = reader.nextBody(); body !== null; body = reader.nextBody()) this.onBody(body);
-  }
-
-  /** The first `n` bytes held (copied only when they span pieces). */
-  private take(n: number): Buffer {
-    const first = this.parts[0].length >= n ? this.parts[0] : this.join();
-    const out = first.subarray(0, n);
-    if (first.length === n) this.parts.shift();
-    else this.parts[0] = first.subarray(n);
-    this.size -= n;
-    return out;
-  }
-
-  /** All the bytes held, as one piece. */
-  private join(): Buffer {
-    const all = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.size);
-    this.parts = [all];
-    return all;
-  }
-}
-
-/**
  * The records of replicas read by the result iterator, after the first `done`; each full
  * output buffer handed on as soon as it is (records may be large: none is held back).
  */
@@ -255,12 +204,14 @@ async function printGeneral(
     settings: o.settings,
     master: o.master,
     retry: o.retry,
+    reader: o.reader,
+    inputStream: o.inputStream,
   })) {
     if (skip > 0) {
       skip--;
       continue;
     }
-    out.lines.addLine(recordLine(rec, false));
+    out.lines.addLine(recordLine(rec, o.json === true));
     if (out.hasOutput()) await out.drain();
   }
 }

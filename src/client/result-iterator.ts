@@ -22,7 +22,8 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { DataError, DiscoError } from '../common/errors.js';
 import { loadSettings, type Settings } from '../common/settings.js';
-import { BufferSource, FileSource, HUNK_HEADER, type KV, readRecords } from '../protocol/record-stream.js';
+import { BufferSource, FileSource, type KV, readRecords } from '../protocol/record-stream.js';
+import { HunkCutter } from '../protocol/records/hunk-cutter.js';
 import { resolveHttp, splitUrl } from '../protocol/urls.js';
 import { openChain, type StreamFunction } from '../worker/readers/chain.js';
 import { InputStream } from '../worker/readers/input-stream.js';
@@ -51,36 +52,38 @@ export interface ResultIteratorOptions {
   signal?: AbortSignal;
 }
 
-/** Hunks longer than this are refused as corrupt (as the record reader does). */
-const MAX_HUNK = 256 * 1024 * 1024;
-
 /** Decode a record stream arriving in chunks, one hunk at a time. */
 export async function* recordsFromChunks(
   chunks: AsyncIterable<Buffer>,
   url: string,
   opts: { ignoreCorrupt?: boolean } = {},
 ): AsyncGenerator<KV> {
-  let pending: Buffer = Buffer.alloc(0);
+  const read = (hunk: Buffer) =>
+    readRecords(new BufferSource(hunk), { url, ignoreCorrupt: opts.ignoreCorrupt });
+  const hunks: Buffer[] = [];
+  const cutter = new HunkCutter(
+    url,
+    () => new LegacyFormat(url),
+    (hunk) => {
+      // Only a truncated tail can start so (whole hunks are checked by the cutter); the
+      // record reader would read it as old netstrings.
+      if (hunk[0] < 0x80) throw new LegacyFormat(url);
+      hunks.push(hunk);
+    },
+  );
   for await (const chunk of chunks) {
-    let buf = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk;
-    let pos = 0;
-    while (buf.length - pos >= HUNK_HEADER) {
-      if (buf[pos] < 0x80) throw new LegacyFormat(url);
-      const len = Number(buf.readBigUInt64LE(pos + 6));
-      if (len > MAX_HUNK) throw new DataError(`corrupt hunk: length ${len} exceeds ${MAX_HUNK}`, url);
-      if (buf.length - pos < HUNK_HEADER + len) break;
-      const hunk = buf.subarray(pos, pos + HUNK_HEADER + len);
-      pos += HUNK_HEADER + len;
-      yield* readRecords(new BufferSource(hunk), { url, ignoreCorrupt: opts.ignoreCorrupt });
+    // The hunks before a bad header are read first, as they would be were it in a later chunk.
+    let failure: { e: unknown } | null = null;
+    try {
+      cutter.feed(chunk);
+    } catch (e) {
+      failure = { e };
     }
-    // Copy the tail, so the (up to 10 MiB) chunk it came from can be freed.
-    pending = Buffer.from(buf.subarray(pos));
-    buf = pending;
+    for (const hunk of hunks.splice(0)) yield* read(hunk);
+    if (failure) throw failure.e;
   }
-  if (pending.length > 0) {
-    if (pending[0] < 0x80) throw new LegacyFormat(url);
-    yield* readRecords(new BufferSource(pending), { url, ignoreCorrupt: opts.ignoreCorrupt });
-  }
+  cutter.finish();
+  for (const hunk of hunks.splice(0)) yield* read(hunk);
 }
 
 /**
@@ -101,12 +104,25 @@ interface Opener {
   signal?: AbortSignal;
 }
 
+/**
+ * The HTTP URL of a data URL read over HTTP (`disco://`, `dir://`, `part://` at the node's
+ * `port`, `http(s)://` as is); null for any other scheme.
+ *
+ * @example
+ * remoteHttpUrl('disco://n1/ddfs/vol0/blob/ab/x', '8989'); // 'http://n1:8989/ddfs/vol0/blob/ab/x'
+ */
+export function remoteHttpUrl(url: string, port: string, master?: string): string | null {
+  const { scheme } = splitUrl(url);
+  if (scheme === 'disco' || scheme === 'dir' || scheme === 'part') return resolveHttp(url, port, master);
+  if (scheme === 'http' || scheme === 'https') return url;
+  return null;
+}
+
 /** The HTTP URL of a remote data URL, or null for local (`file://`, plain paths) and `raw://`. */
 function remoteUrl(url: string, o: Opener): string | null {
+  const http = remoteHttpUrl(url, o.discoPort, o.master);
+  if (http !== null) return http;
   const { scheme } = splitUrl(url);
-  if (scheme === 'disco' || scheme === 'dir' || scheme === 'part')
-    return resolveHttp(url, o.discoPort, o.master);
-  if (scheme === 'http' || scheme === 'https') return url;
   if (scheme === 'tag') throw new DiscoError(`internal: ${url} must be expanded before it is read`);
   if (scheme === 'raw' || scheme === 'file') return null;
   throw new DataError(`unsupported URL scheme ${scheme}`, url);
