@@ -50,7 +50,7 @@ export function splitReplicas(arg: string): UrlArg | null {
 }
 
 /** The arguments, or the lines of standard input when there are none. */
-export async function inputs(ctx: DdfsContext, args: readonly string[]): Promise<UrlArg[]> {
+async function inputs(ctx: DdfsContext, args: readonly string[]): Promise<UrlArg[]> {
   const lines = args.length > 0 ? args : await ctx.stdinLines();
   return lines.map(splitReplicas).filter((x): x is UrlArg => x !== null);
 }
@@ -75,7 +75,7 @@ async function prefixMode(ctx: DdfsContext, tags: readonly string[], on?: boolea
 }
 
 /** Every blob replica set reachable from the tags (`Program.blobs`). */
-export async function* programBlobs(
+async function* programBlobs(
   ctx: DdfsContext,
   tags: readonly string[],
   o: BlobsOpts,
@@ -84,8 +84,25 @@ export async function* programBlobs(
     yield* ctx.ddfs.blobs(tag, { ignoreMissing: !!o.ignoreMissing });
 }
 
+/**
+ * The inputs of `xcat` (resolved here, in the `ddfs` bundle, so that the shared ddfs-xcat.js
+ * need not load the commands): the URL arguments (or standard input's lines; with `-j` job
+ * names, their results), then the blobs of the tags among them.
+ */
+export async function xcatInputs(
+  ctx: DdfsContext,
+  args: readonly string[],
+  o: BlobsOpts & { jobMode?: boolean },
+): Promise<UrlArg[]> {
+  const list = o.jobMode ? await jobResults(ctx, args) : args;
+  const { tags, urls } = separateTags(await inputs(ctx, list));
+  const all: UrlArg[] = [...urls];
+  for await (const set of programBlobs(ctx, tags, o)) all.push(set);
+  return all;
+}
+
 /** Job names → their result URLs (`-j`). */
-export async function jobResults(ctx: DdfsContext, jobs: readonly string[]): Promise<string[]> {
+async function jobResults(ctx: DdfsContext, jobs: readonly string[]): Promise<string[]> {
   const out: string[] = [];
   const discoCtx = await ctx.jobContext();
   for (const ref of jobs) {
@@ -125,19 +142,6 @@ function printCreated(ctx: DdfsContext, p: Progress): (replicas: string[]) => vo
   };
 }
 
-/** Load `module[:export]` (a `.ts`/`.js` file); the export must be a function. */
-export async function loadFunction(spec: string, what: string): Promise<(...args: never[]) => unknown> {
-  // Loaded here (in dist/, from the library's chunks): only -R and -T need a job module loader.
-  const { importModule, parseModuleSpec } = await import('./run-module.js');
-  const { file, exportName } = parseModuleSpec(spec);
-  const name = exportName ?? 'default';
-  const ns = await importModule(file, what);
-  const f = ns[name];
-  if (typeof f !== 'function')
-    throw new CliExit(`${what} ${spec}: ${file} exports no function named ${name}`);
-  return f as (...args: never[]) => unknown;
-}
-
 /** The `-R` reader of `chunk`: `lines` (default), `records` (the internal format), or module:export. */
 async function chunkReader(spec: string | undefined): Promise<RecordReader | undefined> {
   if (spec === undefined || spec === 'lines') return undefined;
@@ -145,7 +149,7 @@ async function chunkReader(spec: string | undefined): Promise<RecordReader | und
     const { recordsFromChunks } = await import('../client/result-iterator.js');
     return (bytes, url) => recordsFromChunks(bytes, url);
   }
-  return (await loadFunction(spec, 'reader')) as unknown as RecordReader;
+  return (await (await import('./run-module.js')).loadFunction(spec, 'reader')) as unknown as RecordReader;
 }
 
 /** The `-T` byte transforms of `chunk`: `gunzip`, or module:export functions `fn(bytes, url)`. */
@@ -153,7 +157,12 @@ async function chunkStreams(specs: readonly string[] | undefined): Promise<ByteT
   const out: ByteTransform[] = [];
   for (const spec of specs ?? []) {
     if (spec === 'gunzip') out.push(gunzipInput);
-    else out.push((await loadFunction(spec, 'input stream')) as unknown as ByteTransform);
+    else
+      out.push(
+        (await (
+          await import('./run-module.js')
+        ).loadFunction(spec, 'input stream')) as unknown as ByteTransform,
+      );
   }
   return out;
 }

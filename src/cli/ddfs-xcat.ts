@@ -11,17 +11,10 @@
 import { DataError } from '../common/errors.js';
 import type { StreamFunction } from '../worker/readers/chain.js';
 import { CLI_RETRY } from './command-context.js';
-import {
-  type BlobsOpts,
-  inputs,
-  jobResults,
-  loadFunction,
-  programBlobs,
-  separateTags,
-  type UrlArg,
-} from './ddfs-commands.js';
+import type { UrlArg } from './ddfs-commands.js';
 import type { DdfsContext } from './ddfs-context.js';
 import { CliExit } from './io.js';
+import { loadFunction } from './run-module.js';
 import { xcatFast } from './xcat-fast.js';
 
 /** The `-T` stream functions of `xcat`: module:export functions `fn(stream, size, url, params)`. */
@@ -38,13 +31,9 @@ async function xcatStreams(specs: readonly string[] | undefined): Promise<Stream
  */
 export async function xcatCommand(
   ctx: DdfsContext,
-  args: string[],
-  o: BlobsOpts & { jobMode?: boolean; reader?: string; stream?: string[]; json?: boolean },
+  all: readonly UrlArg[],
+  o: { reader?: string; stream?: string[]; json?: boolean },
 ): Promise<void> {
-  const list = o.jobMode ? await jobResults(ctx, args) : args;
-  const { tags, urls } = separateTags(await inputs(ctx, list));
-  const all: UrlArg[] = [...urls];
-  for await (const set of programBlobs(ctx, tags, o)) all.push(set);
   const reader = o.reader ? ((await loadFunction(o.reader, 'reader')) as StreamFunction) : undefined;
   const inputStream = await xcatStreams(o.stream);
   try {

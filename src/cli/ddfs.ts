@@ -145,7 +145,12 @@ export function buildProgram(
         [],
       )
       .option('--json', 'one JSON record per line'),
-  ).action(act(async (ctx, urls: string[], o) => (await import('./ddfs-xcat.js')).xcatCommand(ctx, urls, o)));
+  ).action(
+    act(async (ctx, urls: string[], o) => {
+      const all = await (await commands()).xcatInputs(ctx, urls, o);
+      return (await import('./ddfs-xcat.js')).xcatCommand(ctx, all, o);
+    }),
+  );
   blobsOptions(
     program
       .command('blobs')

@@ -134,3 +134,20 @@ export async function jobFromModule(
   }
   throw new CliExit(`${spec} is not a job (a Job subclass, a Job, or an object of job options)`);
 }
+
+/**
+ * The function `spec` (`module.ts:export`, default export without `:export`) names, for the
+ * `ddfs` options that take one (`-R`, `-T`); a clear error when it is not a function.
+ *
+ * @example
+ * const reader = await loadFunction('./reader.mjs:words', 'reader');
+ */
+export async function loadFunction(spec: string, what: string): Promise<(...args: never[]) => unknown> {
+  const { file, exportName } = parseModuleSpec(spec);
+  const name = exportName ?? 'default';
+  const ns = await importModule(file, what);
+  const f = ns[name];
+  if (typeof f !== 'function')
+    throw new CliExit(`${what} ${spec}: ${file} exports no function named ${name}`);
+  return f as (...args: never[]) => unknown;
+}
